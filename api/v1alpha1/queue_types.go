@@ -1,0 +1,241 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// InlineTargetsPolicy says whether jobs may bring their own target.
+// +kubebuilder:validation:Enum=Allow;Deny
+type InlineTargetsPolicy string
+
+const (
+	// InlineTargetsAllow lets a job carry its own pod, webhook or worker target.
+	InlineTargetsAllow InlineTargetsPolicy = "Allow"
+	// InlineTargetsDeny makes jobs pick a handler by type; a job with an inline target stays Blocked.
+	InlineTargetsDeny InlineTargetsPolicy = "Deny"
+)
+
+// AnyType is the handler type that runs jobs whose type no other handler names.
+const AnyType = "*"
+
+// HandlerSpec is how jobs run: exactly one target, optional limits inside the queue's, and
+// policies that override the queue's defaults.
+// +kubebuilder:validation:XValidation:rule="[has(self.pod), has(self.webhook), has(self.worker)].filter(x, x).size() == 1",message="a handler needs exactly one target: pod, webhook or worker"
+type HandlerSpec struct {
+	// pod runs each attempt as a Pod.
+	// +optional
+	Pod *PodTarget `json:"pod,omitempty"`
+
+	// webhook runs each attempt as a signed HTTP POST.
+	// +optional
+	Webhook *WebhookTarget `json:"webhook,omitempty"`
+
+	// worker leaves the jobs to pull workers.
+	// +optional
+	Worker *WorkerTarget `json:"worker,omitempty"`
+
+	// concurrency is the most jobs of this handler Running at once, inside the queue's concurrency.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Concurrency *int32 `json:"concurrency,omitempty"`
+
+	// rateLimit bounds the attempts of this handler started in any sliding window, inside the
+	// queue's rateLimit.
+	// +optional
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	JobPolicies `json:",inline"`
+}
+
+// Handler runs the jobs whose spec.type equals its type ("*" runs every type no other handler names).
+type Handler struct {
+	// type is the spec.type of the jobs this handler runs, or "*" for all others.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^(\*|[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$`
+	Type string `json:"type"`
+
+	HandlerSpec `json:",inline"`
+}
+
+// RetentionPolicy says how long finished jobs of one outcome are kept.
+type RetentionPolicy struct {
+	// ttlSecondsAfterFinished deletes a finished job this long after it finished (0 = at once).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=31536000
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
+	// historyLimit keeps at most this many finished jobs of the queue, deleting the oldest first.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	HistoryLimit *int32 `json:"historyLimit,omitempty"`
+}
+
+// Retention deletes finished jobs. It is opt-in: a GitOps tool recreates a job it declared when
+// kickq deletes it, and the job runs again; declare such jobs in queues without retention.
+type Retention struct {
+	// succeeded applies to jobs that ended Succeeded.
+	// +optional
+	Succeeded *RetentionPolicy `json:"succeeded,omitempty"`
+
+	// failed applies to jobs that ended Failed.
+	// +optional
+	Failed *RetentionPolicy `json:"failed,omitempty"`
+}
+
+// QueueSpec is the configuration of a queue.
+// +kubebuilder:validation:XValidation:rule="!has(self.defaultHandler) || !has(self.handlers) || !self.handlers.exists(h, h.type == '*')",message="use either defaultHandler or a handler of type \"*\", not both"
+type QueueSpec struct {
+	// paused stops starting new attempts; running attempts finish.
+	// +optional
+	Paused *bool `json:"paused,omitempty"`
+
+	// concurrency is the most jobs of this queue Running at once; unset means no limit.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Concurrency *int32 `json:"concurrency,omitempty"`
+
+	// rateLimit bounds the attempts started in any sliding window; unset means no limit.
+	// +optional
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	// inlineTargets says whether a job may bring its own pod, webhook or worker target (Allow) or
+	// must pick one of the queue's handlers by type (Deny).
+	// +optional
+	// +kubebuilder:default=Allow
+	InlineTargets InlineTargetsPolicy `json:"inlineTargets,omitempty"`
+
+	// defaults apply to jobs and handlers of this queue that leave them unset.
+	// +optional
+	Defaults *JobPolicies `json:"defaults,omitempty"`
+
+	// handlers say how jobs run, chosen by the job's spec.type.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=64
+	Handlers []Handler `json:"handlers,omitempty"`
+
+	// defaultHandler runs jobs whose type no handler names (and jobs with no type).
+	// +optional
+	DefaultHandler *HandlerSpec `json:"defaultHandler,omitempty"`
+
+	// retention deletes finished jobs of this queue; unset keeps them.
+	// +optional
+	Retention *Retention `json:"retention,omitempty"`
+}
+
+// QueueCounts are the queue's jobs per phase.
+type QueueCounts struct {
+	// blocked jobs wait for a queue, a handler, a dependency or a limit.
+	// +optional
+	Blocked int32 `json:"blocked,omitempty"`
+	// delayed jobs wait for their delay or backoff.
+	// +optional
+	Delayed int32 `json:"delayed,omitempty"`
+	// pending jobs are ready and wait for admission.
+	// +optional
+	Pending int32 `json:"pending,omitempty"`
+	// running jobs have an attempt running.
+	// +optional
+	Running int32 `json:"running,omitempty"`
+	// succeeded jobs ended Succeeded.
+	// +optional
+	Succeeded int32 `json:"succeeded,omitempty"`
+	// failed jobs ended Failed.
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+}
+
+// Queue condition types.
+const (
+	// QueueReady is True when the queue's configuration is usable.
+	QueueReady = "Ready"
+	// QueuePaused is True while spec.paused is set.
+	QueuePaused = "Paused"
+)
+
+// QueueStatus is the observed state of a queue.
+type QueueStatus struct {
+	// conditions are Ready and Paused.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the spec generation these counts and conditions reflect.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// counts are the queue's jobs per phase.
+	// +optional
+	Counts QueueCounts `json:"counts,omitempty,omitzero"`
+
+	// startedInWindow is the number of attempts started in the current rate window.
+	// +optional
+	StartedInWindow int32 `json:"startedInWindow,omitempty"`
+
+	// oldestPendingTime is when the longest-waiting Pending job became ready.
+	// +optional
+	OldestPendingTime *metav1.Time `json:"oldestPendingTime,omitempty"`
+}
+
+// Queue is the configuration of a job queue: limits, handlers and defaults for the QueueJobs that
+// name it in spec.queueName.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=kq,categories=kickq
+// +kubebuilder:printcolumn:name="Paused",type=boolean,JSONPath=`.spec.paused`
+// +kubebuilder:printcolumn:name="Concurrency",type=integer,JSONPath=`.spec.concurrency`
+// +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.counts.pending`
+// +kubebuilder:printcolumn:name="Running",type=integer,JSONPath=`.status.counts.running`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters (it is used as a label value)"
+type Queue struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the queue's configuration.
+	// +optional
+	Spec QueueSpec `json:"spec,omitempty"`
+
+	// status is the queue's observed state.
+	// +optional
+	Status QueueStatus `json:"status,omitempty,omitzero"`
+}
+
+// QueueList is a list of Queues.
+// +kubebuilder:object:root=true
+type QueueList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Queue `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Queue{}, &QueueList{})
+}

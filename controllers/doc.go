@@ -1,0 +1,29 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds kickq's reconcilers. The RBAC markers below are the permissions the
+// manager needs, cluster-wide; config/rbac/role.yaml is generated from them.
+package controllers
+
+// +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=kickq.dev,resources=queues,verbs=get;list;watch
+// +kubebuilder:rbac:groups=kickq.dev,resources=queues/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -1,0 +1,114 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package util holds what kickq's envtest suites share: starting the test control plane with the
+// CRDs and policies installed, named timeouts, and helpers.
+package util
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// Named timeouts, as kueue's test/util/constants.go has them.
+const (
+	// Timeout is how long an Eventually waits for the API server or the manager.
+	Timeout = 20 * time.Second
+	// Interval is how often an Eventually polls.
+	Interval = 50 * time.Millisecond
+	// ConsistentDuration is how long a Consistently watches.
+	ConsistentDuration = 1 * time.Second
+)
+
+// RepoRoot is the root of the kickq repository.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// AssetsDir is where the control-plane binaries are: $KUBEBUILDER_ASSETS, else bin/k8s (built by
+// hack/build-control-plane.sh, which `make test` runs first).
+func AssetsDir() string {
+	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+		return d
+	}
+	return filepath.Join(RepoRoot(), "bin", "k8s")
+}
+
+// NewEnvironment returns an envtest environment with kickq's CRDs.
+func NewEnvironment() *envtest.Environment {
+	return &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: AssetsDir(),
+	}
+}
+
+// ReadManifests decodes every object of a YAML file (several documents allowed). Documents of
+// kustomize's Kustomization kind are skipped.
+func ReadManifests(path string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	var objs []*unstructured.Unstructured
+	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, fmt.Errorf("decoding %s: %w", path, err)
+		}
+		if len(u.Object) == 0 || u.GetKind() == "Kustomization" {
+			continue
+		}
+		objs = append(objs, u)
+	}
+}
+
+// InstallPolicies creates the ValidatingAdmissionPolicies and bindings of config/policy.
+func InstallPolicies(ctx context.Context, c client.Client) error {
+	paths, err := filepath.Glob(filepath.Join(RepoRoot(), "config", "policy", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		objs, err := ReadManifests(p)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			if err := c.Create(ctx, o); err != nil {
+				return fmt.Errorf("creating %s %s from %s: %w", o.GetKind(), o.GetName(), p, err)
+			}
+		}
+	}
+	return nil
+}
