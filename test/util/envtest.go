@@ -68,9 +68,12 @@ func NewEnvironment() *envtest.Environment {
 	}
 }
 
-// ReadManifests decodes every object of a YAML file (several documents allowed). Documents of
-// kustomize's Kustomization kind are skipped.
+// ReadManifests decodes every object of a YAML file (several documents allowed). Kustomize's
+// kustomization.yaml files hold no objects and give none.
 func ReadManifests(path string) ([]*unstructured.Unstructured, error) {
+	if filepath.Base(path) == "kustomization.yaml" {
+		return nil, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

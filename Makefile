@@ -1,0 +1,83 @@
+# kickq — build, test and run. `make help` lists the targets.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+include hack/versions.env
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+IMG ?= kickq/manager:dev
+GO_TEST_FLAGS ?=
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's ClusterRole from the markers.
+	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=kickq-manager-role paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	go run ./hack/describecrds config/crd/bases/*.yaml
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: verify
+verify: generate manifests ## Regenerate code and manifests and fail if they differ from what is committed.
+	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "not gofmt-ed: $$gofmt_out"; exit 1; fi
+	go vet ./...
+	@if ! git diff --exit-code -- api config; then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
+	@untracked=$$(git ls-files --others --exclude-standard -- api config); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
+	@echo "verify: generated code and manifests match the sources"
+
+.PHONY: control-plane
+control-plane: ## Build etcd and kube-apiserver from source into bin/k8s (once per pinned version).
+	hack/build-control-plane.sh
+
+.PHONY: test
+test: control-plane ## Run the unit and envtest suites against the control plane built from source.
+	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s hack/test.sh $(GO_TEST_FLAGS)
+
+##@ Run
+
+.PHONY: run
+run: ## Run kickq: on the cluster of your kubeconfig if one answers, else on a local control plane.
+	hack/run.sh
+
+.PHONY: install
+install: ## Install the CRDs and the admission policy into the cluster of your kubeconfig.
+	kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/manager.
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: deploy
+deploy: ## Deploy kickq (CRDs, policy, RBAC, manager) into the cluster of your kubeconfig.
+	kubectl apply --server-side --force-conflicts -k config/default
+
+$(CONTROLLER_GEN):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN)/.gobin go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/.gobin/controller-gen $(CONTROLLER_GEN)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every Go test (unit and envtest suites) and prints a short summary; the whole output is in
+# bin/test.log. Extra arguments go to `go test`.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p bin
+log=bin/test.log
+export GINKGO_NO_COLOR=TRUE
+start=$(date +%s)
+go test -count=1 -v "$@" ./... >"$log" 2>&1
+rc=$?
+took=$(( $(date +%s) - start ))
+# Per package results, and the Ginkgo suites' spec counts.
+grep -E '^(ok|FAIL|---)[[:space:]]|^Ran [0-9]+ of [0-9]+ Specs|^\[FAIL\]|^panic:' "$log" | grep -vE '^--- PASS' || true
+specs_passed=$(sed -nE 's/.*SUCCESS! -- ([0-9]+) Passed.*/\1/p; s/.*FAIL! -- ([0-9]+) Passed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+specs_failed=$(sed -nE 's/.*-- [0-9]+ Passed \| ([0-9]+) Failed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+suites=$(grep -cE '^Ran [0-9]+ of [0-9]+ Specs' "$log")
+# Plain Go tests: top-level and subtests, less the Go tests that only host a Ginkgo suite.
+go_passed=$(grep -cE '^[[:space:]]*--- PASS' "$log")
+go_failed=$(grep -cE '^[[:space:]]*--- FAIL' "$log")
+suite_hosts_failed=$(grep -cE '^FAIL! --' "$log")
+passed=$(( go_passed - (suites - suite_hosts_failed) + specs_passed ))
+failed=$(( go_failed - suite_hosts_failed + specs_failed ))
+[ $passed -ge 0 ] || passed=0
+[ $failed -ge 0 ] || failed=0
+if [ $rc -ne 0 ]; then
+  echo "--- failures (full output in $log) ---"
+  grep -nE -B2 -A30 '^\s*\[FAIL|^--- FAIL|^panic:|\[FAILED\]|cannot|build failed' "$log" | head -400
+fi
+echo "go test took ${took}s; $suites Ginkgo suites ran $specs_passed specs"
+echo "tests: $passed passed, $failed failed"
+exit $rc
