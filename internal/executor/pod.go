@@ -1,0 +1,259 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/outcome"
+)
+
+// PodOwnerIndex is the field index of pods by the name of the QueueJob that owns them.
+const PodOwnerIndex = "kickq.dev/owner-job"
+
+// IndexPodOwner returns the owning QueueJob's name of a kickq pod, for PodOwnerIndex.
+func IndexPodOwner(o client.Object) []string {
+	ref := metav1.GetControllerOf(o)
+	if ref == nil || ref.Kind != "QueueJob" || ref.APIVersion != kickqv1alpha1.GroupVersion.String() {
+		return nil
+	}
+	return []string{ref.Name}
+}
+
+// expectationTTL is how long a created pod that the cache does not show yet counts as expected.
+const expectationTTL = 30 * time.Second
+
+// PodName is the deterministic name of the pod of an attempt.
+func PodName(job *kickqv1alpha1.QueueJob, attempt int32) string {
+	return fmt.Sprintf("%s-%d", job.Name, attempt)
+}
+
+// Pods runs attempts as Pods. It reads pods from the manager's cache (only kickq-labelled pods
+// are cached) and remembers, in memory, which pods it created and saw: a pod it saw that is gone
+// is lost; one it created that the cache does not show yet is expected.
+type Pods struct {
+	Client client.Client // writes
+	Reader client.Reader // the cache
+	Scheme *runtime.Scheme
+	Clock  clock.PassiveClock
+
+	mu      sync.Mutex
+	created map[attemptKey]time.Time
+	seen    map[attemptKey]bool
+}
+
+type attemptKey struct {
+	job     types.UID
+	attempt int32
+}
+
+var _ Executor = &Pods{}
+
+// NewPods returns a pod executor.
+func NewPods(c client.Client, reader client.Reader, scheme *runtime.Scheme, clk clock.PassiveClock) *Pods {
+	return &Pods{Client: c, Reader: reader, Scheme: scheme, Clock: clk,
+		created: map[attemptKey]time.Time{}, seen: map[attemptKey]bool{}}
+}
+
+// BuildPod returns the pod of an attempt: the template with kickq's name, labels, owner
+// reference, restartPolicy Never, deadline and KICKQ_* environment.
+func BuildPod(job *kickqv1alpha1.QueueJob, target Target, attempt int32, scheme *runtime.Scheme) (*corev1.Pod, error) {
+	if target.Pod == nil {
+		return nil, fmt.Errorf("job %s has no pod target", job.Name)
+	}
+	tmpl := target.Pod.Template.DeepCopy()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        PodName(job, attempt),
+			Namespace:   job.Namespace,
+			Labels:      tmpl.Labels,
+			Annotations: tmpl.Annotations,
+		},
+		Spec: tmpl.Spec,
+	}
+	if pod.Labels == nil {
+		pod.Labels = map[string]string{}
+	}
+	pod.Labels[kickqv1alpha1.LabelJob] = job.Name
+	pod.Labels[kickqv1alpha1.LabelQueue] = job.Spec.QueueName
+	pod.Labels[kickqv1alpha1.LabelAttempt] = strconv.Itoa(int(attempt))
+	if job.Spec.Type != "" {
+		pod.Labels[kickqv1alpha1.LabelType] = job.Spec.Type
+	}
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if target.AttemptDeadlineSeconds != nil {
+		d := int64(*target.AttemptDeadlineSeconds)
+		pod.Spec.ActiveDeadlineSeconds = &d
+	}
+	data := "{}"
+	if job.Spec.Data != nil && len(job.Spec.Data.Raw) > 0 {
+		data = string(job.Spec.Data.Raw)
+	}
+	env := []corev1.EnvVar{
+		{Name: "KICKQ_JOB", Value: job.Name},
+		{Name: "KICKQ_NAMESPACE", Value: job.Namespace},
+		{Name: "KICKQ_QUEUE", Value: job.Spec.QueueName},
+		{Name: "KICKQ_TYPE", Value: job.Spec.Type},
+		{Name: "KICKQ_ATTEMPT", Value: strconv.Itoa(int(attempt))},
+		{Name: "KICKQ_DATA", Value: data},
+	}
+	for i := range pod.Spec.InitContainers {
+		pod.Spec.InitContainers[i].Env = mergeEnv(pod.Spec.InitContainers[i].Env, env)
+	}
+	for i := range pod.Spec.Containers {
+		pod.Spec.Containers[i].Env = mergeEnv(pod.Spec.Containers[i].Env, env)
+	}
+	if err := controllerutil.SetControllerReference(job, pod, scheme); err != nil {
+		return nil, fmt.Errorf("setting owner of pod %s: %w", pod.Name, err)
+	}
+	return pod, nil
+}
+
+// mergeEnv sets kickq's variables, replacing same-named ones of the template.
+func mergeEnv(have, ours []corev1.EnvVar) []corev1.EnvVar {
+	out := make([]corev1.EnvVar, 0, len(have)+len(ours))
+	for _, e := range have {
+		replaced := false
+		for _, o := range ours {
+			if o.Name == e.Name {
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, e)
+		}
+	}
+	return append(out, ours...)
+}
+
+// Start creates the attempt's pod; AlreadyExists is success.
+func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target Target, attempt int32) error {
+	pod, err := BuildPod(job, target, attempt, p.Scheme)
+	if err != nil {
+		return err
+	}
+	if err := p.Client.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating pod %s for attempt %d: %w", pod.Name, attempt, err)
+	}
+	p.mu.Lock()
+	p.created[attemptKey{job.UID, attempt}] = p.Clock.Now()
+	p.mu.Unlock()
+	return nil
+}
+
+// Stop deletes the attempt's pod.
+func (p *Pods) Stop(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt int32) error {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: PodName(job, attempt), Namespace: job.Namespace}}
+	err := p.Client.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting pod %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// Observe reads the attempt's pod from the cache.
+func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt int32, rules []kickqv1alpha1.RetryRule) (Observation, error) {
+	name := PodName(job, attempt)
+	key := attemptKey{job.UID, attempt}
+	obs := Observation{Name: name}
+	var pod corev1.Pod
+	err := p.Reader.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, &pod)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return obs, fmt.Errorf("reading pod %s: %w", name, err)
+	}
+	if apierrors.IsNotFound(err) || !metav1.IsControlledBy(&pod, job) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		obs.Phase = Missing
+		if p.seen[key] {
+			obs.Lost = true
+		} else if t, ok := p.created[key]; ok && p.Clock.Since(t) < expectationTTL {
+			obs.Expected = true
+		}
+		if err == nil { // a pod of that name that another job owns: wait for its collection
+			obs.Expected = true
+		}
+		return obs, nil
+	}
+	p.mu.Lock()
+	p.seen[key] = true
+	delete(p.created, key)
+	p.mu.Unlock()
+
+	obs.CreatedAt = pod.CreationTimestamp.Time
+	obs.Deleting = pod.DeletionTimestamp != nil
+	switch outcome.State(&pod) {
+	case outcome.PodSucceeded, outcome.PodFailed:
+		obs.Phase = Finished
+		obs.Result = outcome.Classify(&pod, rules)
+	case outcome.PodRunning:
+		obs.Phase = Running
+	default:
+		obs.Phase = NotStarted
+		obs.WaitingReason, obs.WaitingMessage = outcome.WaitingReason(&pod)
+	}
+	return obs, nil
+}
+
+// Settled reports whether every pod of the job's earlier attempts is terminal or gone.
+func (p *Pods) Settled(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt int32) (bool, error) {
+	var pods corev1.PodList
+	if err := p.Reader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingFields{PodOwnerIndex: job.Name}); err != nil {
+		return false, fmt.Errorf("listing pods of %s: %w", job.Name, err)
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !metav1.IsControlledBy(pod, job) || pod.Name == PodName(job, attempt) {
+			continue
+		}
+		if s := outcome.State(pod); s != outcome.PodSucceeded && s != outcome.PodFailed {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Forget drops the job's expectations.
+func (p *Pods) Forget(job types.UID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.created {
+		if k.job == job {
+			delete(p.created, k)
+		}
+	}
+	for k := range p.seen {
+		if k.job == job {
+			delete(p.seen, k)
+		}
+	}
+}

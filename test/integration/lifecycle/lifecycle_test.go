@@ -1,0 +1,318 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package lifecycle
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/test/util"
+)
+
+var _ = Describe("A pod job", func() {
+	var ns string
+	BeforeEach(func() {
+		ns = newNamespace()
+		// Specs step the fake clock; start each one at the real time that stamps new objects.
+		fakeClock.SetTime(time.Now().Truncate(time.Second))
+	})
+
+	It("runs one pod and ends Succeeded with the termination message as result, in 2 status writes and 1 pod create", func() {
+		create(makeJob("hello", ns).Pod().Data(`{"who":"world"}`).AttemptDeadline(120).Obj())
+		pod := waitPod(ns, "hello", 1)
+		Expect(pod.Labels).To(HaveKeyWithValue(kickqv1alpha1.LabelJob, "hello"))
+		Expect(pod.Labels).To(HaveKeyWithValue(kickqv1alpha1.LabelQueue, "default"))
+		Expect(pod.Labels).To(HaveKeyWithValue(kickqv1alpha1.LabelAttempt, "1"))
+		Expect(pod.Spec.RestartPolicy).To(Equal(corev1.RestartPolicyNever))
+		Expect(pod.Spec.ActiveDeadlineSeconds).To(Equal(ptr.To[int64](120)))
+		Expect(metav1.GetControllerOf(pod).Name).To(Equal("hello"))
+		Expect(pod.Spec.Containers[0].Env).To(ContainElements(
+			corev1.EnvVar{Name: "KICKQ_JOB", Value: "hello"},
+			corev1.EnvVar{Name: "KICKQ_NAMESPACE", Value: ns},
+			corev1.EnvVar{Name: "KICKQ_ATTEMPT", Value: "1"},
+			corev1.EnvVar{Name: "KICKQ_DATA", Value: `{"who":"world"}`},
+		))
+		running := expectPhase(ns, "hello", kickqv1alpha1.PhaseRunning)
+		Expect(running.Status.Attempts).To(Equal(int32(1)))
+		Expect(running.Status.AttemptHistory[0].PodName).To(Equal("hello-1"))
+
+		setPodExited(pod, 0, `{"rows": 42}`)
+		done := expectPhase(ns, "hello", kickqv1alpha1.PhaseSucceeded)
+		Expect(meta.IsStatusConditionTrue(done.Status.Conditions, kickqv1alpha1.JobComplete)).To(BeTrue())
+		Expect(done.Status.Reason).To(Equal(kickqv1alpha1.ReasonCompleted))
+		Expect(string(done.Status.Result.Raw)).To(MatchJSON(`{"rows": 42}`))
+		Expect(done.Status.FinishTime).NotTo(BeNil())
+		Expect(done.Status.Logs).NotTo(BeEmpty())
+		Consistently(func() int { return writes.of(ns, "hello") }, util.ConsistentDuration, util.Interval).Should(Equal(3),
+			"a one-attempt pod job costs 2 status writes and 1 pod create")
+		AddReportEntry("API writes for a one-attempt pod job", writes.of(ns, "hello"))
+	})
+
+	It("keeps a termination message that is not JSON as a string", func() {
+		create(makeJob("plain", ns).Pod().Obj())
+		finishPod(ns, "plain", 1, 0, "all done")
+		done := expectPhase(ns, "plain", kickqv1alpha1.PhaseSucceeded)
+		Expect(string(done.Status.Result.Raw)).To(Equal(`"all done"`))
+	})
+
+	It("fails twice with exit 1, waits the configured backoff each time, then succeeds with attempts 3", func() {
+		create(makeJob("flaky", ns).Pod().Retry(3, kickqv1alpha1.BackoffFixed, 20).Obj())
+		finishPod(ns, "flaky", 1, 1, "")
+		j := expectPhase(ns, "flaky", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.FailedAttempts).To(Equal(int32(1)))
+		failed1 := j.Status.AttemptHistory[0].FinishTime.Time
+		Expect(j.Status.NextAttemptTime.Time).To(Equal(failed1.Add(20 * time.Second)))
+		Expect(*j.Status.AttemptHistory[0].ExitCode).To(Equal(int32(1)))
+
+		stepTo(failed1.Add(19 * time.Second))
+		Consistently(podExists(ns, "flaky-2"), util.ConsistentDuration, util.Interval).Should(BeFalse(), "no attempt before the backoff ends")
+		stepTo(failed1.Add(20 * time.Second))
+		finishPod(ns, "flaky", 2, 1, "")
+		Eventually(func() int32 { return getJob(ns, "flaky").Status.FailedAttempts }, util.Timeout, util.Interval).Should(Equal(int32(2)))
+		j = getJob(ns, "flaky")
+		stepTo(j.Status.NextAttemptTime.Time)
+		finishPod(ns, "flaky", 3, 0, "")
+		j = expectPhase(ns, "flaky", kickqv1alpha1.PhaseSucceeded)
+		Expect(j.Status.Attempts).To(Equal(int32(3)))
+		Expect(j.Status.FailedAttempts).To(Equal(int32(2)))
+		h := j.Status.AttemptHistory
+		Expect(h[1].StartTime.Sub(h[0].FinishTime.Time)).To(Equal(20 * time.Second))
+		Expect(h[2].StartTime.Sub(h[1].FinishTime.Time)).To(Equal(20 * time.Second))
+	})
+
+	It("fails with RetriesExhausted once retry.limit counted failures are exceeded", func() {
+		create(makeJob("doomed", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		finishPod(ns, "doomed", 1, 3, "")
+		j := expectPhase(ns, "doomed", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonRetriesExhausted))
+		Expect(meta.IsStatusConditionTrue(j.Status.Conditions, kickqv1alpha1.JobFailed)).To(BeTrue())
+	})
+
+	It("dies at once on a Die rule and retries without counting on a Retry rule", func() {
+		rules := []kickqv1alpha1.RetryRule{exitRule(kickqv1alpha1.RetryActionDie, 2), exitRule(kickqv1alpha1.RetryActionRetry, 75)}
+		create(makeJob("die", ns).Pod().Retry(5, kickqv1alpha1.BackoffFixed, 5, rules...).Obj())
+		finishPod(ns, "die", 1, 2, "")
+		j := expectPhase(ns, "die", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDied))
+		Expect(j.Status.Message).To(ContainSubstring("rule 1"))
+
+		create(makeJob("again", ns).Pod().Retry(5, kickqv1alpha1.BackoffFixed, 5, rules...).Obj())
+		finishPod(ns, "again", 1, 75, "")
+		finishPod(ns, "again", 2, 0, "")
+		j = expectPhase(ns, "again", kickqv1alpha1.PhaseSucceeded)
+		Expect(j.Status.Attempts).To(Equal(int32(2)))
+		Expect(j.Status.FailedAttempts).To(BeZero())
+	})
+
+	It("retries a disrupted pod without counting", func() {
+		create(makeJob("evicted", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		pod := waitPod(ns, "evicted", 1)
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI"}}
+		setPodExited(pod, 137, "")
+		finishPod(ns, "evicted", 2, 0, "")
+		j := expectPhase(ns, "evicted", kickqv1alpha1.PhaseSucceeded)
+		Expect(j.Status.FailedAttempts).To(BeZero())
+		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("DisruptionTarget"))
+	})
+
+	It("treats a pod deleted mid-run as a failed attempt (PodLost) and retries", func() {
+		create(makeJob("lost", ns).Pod().Retry(2, kickqv1alpha1.BackoffFixed, 10).Obj())
+		pod := waitPod(ns, "lost", 1)
+		setPodRunning(pod)
+		expectPhase(ns, "lost", kickqv1alpha1.PhaseRunning)
+		Expect(k8sClient.Delete(ctx, pod, client.GracePeriodSeconds(0))).To(Succeed())
+		j := expectPhase(ns, "lost", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("PodLost"))
+		stepTo(j.Status.NextAttemptTime.Time)
+		finishPod(ns, "lost", 2, 0, "")
+		expectPhase(ns, "lost", kickqv1alpha1.PhaseSucceeded)
+	})
+
+	It("fails an attempt whose pod is stuck in ImagePullBackOff past startDeadlineSeconds, deletes that pod and retries", func() {
+		create(makeJob("pull", ns).Pod().StartDeadline(60).Retry(1, kickqv1alpha1.BackoffFixed, 10).Obj())
+		pod := waitPod(ns, "pull", 1)
+		setPodWaiting(pod, "ImagePullBackOff", "Back-off pulling image busybox")
+		stepTo(pod.CreationTimestamp.Add(60 * time.Second))
+		j := expectPhase(ns, "pull", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("ImagePullBackOff"))
+		Eventually(func() bool {
+			var p corev1.Pod
+			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &p)
+			return err != nil || p.DeletionTimestamp != nil
+		}, util.Timeout, util.Interval).Should(BeTrue(), "the stuck pod is deleted")
+	})
+
+	It("delays the first attempt by delaySeconds, exactly", func() {
+		create(makeJob("later", ns).Pod().Delay(30).Obj())
+		j := expectPhase(ns, "later", kickqv1alpha1.PhaseDelayed)
+		due := j.CreationTimestamp.Add(30 * time.Second)
+		Expect(j.Status.NextAttemptTime.Time).To(Equal(due))
+		stepTo(due.Add(-time.Second))
+		Consistently(podExists(ns, "later-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+		stepTo(due)
+		waitPod(ns, "later", 1)
+	})
+
+	It("holds a suspended job and runs it once resumed", func() {
+		create(makeJob("held", ns).Pod().Suspend().Obj())
+		Eventually(func() bool {
+			return meta.IsStatusConditionTrue(getJob(ns, "held").Status.Conditions, kickqv1alpha1.JobSuspended)
+		}, util.Timeout, util.Interval).Should(BeTrue())
+		Consistently(podExists(ns, "held-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+		j := getJob(ns, "held")
+		j.Spec.Suspend = ptr.To(false)
+		Expect(k8sClient.Update(ctx, j)).To(Succeed())
+		waitPod(ns, "held", 1)
+	})
+
+	It("cancels: stops the running pod and ends Failed/Cancelled", func() {
+		create(makeJob("stopme", ns).Pod().Obj())
+		setPodRunning(waitPod(ns, "stopme", 1))
+		expectPhase(ns, "stopme", kickqv1alpha1.PhaseRunning)
+		j := getJob(ns, "stopme")
+		j.Spec.Cancel = ptr.To(true)
+		Expect(k8sClient.Update(ctx, j)).To(Succeed())
+		j = expectPhase(ns, "stopme", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonCancelled))
+		Eventually(func() bool {
+			var p corev1.Pod
+			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "stopme-1"}, &p)
+			return err != nil || p.DeletionTimestamp != nil
+		}, util.Timeout, util.Interval).Should(BeTrue())
+	})
+
+	It("fails an attempt past attemptDeadlineSeconds and the job past activeDeadlineSeconds", func() {
+		create(makeJob("slow", ns).Pod().AttemptDeadline(30).ActiveDeadline(100).Retry(5, kickqv1alpha1.BackoffFixed, 10).Obj())
+		setPodRunning(waitPod(ns, "slow", 1))
+		j := expectPhase(ns, "slow", kickqv1alpha1.PhaseRunning)
+		started := j.Status.StartTime.Time
+		stepTo(started.Add(30 * time.Second))
+		j = expectPhase(ns, "slow", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("AttemptDeadlineExceeded"))
+		stepTo(started.Add(100 * time.Second))
+		j = expectPhase(ns, "slow", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDeadlineExceeded))
+	})
+})
+
+var _ = Describe("Queues and handlers", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("blocks a job whose queue does not exist, and runs it once the queue is created", func() {
+		create(makeJob("early", ns).Queue("later").Pod().Obj())
+		j := expectPhase(ns, "early", kickqv1alpha1.PhaseBlocked)
+		c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked)
+		Expect(c.Reason).To(Equal(kickqv1alpha1.ReasonQueueNotFound))
+		Expect(c.Message).To(ContainSubstring(`queue "later" does not exist`))
+		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "later", Namespace: ns}})
+		waitPod(ns, "early", 1)
+	})
+
+	It("blocks a type without a handler, and runs it once the handler is added", func() {
+		q := &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "work", Namespace: ns}}
+		create(q)
+		create(makeJob("typed", ns).Queue("work").Type("thumbs").Obj())
+		j := expectPhase(ns, "typed", kickqv1alpha1.PhaseBlocked)
+		Expect(meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked).Reason).To(Equal(kickqv1alpha1.ReasonHandlerNotFound))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
+		q.Spec.Handlers = []kickqv1alpha1.Handler{{Type: "thumbs", HandlerSpec: kickqv1alpha1.HandlerSpec{Pod: &kickqv1alpha1.PodTarget{
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "thumbs"}}}}}}}}
+		Expect(k8sClient.Update(ctx, q)).To(Succeed())
+		pod := waitPod(ns, "typed", 1)
+		Expect(pod.Spec.Containers[0].Image).To(Equal("thumbs"))
+		Expect(pod.Labels).To(HaveKeyWithValue(kickqv1alpha1.LabelType, "thumbs"))
+	})
+
+	It("blocks inline targets in a queue with inlineTargets: Deny", func() {
+		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "locked", Namespace: ns},
+			Spec: kickqv1alpha1.QueueSpec{InlineTargets: kickqv1alpha1.InlineTargetsDeny}})
+		create(makeJob("sneaky", ns).Queue("locked").Pod().Obj())
+		j := expectPhase(ns, "sneaky", kickqv1alpha1.PhaseBlocked)
+		c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked)
+		Expect(c.Reason).To(Equal(kickqv1alpha1.ReasonInlineTargetDenied))
+		Expect(c.Message).To(ContainSubstring("inlineTargets: Deny"))
+		Consistently(podExists(ns, "sneaky-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+	})
+
+	It("never runs more jobs at once than the queue's concurrency, and starts them in priority order", func() {
+		q := &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "narrow", Namespace: ns},
+			Spec: kickqv1alpha1.QueueSpec{Concurrency: ptr.To[int32](2), Paused: ptr.To(true)}}
+		create(q)
+		remaining := []string{"p5", "p4", "p3", "p2", "p1", "p0"} // by priority, highest first
+		for i := 0; i < 6; i++ {
+			create(makeJob(fmt.Sprintf("p%d", i), ns).Queue("narrow").Pod().Priority(int32(i)).Obj())
+		}
+		for _, n := range remaining {
+			expectPhase(ns, n, kickqv1alpha1.PhasePending)
+		}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
+		q.Spec.Paused = ptr.To(false)
+		Expect(k8sClient.Update(ctx, q)).To(Succeed())
+
+		activePods := func() []string {
+			var l corev1.PodList
+			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+			var out []string
+			for _, p := range l.Items {
+				if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+					out = append(out, p.Labels[kickqv1alpha1.LabelJob])
+				}
+			}
+			sort.Strings(out)
+			return out
+		}
+		for len(remaining) > 0 {
+			want := append([]string(nil), remaining[:min(2, len(remaining))]...)
+			sort.Strings(want)
+			Eventually(activePods, util.Timeout, util.Interval).Should(Equal(want), "the two highest priorities run, no more")
+			Consistently(activePods, 200*time.Millisecond, util.Interval).Should(Equal(want))
+			finishPod(ns, remaining[0], 1, 0, "")
+			expectPhase(ns, remaining[0], kickqv1alpha1.PhaseSucceeded)
+			remaining = remaining[1:]
+		}
+	})
+
+	It("holds jobs of a paused queue with reason Paused and starts them on resume", func() {
+		q := &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "sleepy", Namespace: ns},
+			Spec: kickqv1alpha1.QueueSpec{Paused: ptr.To(true)}}
+		create(q)
+		create(makeJob("wait", ns).Queue("sleepy").Pod().Obj())
+		Eventually(func() string {
+			c := meta.FindStatusCondition(getJob(ns, "wait").Status.Conditions, kickqv1alpha1.JobBlocked)
+			if c == nil {
+				return ""
+			}
+			return c.Reason
+		}, util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonPaused))
+		Expect(getJob(ns, "wait").Status.Phase).To(Equal(kickqv1alpha1.PhasePending))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
+		q.Spec.Paused = ptr.To(false)
+		Expect(k8sClient.Update(ctx, q)).To(Succeed())
+		waitPod(ns, "wait", 1)
+	})
+})

@@ -1,0 +1,155 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package lifecycle
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/controllers"
+	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/test/util"
+)
+
+// This suite runs the manager's controllers against a real API server with a fake clock. No
+// kubelet runs: specs play it by writing pod status.
+
+var (
+	testEnv   *envtest.Environment
+	k8sClient client.Client // the test's own live client
+	scheme    = runtime.NewScheme()
+	ctx       context.Context
+	cancel    context.CancelFunc
+	fakeClock *clocktesting.FakeClock
+	writes    = &writeCounter{byJob: map[string]int{}}
+)
+
+func TestLifecycle(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Lifecycle suite")
+}
+
+// writeCounter counts the manager's API writes per QueueJob name (pod creates count for their job).
+type writeCounter struct {
+	mu    sync.Mutex
+	byJob map[string]int
+}
+
+func (w *writeCounter) add(o client.Object) {
+	name := o.GetName()
+	if p, ok := o.(*corev1.Pod); ok {
+		name = p.Labels[kickqv1alpha1.LabelJob]
+	}
+	w.mu.Lock()
+	w.byJob[o.GetNamespace()+"/"+name]++
+	w.mu.Unlock()
+}
+
+func (w *writeCounter) of(ns, name string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.byJob[ns+"/"+name]
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.Background())
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(kickqv1alpha1.AddToScheme(scheme))
+
+	testEnv = util.NewEnvironment()
+	cfg, err := testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(controllers.SetupIndexes(ctx, mgr)).To(Succeed())
+
+	fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
+	// The manager's client (reads from the cache), wrapped to count writes.
+	base, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: mgr.GetCache()}})
+	Expect(err).NotTo(HaveOccurred())
+	c := interceptor.NewClient(base, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+			writes.add(o)
+			return c.Create(ctx, o, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
+			writes.add(o)
+			return c.Update(ctx, o, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+			writes.add(o)
+			return c.Patch(ctx, o, p, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
+			writes.add(o)
+			return c.SubResource(sub).Update(ctx, o, opts...)
+		},
+	})
+	pods := executor.NewPods(c, mgr.GetClient(), scheme, fakeClock)
+	jobs := controllers.NewQueueJobReconciler(c, scheme, fakeClock, mgr.GetEventRecorder("kickq"),
+		map[executor.TargetKind]executor.Executor{executor.KindPod: pods})
+	jobs.Timers = fakeClock
+	Expect(jobs.SetupWithManager(mgr)).To(Succeed())
+	queues := &controllers.QueueReconciler{Client: mgr.GetClient(), Clock: fakeClock, WriteClock: clock.RealClock{}, Admission: jobs.Admission}
+	Expect(queues.SetupWithManager(mgr)).To(Succeed())
+
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+})
+
+var _ = AfterSuite(func() {
+	cancel()
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "lc-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
