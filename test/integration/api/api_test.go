@@ -280,7 +280,6 @@ var _ = Describe("Admission policy for inline pod targets", func() {
 	})
 })
 
-
 var _ = Describe("Manager deployment", func() {
 	It("runs a pod that the Pod Security restricted profile admits", func() {
 		objs, err := util.ReadManifests(filepath.Join(util.RepoRoot(), "config", "manager", "manager.yaml"))

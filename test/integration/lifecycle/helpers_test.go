@@ -49,9 +49,9 @@ func (w *jobWrapper) Data(raw string) *jobWrapper {
 	w.Spec.Data = &apiextensionsv1.JSON{Raw: []byte(raw)}
 	return w
 }
-func (w *jobWrapper) Delay(s int32) *jobWrapper       { w.Spec.DelaySeconds = &s; return w }
-func (w *jobWrapper) Priority(p int32) *jobWrapper    { w.Spec.Priority = &p; return w }
-func (w *jobWrapper) Suspend() *jobWrapper            { w.Spec.Suspend = ptr.To(true); return w }
+func (w *jobWrapper) Delay(s int32) *jobWrapper    { w.Spec.DelaySeconds = &s; return w }
+func (w *jobWrapper) Priority(p int32) *jobWrapper { w.Spec.Priority = &p; return w }
+func (w *jobWrapper) Suspend() *jobWrapper         { w.Spec.Suspend = ptr.To(true); return w }
 func (w *jobWrapper) AttemptDeadline(s int32) *jobWrapper {
 	w.Spec.AttemptDeadlineSeconds = &s
 	return w
