@@ -142,7 +142,7 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 	r.Admission.Observe(r.jobView(job, qkey, res.Handler, &res.Status, res.Action == lifecycle.AwaitAdmission))
 	admitted := false
 	if res.Action == lifecycle.AwaitAdmission {
-		d := r.Admission.TryAdmit(key, now)
+		d := r.Admission.TryAdmit(key)
 		res = lifecycle.Admit(res, in, d)
 		admitted = d.Admitted
 	}
@@ -284,7 +284,7 @@ func (r *QueueJobReconciler) jobView(job *kickqv1alpha1.QueueJob, qkey admission
 	}
 	for _, a := range st.AttemptHistory {
 		if a.StartTime != nil {
-			v.AttemptStarts = append(v.AttemptStarts, admission.AttemptStart{Number: a.Number, Time: a.StartTime.Time})
+			v.AttemptStarts = append(v.AttemptStarts, a.StartTime.Time)
 		}
 	}
 	return v

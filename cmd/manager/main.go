@@ -31,7 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,7 +41,6 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
-	"kickq.dev/kickq/internal/executor"
 )
 
 // options are the manager's command-line settings.
@@ -147,7 +145,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := setupControllers(mgr); err != nil {
+	if _, err := controllers.Setup(context.Background(), mgr, controllers.Options{}); err != nil {
 		setupLog.Error(err, "setting up controllers")
 		os.Exit(1)
 	}
@@ -157,24 +155,4 @@ func main() {
 		setupLog.Error(err, "running manager")
 		os.Exit(1)
 	}
-}
-
-// setupControllers registers the field indexes and the controllers.
-func setupControllers(mgr ctrl.Manager) error {
-	ctx := context.Background()
-	if err := controllers.SetupIndexes(ctx, mgr); err != nil {
-		return fmt.Errorf("registering field indexes: %w", err)
-	}
-	clk := clock.RealClock{}
-	pods := executor.NewPods(mgr.GetClient(), mgr.GetClient(), mgr.GetScheme(), clk)
-	jobs := controllers.NewQueueJobReconciler(mgr.GetClient(), mgr.GetScheme(), clk, mgr.GetEventRecorder("kickq"),
-		map[executor.TargetKind]executor.Executor{executor.KindPod: pods})
-	if err := jobs.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the queuejob controller: %w", err)
-	}
-	queues := &controllers.QueueReconciler{Client: mgr.GetClient(), Clock: clk, WriteClock: clk, Admission: jobs.Admission}
-	if err := queues.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the queue controller: %w", err)
-	}
-	return nil
 }

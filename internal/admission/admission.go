@@ -14,20 +14,25 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package admission decides which ready job of a queue may start now. It keeps, per queue, the
-// waiting jobs in heaps (one per handler, ordered by priority, then ready time, creation time and
-// name), the number of running jobs and the start times of recent attempts (the rate windows).
-// It is a cache of stored state: rebuilt from the informer cache when a queue is first seen, and
-// kept current by Observe on every reconcile. A reservation made by TryAdmit counts as running
-// until the job's status shows the attempt (expectations), so cache lag never lets a limit be
-// exceeded. Every per-event operation is O(log n) in the queue's length (plus the number of
-// handlers with waiting jobs).
+// Package admission decides which ready job of a queue may start now.
+//
+// It is a cache of stored state: per queue, the Waiting jobs in one heap per handler (priority,
+// then ready time, creation time, name), the number of Running jobs, and the attempt start times
+// that rate windows count, all rebuilt from the informer cache the first time a queue is seen and
+// kept current by the reconcilers' observations. An admission is a reservation: it counts as a
+// Running attempt, with its start in the rate windows, until the cache shows the job's status
+// with that attempt (an expectation), or until Release undoes it because the status write that
+// would have committed it failed. So cache lag never lets a limit be exceeded.
+//
+// Every per-event operation costs O(log n) in the queue's length (plus the number of the queue's
+// handlers, which the API bounds); only the rebuild and a change of a rate period read all jobs of
+// the queue. Admission is safe for concurrent use; notify is never called with its lock held.
 package admission
 
 import (
-	"container/heap"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,24 +43,29 @@ import (
 // QueueKey names a queue.
 type QueueKey struct{ Namespace, Name string }
 
-// RateLimit allows Limit starts in any window of Period.
+// String returns namespace/name.
+func (q QueueKey) String() string { return q.Namespace + "/" + q.Name }
+
+// RateLimit allows Limit attempt starts in any sliding window of Period.
 type RateLimit struct {
 	Limit  int32
 	Period time.Duration
 }
 
-// HandlerLimits apply to the jobs of one handler, inside the queue's limits.
+// HandlerLimits are the limits of one handler, inside its queue's.
 type HandlerLimits struct {
-	Concurrency int32 // 0: none
+	Concurrency int32 // 0 = none
 	Rate        *RateLimit
 }
 
-// Limits of one queue.
+// Limits of one queue. Handler limits apply inside the queue's.
 type Limits struct {
 	Paused      bool
-	Concurrency int32 // 0: none
+	Concurrency int32 // 0 = none
 	Rate        *RateLimit
-	Handlers    map[string]HandlerLimits
+	// Handlers by handler key: a handler's type, "*", or "" for inline targets and the
+	// defaultHandler. A key without an entry has no limits of its own.
+	Handlers map[string]HandlerLimits
 }
 
 // State is a job's state as admission sees it.
@@ -63,34 +73,44 @@ type State int
 
 // States.
 const (
-	// Waiting jobs are ready and compete for admission.
+	// Waiting: ready to run and not running; it competes for admission.
 	Waiting State = iota
-	// Running jobs hold a concurrency slot.
+	// Running: an attempt is running; it holds a concurrency slot.
 	Running
-	// Idle jobs do neither: delayed, blocked, suspended, finished.
+	// Idle: anything else (delayed, blocked, suspended, finished).
 	Idle
 )
 
-// AttemptStart is a recorded attempt start.
-type AttemptStart struct {
-	Number int32
-	Time   time.Time
+// String returns the state's name.
+func (s State) String() string {
+	switch s {
+	case Waiting:
+		return "Waiting"
+	case Running:
+		return "Running"
+	case Idle:
+		return "Idle"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
 }
 
-// JobView is what admission needs of a job.
+// JobView is what admission needs of a job, read from the cache.
 type JobView struct {
-	Key           types.NamespacedName
-	Queue         QueueKey
-	Handler       string
-	Priority      int32
-	ReadyTime     time.Time
-	CreationTime  time.Time
-	State         State
-	Attempts      int32
-	AttemptStarts []AttemptStart
+	Key      types.NamespacedName
+	Queue    QueueKey // same namespace as Key
+	Handler  string
+	Priority int32
+	// ReadyTime is when the job became ready (status.readyTime; else its creation time).
+	ReadyTime    time.Time
+	CreationTime time.Time
+	State        State
+	Attempts     int32 // status.attempts
+	// AttemptStarts are the start times of the recorded attempts
+	// (status.attemptHistory[].startTime); the rate windows count them.
+	AttemptStarts []time.Time
 }
 
-// Reason says why a job may not start now.
+// Reason says why a job was not admitted.
 type Reason string
 
 // Reasons.
@@ -99,291 +119,447 @@ const (
 	ReasonPaused      Reason = "Paused"
 	ReasonConcurrency Reason = "ConcurrencyLimited"
 	ReasonRate        Reason = "RateLimited"
-	ReasonQueued      Reason = "Queued"
-	ReasonNotWaiting  Reason = "NotWaiting"
+	// ReasonQueued: capacity exists but other jobs come first.
+	ReasonQueued Reason = "Queued"
+	// ReasonNotWaiting: TryAdmit on a job that is not Waiting, or unknown.
+	ReasonNotWaiting Reason = "NotWaiting"
 )
 
 // Decision is TryAdmit's answer.
 type Decision struct {
 	Admitted bool
 	Reason   Reason
-	// RetryAt is, for RateLimited, the instant a slot of the limiting window opens.
+	// RetryAt is, when RateLimited, the exact instant a slot of the limiting window opens; zero
+	// otherwise.
 	RetryAt time.Time
+	// Message is for people.
 	Message string
 }
 
-// Stats of a queue.
+// Stats of a queue, for its status.
 type Stats struct {
-	Running         int32
-	Waiting         int32
-	StartedInWindow int32
+	Running                int32 // Running and reserved
+	Waiting                int32
+	StartedInWindow        int32 // starts inside the queue's rate window; 0 without a rate limit
+	OldestWaitingReadyTime time.Time
 }
 
-// Admission is safe for concurrent use.
+const (
+	// notifyBurst bounds how many jobs one change of limits wakes at once; each admission wakes
+	// the next while room remains.
+	notifyBurst = 256
+	// reservationTimeout is how long a reservation that the cache never shows (its committing
+	// write was lost without Release being called) holds its slot against stale observations.
+	reservationTimeout = 5 * time.Minute
+	// queuedWakeAgain is how long a job woken because it comes first is not woken again for that
+	// reason, unless it was reconciled meanwhile.
+	queuedWakeAgain = 10 * time.Second
+)
+
+// Admission decides which ready jobs of each queue may start now.
 type Admission struct {
-	clock  clock.PassiveClock
+	clk    clock.PassiveClock
 	notify func(types.NamespacedName)
 
 	mu     sync.Mutex
-	queues map[QueueKey]*queueState
-	jobs   map[types.NamespacedName]*jobState
+	queues map[QueueKey]*queue
+	jobs   map[types.NamespacedName]*job
+	// builds counts rebuilds in flight; forgotten holds the keys forgotten meanwhile, so that a
+	// rebuild from an older list does not bring them back.
+	builds    int
+	forgotten map[types.NamespacedName]struct{}
+	// cmps counts comparisons of jobs; tests use it to show that per-event work does not grow
+	// with the queue's length.
+	cmps uint64
 }
 
-type queueState struct {
-	key         QueueKey
-	initialized bool
-	limits      Limits
-	running     int32
-	window      window
-	handlers    map[string]*handlerState
-}
-
-type handlerState struct {
-	key     string
-	waiting jobHeap
-	running int32
-	window  window
-}
-
-type jobState struct {
-	view     JobView
-	queue    *queueState
-	handler  *handlerState
-	index    int // in handler.waiting; -1 when not there
-	holds    bool
-	reserved int32 // attempt number reserved by TryAdmit; 0 none
-	counted  map[int32]bool
-}
-
-// New returns an admission component. notify is called, outside the lock, with jobs that may
-// now start.
+// New returns an admission component. notify is called, never with admission's lock held, with
+// the key of a job that should be reconciled because it may now be admitted.
 func New(clk clock.PassiveClock, notify func(types.NamespacedName)) *Admission {
-	return &Admission{clock: clk, notify: notify, queues: map[QueueKey]*queueState{}, jobs: map[types.NamespacedName]*jobState{}}
+	return &Admission{
+		clk:    clk,
+		notify: notify,
+		queues: map[QueueKey]*queue{},
+		jobs:   map[types.NamespacedName]*job{},
+	}
 }
 
-func (a *Admission) queue(k QueueKey) *queueState {
+// now reads the clock, without a monotonic reading, so that all times compare by wall clock.
+func (a *Admission) now() time.Time { return a.clk.Now().Round(0) }
+
+// send calls notify for each distinct key; call it without the lock.
+func (a *Admission) send(wake []types.NamespacedName) {
+	if a.notify == nil || len(wake) == 0 {
+		return
+	}
+	if len(wake) == 1 {
+		a.notify(wake[0])
+		return
+	}
+	seen := make(map[types.NamespacedName]struct{}, len(wake))
+	for _, k := range wake {
+		if _, ok := seen[k]; ok {
+			continue
+		}
+		seen[k] = struct{}{}
+		a.notify(k)
+	}
+}
+
+// queueLocked returns the state of queue k, creating it (not yet built, without limits).
+func (a *Admission) queueLocked(k QueueKey) *queue {
 	q := a.queues[k]
 	if q == nil {
-		q = &queueState{key: k, handlers: map[string]*handlerState{}}
+		q = newQueue(k, &a.cmps)
 		a.queues[k] = q
 	}
 	return q
 }
 
-func (q *queueState) handler(k string) *handlerState {
-	h := q.handlers[k]
-	if h == nil {
-		h = &handlerState{key: k}
-		q.handlers[k] = h
-	}
-	return h
-}
-
-// EnsureQueue rebuilds a queue from list() the first time it is seen.
+// EnsureQueue rebuilds the queue's state from list() the first time the queue is seen; list
+// returns every job of the queue from the cache. Later calls do nothing, except that a call
+// during the first one's rebuild waits for it to end. list runs without admission's lock (it must
+// not call EnsureQueue for the same queue). Jobs observed or forgotten while list runs keep what
+// those calls recorded: they are fresher than the list.
 func (a *Admission) EnsureQueue(k QueueKey, list func() []JobView) {
-	a.mu.Lock()
-	done := a.queue(k).initialized
-	a.mu.Unlock()
-	if done {
+	for {
+		a.mu.Lock()
+		q := a.queueLocked(k)
+		if q.built {
+			a.mu.Unlock()
+			return
+		}
+		if ch := q.building; ch != nil {
+			a.mu.Unlock()
+			<-ch
+			continue // built, or the builder's list panicked: then build here
+		}
+		ch := make(chan struct{})
+		q.building = ch
+		a.builds++
+		if a.forgotten == nil {
+			a.forgotten = map[types.NamespacedName]struct{}{}
+		}
+		a.mu.Unlock()
+		a.build(q, ch, list)
 		return
-	}
-	views := list()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	q := a.queue(k)
-	if q.initialized {
-		return
-	}
-	q.initialized = true
-	for _, v := range views {
-		a.observe(v)
 	}
 }
 
-// SetLimits sets a queue's limits and wakes the job that may now start, if any.
+func (a *Admission) build(q *queue, ch chan struct{}, list func() []JobView) {
+	var views []JobView
+	listed := false
+	defer func() {
+		a.mu.Lock()
+		if listed {
+			now := a.now()
+			var discard []types.NamespacedName // no slot is freed by a rebuild
+			for i := range views {
+				v := &views[i]
+				if _, ok := a.jobs[v.Key]; ok {
+					continue
+				}
+				if _, ok := a.forgotten[v.Key]; ok {
+					continue
+				}
+				discard = a.observeLocked(v, now, discard[:0])
+			}
+			q.built = true
+		}
+		q.building = nil
+		a.builds--
+		if a.builds == 0 {
+			a.forgotten = nil
+		}
+		a.mu.Unlock()
+		close(ch)
+	}()
+	views = list()
+	listed = true
+}
+
+// SetLimits sets or changes a queue's limits. When they changed and the queue has room, the jobs
+// that may now start are notified (capacity grew, or the queue was unpaused).
 func (a *Admission) SetLimits(k QueueKey, l Limits) {
+	var wake []types.NamespacedName
 	a.mu.Lock()
-	q := a.queue(k)
+	now := a.now()
+	q := a.queueLocked(k)
+	old := q.limits
+	l.Handlers = maps.Clone(l.Handlers)
 	q.limits = l
-	wake := a.next(q, a.clock.Now())
+	rebuildQ := periodOf(old.Rate) != periodOf(l.Rate)
+	var rebuildH map[*handler]struct{}
+	for name, h := range q.handlers {
+		hl := l.Handlers[name]
+		if periodOf(h.limits.Rate) != periodOf(hl.Rate) {
+			if rebuildH == nil {
+				rebuildH = map[*handler]struct{}{}
+			}
+			rebuildH[h] = struct{}{}
+		}
+		h.limits = hl
+	}
+	if rebuildQ || rebuildH != nil {
+		a.rebuildWindows(q, rebuildQ, rebuildH, now)
+	}
+	if !limitsEqual(old, l) {
+		wake = q.next(now, notifyBurst, wake)
+	}
 	a.mu.Unlock()
-	a.wake(wake)
+	a.send(wake)
 }
 
-// Observe records a job's current state.
-func (a *Admission) Observe(v JobView) {
-	a.mu.Lock()
-	wake := a.observe(v)
-	a.mu.Unlock()
-	a.wake(wake)
+func periodOf(r *RateLimit) time.Duration {
+	if !validRate(r) {
+		return 0
+	}
+	return r.Period
 }
 
-func (a *Admission) observe(v JobView) []types.NamespacedName {
-	js := a.jobs[v.Key]
-	if js == nil {
-		js = &jobState{index: -1, counted: map[int32]bool{}}
-		a.jobs[v.Key] = js
+func rateEqual(x, y *RateLimit) bool {
+	if !validRate(x) || !validRate(y) {
+		return validRate(x) == validRate(y)
 	}
-	q := a.queue(v.Queue)
-	h := q.handler(v.Handler)
-	if js.queue != nil && (js.queue != q || js.handler != h) {
-		a.detach(js)
+	return *x == *y
+}
+
+func limitsEqual(x, y Limits) bool {
+	if x.Paused != y.Paused || x.Concurrency != y.Concurrency || !rateEqual(x.Rate, y.Rate) {
+		return false
 	}
-	js.queue, js.handler = q, h
-	for _, s := range v.AttemptStarts {
-		a.count(js, s)
-	}
-	if js.reserved > 0 {
-		if v.Attempts < js.reserved {
-			// A stale read from before the reservation's status write: keep the reservation.
-			js.view.Priority = v.Priority
+	return maps.EqualFunc(x.Handlers, y.Handlers, func(a, b HandlerLimits) bool {
+		return a.Concurrency == b.Concurrency && rateEqual(a.Rate, b.Rate)
+	})
+}
+
+// rebuildWindows replaces the queue's window (when q is set) and the windows of the handlers in
+// hs, for a changed period: from the starts the queue's jobs recorded, and from the starts of
+// forgotten jobs still in the old windows. O(jobs of the queue): a change of configuration, not
+// an event.
+func (a *Admission) rebuildWindows(q *queue, rebuildQ bool, hs map[*handler]struct{}, now time.Time) {
+	fresh := func(old *window, rate *RateLimit) *window {
+		if !validRate(rate) {
 			return nil
 		}
-		js.reserved = 0
-	}
-	old := js.view
-	js.view = v
-	js.view.AttemptStarts = nil
-	freed := false
-	switch v.State {
-	case Waiting:
-		if js.holds {
-			a.release(js)
-			freed = true
+		w := newWindow(rate.Period)
+		if old != nil {
+			for _, e := range old.items {
+				if !e.owned {
+					w.add(e.t, now, false)
+				}
+			}
 		}
-		if js.index < 0 {
-			heap.Push(&h.waiting, js)
-		} else if old.Priority != v.Priority || !old.ReadyTime.Equal(v.ReadyTime) {
-			heap.Fix(&h.waiting, js.index)
+		return w
+	}
+	if rebuildQ {
+		q.window = fresh(q.window, q.limits.Rate)
+	}
+	for h := range hs {
+		h.window = fresh(h.window, h.limits.Rate)
+	}
+	re := func(j *job, s *start) {
+		if rebuildQ {
+			s.qe = nil
+			if q.window != nil {
+				s.qe = q.window.add(s.t, now, true)
+			}
 		}
-	case Running:
-		a.unqueue(js)
-		if !js.holds {
-			js.holds = true
-			q.running++
-			h.running++
-		}
-	default:
-		a.unqueue(js)
-		if js.holds {
-			a.release(js)
-			freed = true
+		if _, ok := hs[j.h]; ok {
+			s.he = nil
+			if j.h.window != nil {
+				s.he = j.h.window.add(s.t, now, true)
+			}
 		}
 	}
-	if freed {
-		return a.next(q, a.clock.Now())
-	}
-	return nil
-}
-
-// count adds a recorded attempt start to the job's windows, once per attempt.
-func (a *Admission) count(js *jobState, s AttemptStart) {
-	if s.Time.IsZero() || js.counted[s.Number] {
-		return
-	}
-	js.counted[s.Number] = true
-	js.queue.window.add(s.Time)
-	js.handler.window.add(s.Time)
-}
-
-func (a *Admission) release(js *jobState) {
-	js.holds = false
-	js.queue.running--
-	js.handler.running--
-}
-
-func (a *Admission) unqueue(js *jobState) {
-	if js.index >= 0 {
-		heap.Remove(&js.handler.waiting, js.index)
+	for _, j := range q.members {
+		for i := range j.starts {
+			re(j, &j.starts[i])
+		}
+		if j.reserved {
+			re(j, &j.res)
+		}
 	}
 }
 
-// detach removes a job from its queue (it moved to another queue or handler).
-func (a *Admission) detach(js *jobState) {
-	a.unqueue(js)
-	if js.holds {
-		a.release(js)
-	}
+// Observe records a job's current state (see the package documentation for the order and the
+// expectations). A job moves when its Queue or Handler differ from what admission has.
+func (a *Admission) Observe(v JobView) {
+	a.mu.Lock()
+	wake := a.observeLocked(&v, a.now(), nil)
+	a.mu.Unlock()
+	a.send(wake)
 }
 
-// Forget removes a deleted job.
+func (a *Admission) observeLocked(v *JobView, now time.Time, wake []types.NamespacedName) []types.NamespacedName {
+	j := a.jobs[v.Key]
+	if j != nil && !j.created.IsZero() && !v.CreationTime.IsZero() && !j.created.Equal(v.CreationTime) {
+		// Another object under the same name: the one admission knew was deleted.
+		wake = a.forgetLocked(j, now, wake)
+		j = nil
+	}
+	if j == nil {
+		j = &job{key: v.Key, state: Idle, oidx: -1, ridx: -1, attempts: v.Attempts}
+		a.jobs[v.Key] = j
+		a.attach(j, a.queueLocked(v.Queue), v.Handler)
+	} else {
+		j.wokenAt = time.Time{} // it is being reconciled
+		if v.Attempts < j.attempts {
+			return wake // a stale read: status.attempts never decreases
+		}
+		if j.reserved {
+			if v.Attempts <= j.attempts && now.Sub(j.resAt) < reservationTimeout {
+				return wake // the reserved attempt is not in the cache yet
+			}
+			// The reserved attempt is recorded (or never will be): the observed state rules.
+			a.dropReservation(j)
+		}
+		if j.q.key != v.Queue || j.h.name != v.Handler {
+			wake = a.detach(j, now, false, wake)
+			a.attach(j, a.queueLocked(v.Queue), v.Handler)
+		}
+	}
+	j.attempts = v.Attempts
+	if j.priority != v.Priority || !j.ready.Equal(v.ReadyTime) || !j.created.Equal(v.CreationTime) {
+		j.priority, j.ready, j.created = v.Priority, v.ReadyTime, v.CreationTime
+		if j.state == Waiting {
+			fix(j)
+		}
+	}
+	wake = a.setState(j, v.State, now, wake)
+	a.setStarts(j, v.AttemptStarts, now)
+	return wake
+}
+
+// Forget removes a deleted job, freeing its slot if it held one. Its attempt starts still count
+// in the rate windows until they leave them: deleting a finished job must not make room for
+// more starts.
 func (a *Admission) Forget(key types.NamespacedName) {
-	a.mu.Lock()
-	js := a.jobs[key]
 	var wake []types.NamespacedName
-	if js != nil {
-		held := js.holds
-		a.detach(js)
-		delete(a.jobs, key)
-		if held {
-			wake = a.next(js.queue, a.clock.Now())
-		}
+	a.mu.Lock()
+	if a.forgotten != nil {
+		a.forgotten[key] = struct{}{}
+	}
+	if j := a.jobs[key]; j != nil {
+		wake = a.forgetLocked(j, a.now(), wake)
 	}
 	a.mu.Unlock()
-	a.wake(wake)
+	a.send(wake)
 }
 
-// TryAdmit decides whether the waiting job may start at `at`; if so it reserves a slot and
-// records the start in the rate windows.
-func (a *Admission) TryAdmit(key types.NamespacedName, at time.Time) Decision {
+func (a *Admission) forgetLocked(j *job, now time.Time, wake []types.NamespacedName) []types.NamespacedName {
+	wake = a.detach(j, now, true, wake)
+	delete(a.jobs, j.key)
+	return wake
+}
+
+// TryAdmit decides whether the Waiting job may start now, and if so reserves its start.
+func (a *Admission) TryAdmit(key types.NamespacedName) Decision {
 	a.mu.Lock()
-	d, wake := a.tryAdmit(key, at)
+	d, wake := a.tryAdmitLocked(key, a.now())
 	a.mu.Unlock()
-	a.wake(wake)
+	a.send(wake)
 	return d
 }
 
-func (a *Admission) tryAdmit(key types.NamespacedName, at time.Time) (Decision, []types.NamespacedName) {
-	js := a.jobs[key]
-	if js == nil || js.index < 0 {
-		return Decision{Reason: ReasonNotWaiting, Message: "the job is not waiting to start"}, nil
+func (a *Admission) tryAdmitLocked(key types.NamespacedName, now time.Time) (Decision, []types.NamespacedName) {
+	j := a.jobs[key]
+	if j != nil {
+		j.wokenAt = time.Time{}
 	}
-	q, h := js.queue, js.handler
-	if d, ok := a.queueRoom(q, at); !ok {
+	switch {
+	case j == nil:
+		return Decision{Reason: ReasonNotWaiting, Message: "job is not known to admission"}, nil
+	case j.reserved:
+		return Decision{Reason: ReasonNotWaiting, Message: fmt.Sprintf("attempt %d is already admitted", j.attempts+1)}, nil
+	case j.state != Waiting:
+		return Decision{Reason: ReasonNotWaiting, Message: fmt.Sprintf("job is %s, not waiting for admission", j.state)}, nil
+	}
+	q, h := j.q, j.h
+	if d, refused := q.refusal(now); refused {
 		return d, nil
 	}
-	if d, ok := a.handlerRoom(q, h, at); !ok {
+	if d, refused := h.refusal(now); refused {
 		return d, nil
 	}
-	if best := a.best(q, at); best != js {
-		return Decision{Reason: ReasonQueued, Message: "waiting for its turn: jobs ahead of it in the queue start first"}, nil
+	if first := q.best(now); first != j {
+		// first is not nil: j's handler has room. Make sure the job that comes first runs, waking
+		// it once per reconcile of it (every job behind it would wake it again), or again after
+		// queuedWakeAgain in case that wake was lost.
+		var wake []types.NamespacedName
+		if first.wokenAt.IsZero() || now.Sub(first.wokenAt) >= queuedWakeAgain {
+			first.wokenAt = now
+			wake = []types.NamespacedName{first.key}
+		}
+		return Decision{Reason: ReasonQueued, Message: "other jobs of the queue come first"}, wake
 	}
-	heap.Remove(&h.waiting, js.index)
-	js.holds = true
-	q.running++
-	h.running++
-	js.reserved = js.view.Attempts + 1
-	a.count(js, AttemptStart{Number: js.reserved, Time: at.Truncate(time.Second)})
-	return Decision{Admitted: true}, a.next(q, at)
+	wake := a.setState(j, Running, now, nil)
+	j.reserved = true
+	j.resAt = now
+	j.res = a.record(j, now, now)
+	wake = q.next(now, 1, wake)
+	return Decision{Admitted: true}, wake
 }
 
-// Release undoes a reservation whose status write failed.
+func (q *queue) refusal(now time.Time) (Decision, bool) {
+	l := &q.limits
+	if l.Paused {
+		return Decision{Reason: ReasonPaused, Message: fmt.Sprintf("queue %s is paused", q.key.Name)}, true
+	}
+	if l.Concurrency > 0 && q.running >= l.Concurrency {
+		return Decision{Reason: ReasonConcurrency, Message: fmt.Sprintf("queue concurrency %d reached (%d running)", l.Concurrency, q.running)}, true
+	}
+	return rateRefusal("queue", l.Rate, q.window, now)
+}
+
+func (h *handler) refusal(now time.Time) (Decision, bool) {
+	l := &h.limits
+	if l.Concurrency > 0 && h.running >= l.Concurrency {
+		return Decision{Reason: ReasonConcurrency, Message: fmt.Sprintf("%s concurrency %d reached (%d running)", h.label(), l.Concurrency, h.running)}, true
+	}
+	return rateRefusal(h.label(), l.Rate, h.window, now)
+}
+
+func (h *handler) label() string {
+	if h.name == "" {
+		return "default handler"
+	}
+	return "handler " + h.name
+}
+
+func rateRefusal(what string, r *RateLimit, w *window, now time.Time) (Decision, bool) {
+	if w == nil || !validRate(r) || w.count(now) < int(r.Limit) {
+		return Decision{}, false
+	}
+	at := w.nextSlot(int(r.Limit))
+	return Decision{
+		Reason:  ReasonRate,
+		RetryAt: at,
+		Message: fmt.Sprintf("%s rate %d/%s reached; next slot at %s", what, r.Limit, periodString(r.Period), at.UTC().Format(time.RFC3339)),
+	}, true
+}
+
+func periodString(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", int64(d/time.Second))
+	}
+	return d.String()
+}
+
+// Release undoes TryAdmit's reservation after the status write that would have committed it
+// failed: the slot and the window start are freed and the job is Waiting again.
 func (a *Admission) Release(key types.NamespacedName) {
-	a.mu.Lock()
-	js := a.jobs[key]
 	var wake []types.NamespacedName
-	if js != nil && js.reserved > 0 {
-		n := js.reserved
-		js.reserved = 0
-		if js.counted[n] {
-			delete(js.counted, n)
-			// The reserved start is the newest of the windows, or near it.
-			js.queue.window.removeNewest()
-			js.handler.window.removeNewest()
-		}
-		if js.holds {
-			a.release(js)
-		}
-		if js.index < 0 {
-			heap.Push(&js.handler.waiting, js)
-		}
-		wake = a.next(js.queue, a.clock.Now())
+	a.mu.Lock()
+	if j := a.jobs[key]; j != nil && j.reserved {
+		a.dropReservation(j)
+		wake = a.setState(j, Waiting, a.now(), wake)
 	}
 	a.mu.Unlock()
-	a.wake(wake)
+	a.send(wake)
 }
 
-// Stats reports a queue's running and waiting jobs and the starts in its rate window.
+// Stats returns the queue's counts for its status.
 func (a *Admission) Stats(k QueueKey) Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -391,181 +567,155 @@ func (a *Admission) Stats(k QueueKey) Stats {
 	if q == nil {
 		return Stats{}
 	}
-	s := Stats{Running: q.running}
-	for _, h := range q.handlers {
-		s.Waiting += int32(len(h.waiting))
+	s := Stats{Running: q.running, Waiting: int32(q.ready.Len())}
+	if q.window != nil {
+		s.StartedInWindow = int32(q.window.count(a.now()))
 	}
-	if q.limits.Rate != nil {
-		s.StartedInWindow = int32(q.window.countSince(a.clock.Now().Add(-q.limits.Rate.Period)))
+	if q.ready.Len() > 0 {
+		s.OldestWaitingReadyTime = q.ready.items[0].ready
 	}
 	return s
 }
 
-// queueRoom checks the queue's own limits.
-func (a *Admission) queueRoom(q *queueState, at time.Time) (Decision, bool) {
-	l := q.limits
-	if l.Paused {
-		return Decision{Reason: ReasonPaused, Message: fmt.Sprintf("queue %s is paused (spec.paused)", q.key.Name)}, false
-	}
-	if l.Concurrency > 0 && q.running >= l.Concurrency {
-		return Decision{Reason: ReasonConcurrency, Message: fmt.Sprintf("queue %s concurrency %d reached (%d running)", q.key.Name, l.Concurrency, q.running)}, false
-	}
-	if r := l.Rate; r != nil {
-		if retry, ok := q.window.room(at, r); !ok {
-			return Decision{Reason: ReasonRate, RetryAt: retry, Message: fmt.Sprintf("queue %s rate limit %d per %s reached; next slot at %s",
-				q.key.Name, r.Limit, r.Period, retry.UTC().Format(time.RFC3339))}, false
-		}
-	}
-	return Decision{}, true
+// attach makes j a member of q under handler name; j must be Idle without starts.
+func (a *Admission) attach(j *job, q *queue, name string) {
+	j.q = q
+	j.h = q.handlerFor(name)
+	j.h.members++
+	q.members[j.key] = j
 }
 
-// handlerRoom checks a handler's limits.
-func (a *Admission) handlerRoom(q *queueState, h *handlerState, at time.Time) (Decision, bool) {
-	l, ok := q.limits.Handlers[h.key]
-	if !ok {
-		return Decision{}, true
-	}
-	name := h.key
-	if name == "" {
-		name = "default"
-	}
-	if l.Concurrency > 0 && h.running >= l.Concurrency {
-		return Decision{Reason: ReasonConcurrency, Message: fmt.Sprintf("handler %s concurrency %d reached (%d running)", name, l.Concurrency, h.running)}, false
-	}
-	if r := l.Rate; r != nil {
-		if retry, ok := h.window.room(at, r); !ok {
-			return Decision{Reason: ReasonRate, RetryAt: retry, Message: fmt.Sprintf("handler %s rate limit %d per %s reached; next slot at %s",
-				name, r.Limit, r.Period, retry.UTC().Format(time.RFC3339))}, false
+// detach takes j out of its queue: it leaves the heaps, frees its slot, and its starts leave the
+// windows (forgotten: they stay there, owned by no job, until they expire).
+func (a *Admission) detach(j *job, now time.Time, forgotten bool, wake []types.NamespacedName) []types.NamespacedName {
+	if j.reserved {
+		if forgotten {
+			disown(&j.res)
+			j.reserved = false
+			j.res = start{}
+		} else {
+			a.dropReservation(j)
 		}
 	}
-	return Decision{}, true
+	wake = a.setState(j, Idle, now, wake)
+	for i := range j.starts {
+		if forgotten {
+			disown(&j.starts[i])
+		} else {
+			a.unrecord(j, &j.starts[i])
+		}
+	}
+	j.starts = nil
+	q, h := j.q, j.h
+	h.members--
+	delete(q.members, j.key)
+	q.dropIfUnused(h)
+	return wake
 }
 
-// best is the first job in order among the heads of the handlers that have room.
-func (a *Admission) best(q *queueState, at time.Time) *jobState {
-	var best *jobState
-	for _, h := range q.handlers {
-		if len(h.waiting) == 0 {
-			continue
-		}
-		if _, ok := a.handlerRoom(q, h, at); !ok {
-			continue
-		}
-		if head := h.waiting[0]; best == nil || before(head, best) {
-			best = head
-		}
+func disown(s *start) {
+	if s.qe != nil {
+		s.qe.owned = false
 	}
-	return best
+	if s.he != nil {
+		s.he.owned = false
+	}
 }
 
-// next returns the job to wake when the queue has room, if any.
-func (a *Admission) next(q *queueState, at time.Time) []types.NamespacedName {
-	if _, ok := a.queueRoom(q, at); !ok {
-		return nil
-	}
-	if b := a.best(q, at); b != nil {
-		return []types.NamespacedName{b.view.Key}
-	}
-	return nil
+func (a *Admission) dropReservation(j *job) {
+	a.unrecord(j, &j.res)
+	j.reserved = false
+	j.res = start{}
 }
 
-func (a *Admission) wake(keys []types.NamespacedName) {
-	if a.notify == nil {
+// setState moves j to state s, keeping the heaps and the running counts, and appends to wake the
+// next job(s) that may start when a slot was freed or a Waiting job left (it may have been the
+// one woken for a free slot).
+func (a *Admission) setState(j *job, s State, now time.Time, wake []types.NamespacedName) []types.NamespacedName {
+	old := j.state
+	if old == s {
+		return wake
+	}
+	q, h := j.q, j.h
+	switch old {
+	case Waiting:
+		q.removeWaiting(j)
+	case Running:
+		q.running--
+		h.running--
+	}
+	j.state = s
+	switch s {
+	case Waiting:
+		q.pushWaiting(j)
+	case Running:
+		q.running++
+		h.running++
+	}
+	if old == Running || (old == Waiting && s == Idle) {
+		wake = q.next(now, 1, wake)
+	}
+	return wake
+}
+
+// fix restores the heaps after j's order keys changed.
+func fix(j *job) {
+	heapFix(&j.h.order, j.oidx)
+	heapFix(&j.q.ready, j.ridx)
+}
+
+// setStarts replaces j's recorded starts with ts (sorted, distinct: the same start of the same
+// job counts once). Status is the truth: a start it no longer lists leaves the windows.
+func (a *Admission) setStarts(j *job, ts []time.Time, now time.Time) {
+	if sameStarts(j.starts, ts) {
 		return
 	}
-	for _, k := range keys {
-		a.notify(k)
+	norm := slices.Clone(ts)
+	slices.SortFunc(norm, time.Time.Compare)
+	norm = slices.CompactFunc(norm, time.Time.Equal)
+	if sameStarts(j.starts, norm) {
+		return
+	}
+	for i := range j.starts {
+		a.unrecord(j, &j.starts[i])
+	}
+	j.starts = make([]start, len(norm))
+	for i, t := range norm {
+		j.starts[i] = a.record(j, t, now)
 	}
 }
 
-// before orders waiting jobs: priority desc, ready time, creation time, name.
-func before(x, y *jobState) bool {
-	a, b := x.view, y.view
-	if a.Priority != b.Priority {
-		return a.Priority > b.Priority
+func sameStarts(s []start, ts []time.Time) bool {
+	if len(s) != len(ts) {
+		return false
 	}
-	if !a.ReadyTime.Equal(b.ReadyTime) {
-		return a.ReadyTime.Before(b.ReadyTime)
+	for i := range s {
+		if !s[i].t.Equal(ts[i]) {
+			return false
+		}
 	}
-	if !a.CreationTime.Equal(b.CreationTime) {
-		return a.CreationTime.Before(b.CreationTime)
+	return true
+}
+
+// record puts a start of j in the windows of its queue and handler.
+func (a *Admission) record(j *job, t, now time.Time) start {
+	s := start{t: t}
+	if w := j.q.window; w != nil {
+		s.qe = w.add(t, now, true)
 	}
-	if a.Key.Namespace != b.Key.Namespace {
-		return a.Key.Namespace < b.Key.Namespace
+	if w := j.h.window; w != nil {
+		s.he = w.add(t, now, true)
 	}
-	return a.Key.Name < b.Key.Name
+	return s
 }
 
-// jobHeap is a heap of waiting jobs that tracks each job's index.
-type jobHeap []*jobState
-
-func (h jobHeap) Len() int           { return len(h) }
-func (h jobHeap) Less(i, j int) bool { return before(h[i], h[j]) }
-func (h jobHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *jobHeap) Push(x any) {
-	js := x.(*jobState)
-	js.index = len(*h)
-	*h = append(*h, js)
-}
-func (h *jobHeap) Pop() any {
-	old := *h
-	n := len(old)
-	js := old[n-1]
-	old[n-1] = nil
-	js.index = -1
-	*h = old[:n-1]
-	return js
-}
-
-// window holds attempt start times in order. Starts older than any window still configured are
-// dropped lazily (prune), so its size is bounded by the starts of the longest period.
-type window struct {
-	times []time.Time
-}
-
-const maxWindow = 24 * time.Hour // the API bounds periodSeconds to a day
-
-func (w *window) add(t time.Time) {
-	i := sort.Search(len(w.times), func(i int) bool { return w.times[i].After(t) })
-	w.times = append(w.times, time.Time{})
-	copy(w.times[i+1:], w.times[i:])
-	w.times[i] = t
-}
-
-func (w *window) removeNewest() {
-	if n := len(w.times); n > 0 {
-		w.times = w.times[:n-1]
+func (a *Admission) unrecord(j *job, s *start) {
+	if s.qe != nil {
+		s.qe.w.remove(s.qe)
+		s.qe = nil
 	}
-}
-
-func (w *window) prune(now time.Time) {
-	cut := now.Add(-maxWindow)
-	i := sort.Search(len(w.times), func(i int) bool { return w.times[i].After(cut) })
-	if i > 0 {
-		w.times = w.times[i:] // the backing array is reclaimed when add grows it
+	if s.he != nil {
+		s.he.w.remove(s.he)
+		s.he = nil
 	}
-}
-
-// countSince counts starts after `since`.
-func (w *window) countSince(since time.Time) int {
-	i := sort.Search(len(w.times), func(i int) bool { return w.times[i].After(since) })
-	return len(w.times) - i
-}
-
-// room reports whether a start at `at` fits the rate limit; if not, when the next slot opens: the
-// oldest start that must leave the window, plus the period.
-func (w *window) room(at time.Time, r *RateLimit) (time.Time, bool) {
-	w.prune(at)
-	since := at.Add(-r.Period)
-	first := sort.Search(len(w.times), func(i int) bool { return w.times[i].After(since) })
-	// Starts in (at-period, at]; future starts (clock skew) count too.
-	n := len(w.times) - first
-	if int32(n) < r.Limit {
-		return time.Time{}, true
-	}
-	return w.times[first+n-int(r.Limit)].Add(r.Period), false
 }

@@ -316,3 +316,77 @@ var _ = Describe("Queues and handlers", func() {
 		waitPod(ns, "wait", 1)
 	})
 })
+
+var _ = Describe("Limits under load", func() {
+	It("runs 200 jobs through concurrency 5 and 20 starts a minute without exceeding either", func() {
+		ns := newNamespace()
+		fakeClock.SetTime(time.Now().Truncate(time.Second))
+		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "limited", Namespace: ns}, Spec: kickqv1alpha1.QueueSpec{
+			Concurrency: ptr.To[int32](5),
+			RateLimit:   &kickqv1alpha1.RateLimit{Limit: 20, PeriodSeconds: 60},
+		}})
+		const total = 200
+		for i := 0; i < total; i++ {
+			create(makeJob(fmt.Sprintf("load-%03d", i), ns).Queue("limited").Pod().Obj())
+		}
+		maxRunning := 0
+		for step := 0; step < 700; step++ {
+			var jobs kickqv1alpha1.QueueJobList
+			Expect(k8sClient.List(ctx, &jobs, client.InNamespace(ns))).To(Succeed())
+			running, done := 0, 0
+			for _, j := range jobs.Items {
+				switch j.Status.Phase {
+				case kickqv1alpha1.PhaseRunning:
+					running++
+				case kickqv1alpha1.PhaseSucceeded:
+					done++
+				}
+			}
+			Expect(running).To(BeNumerically("<=", 5), "concurrency 5, observed at step %d", step)
+			maxRunning = max(maxRunning, running)
+			if done == total {
+				break
+			}
+			// The kubelet finishes every started pod; then a second passes.
+			var pods corev1.PodList
+			Expect(k8sClient.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
+			for i := range pods.Items {
+				if p := pods.Items[i].Status.Phase; p != corev1.PodSucceeded && p != corev1.PodFailed {
+					setPodExited(&pods.Items[i], 0, "")
+				}
+			}
+			time.Sleep(30 * time.Millisecond)
+			fakeClock.Step(time.Second)
+		}
+
+		var jobs kickqv1alpha1.QueueJobList
+		Expect(k8sClient.List(ctx, &jobs, client.InNamespace(ns))).To(Succeed())
+		type span struct{ start, finish time.Time }
+		var spans []span
+		for _, j := range jobs.Items {
+			Expect(j.Status.Phase).To(Equal(kickqv1alpha1.PhaseSucceeded), "job %s: %s %v (fake now %s)", j.Name, j.Status.Message, j.Status.Conditions, fakeClock.Now())
+			Expect(j.Status.Attempts).To(Equal(int32(1)))
+			a := j.Status.AttemptHistory[0]
+			spans = append(spans, span{a.StartTime.Time, a.FinishTime.Time})
+		}
+		sort.Slice(spans, func(i, k int) bool { return spans[i].start.Before(spans[k].start) })
+		// From the recorded history: at most 20 starts in any 60 s window, at most 5 attempts overlapping.
+		for i, s := range spans {
+			inWindow, overlapping := 0, 0
+			for _, o := range spans[:i+1] {
+				if o.start.After(s.start.Add(-60 * time.Second)) {
+					inWindow++
+				}
+				if o.finish.After(s.start) {
+					overlapping++
+				}
+			}
+			Expect(inWindow).To(BeNumerically("<=", 20), "starts in the 60 s before %s", s.start)
+			Expect(overlapping).To(BeNumerically("<=", 5), "attempts running at %s", s.start)
+		}
+		elapsed := spans[len(spans)-1].start.Sub(spans[0].start)
+		Expect(elapsed).To(BeNumerically(">=", 9*time.Minute), "200 starts at 20 a minute take at least 9 minutes")
+		AddReportEntry("fake time from first to last start", elapsed.String())
+		AddReportEntry("most jobs seen running at once", maxRunning)
+	})
+})

@@ -29,11 +29,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -41,7 +41,6 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
-	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/test/util"
 )
 
@@ -101,9 +100,10 @@ var _ = BeforeSuite(func() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// Several workers, as in production: limits must hold under concurrent reconciles.
+		Controller: config.Controller{MaxConcurrentReconciles: 4},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupIndexes(ctx, mgr)).To(Succeed())
 
 	fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	// The manager's client (reads from the cache), wrapped to count writes.
@@ -127,13 +127,8 @@ var _ = BeforeSuite(func() {
 			return c.SubResource(sub).Update(ctx, o, opts...)
 		},
 	})
-	pods := executor.NewPods(c, mgr.GetClient(), scheme, fakeClock)
-	jobs := controllers.NewQueueJobReconciler(c, scheme, fakeClock, mgr.GetEventRecorder("kickq"),
-		map[executor.TargetKind]executor.Executor{executor.KindPod: pods})
-	jobs.Timers = fakeClock
-	Expect(jobs.SetupWithManager(mgr)).To(Succeed())
-	queues := &controllers.QueueReconciler{Client: mgr.GetClient(), Clock: fakeClock, WriteClock: clock.RealClock{}, Admission: jobs.Admission}
-	Expect(queues.SetupWithManager(mgr)).To(Succeed())
+	_, err = controllers.Setup(ctx, mgr, controllers.Options{Clock: fakeClock, Timers: fakeClock, Client: c})
+	Expect(err).NotTo(HaveOccurred())
 
 	go func() {
 		defer GinkgoRecover()
