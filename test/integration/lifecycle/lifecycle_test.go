@@ -24,6 +24,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -70,6 +71,19 @@ var _ = Describe("A pod job", func() {
 		Consistently(func() int { return writes.of(ns, "hello") }, util.ConsistentDuration, util.Interval).Should(Equal(3),
 			"a one-attempt pod job costs 2 status writes and 1 pod create")
 		AddReportEntry("API writes for a one-attempt pod job", writes.of(ns, "hello"))
+
+		// Events follow each transition, after the status write that records it.
+		Eventually(func() []string {
+			var l eventsv1.EventList
+			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+			var reasons []string
+			for _, e := range l.Items {
+				if e.Regarding.Name == "hello" {
+					reasons = append(reasons, e.Reason)
+				}
+			}
+			return reasons
+		}, util.Timeout, util.Interval).Should(ContainElements("Started", kickqv1alpha1.ReasonCompleted))
 	})
 
 	It("keeps a termination message that is not JSON as a string", func() {
@@ -326,6 +340,7 @@ var _ = Describe("Limits under load", func() {
 			RateLimit:   &kickqv1alpha1.RateLimit{Limit: 20, PeriodSeconds: 60},
 		}})
 		const total = 200
+		began := time.Now()
 		for i := 0; i < total; i++ {
 			create(makeJob(fmt.Sprintf("load-%03d", i), ns).Queue("limited").Pod().Obj())
 		}
@@ -387,6 +402,20 @@ var _ = Describe("Limits under load", func() {
 		elapsed := spans[len(spans)-1].start.Sub(spans[0].start)
 		Expect(elapsed).To(BeNumerically(">=", 9*time.Minute), "200 starts at 20 a minute take at least 9 minutes")
 		AddReportEntry("fake time from first to last start", elapsed.String())
+
+		// The queue's status follows, written at most about once a second.
+		Eventually(func(g Gomega) {
+			var q kickqv1alpha1.Queue
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "limited"}, &q)).To(Succeed())
+			g.Expect(q.Status.Counts).To(Equal(kickqv1alpha1.QueueCounts{Succeeded: total}))
+			g.Expect(q.Status.ObservedGeneration).To(Equal(q.Generation))
+			g.Expect(meta.IsStatusConditionTrue(q.Status.Conditions, kickqv1alpha1.QueueReady)).To(BeTrue())
+			g.Expect(meta.IsStatusConditionFalse(q.Status.Conditions, kickqv1alpha1.QueuePaused)).To(BeTrue())
+			g.Expect(q.Status.OldestPendingTime).To(BeNil())
+		}, util.Timeout, util.Interval).Should(Succeed())
+		realSeconds := int(time.Since(began).Seconds())
+		Expect(writes.of(ns, "limited")).To(BeNumerically("<=", realSeconds+2), "queue status writes are coalesced to about one a second")
+		AddReportEntry("queue status writes / real seconds", fmt.Sprintf("%d / %d", writes.of(ns, "limited"), realSeconds))
 		AddReportEntry("most jobs seen running at once", maxRunning)
 	})
 })

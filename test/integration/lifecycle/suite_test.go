@@ -25,6 +25,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -69,6 +70,9 @@ type writeCounter struct {
 }
 
 func (w *writeCounter) add(o client.Object) {
+	if _, ok := o.(*eventsv1.Event); ok {
+		return // events are not counted as the job's writes
+	}
 	name := o.GetName()
 	if p, ok := o.(*corev1.Pod); ok {
 		name = p.Labels[kickqv1alpha1.LabelJob]
