@@ -385,6 +385,35 @@ type AttemptRecord struct {
 	Message string `json:"message,omitempty"`
 }
 
+// ResolvedPolicy is the job's policy as resolved when it was first admitted: each field from the
+// job, else its handler, else its queue's defaults, else the built-in default. Later changes to
+// the queue or handler do not change it.
+type ResolvedPolicy struct {
+	// handler names what runs the job: "inline", a handler's type, "*", or "defaultHandler".
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Handler string `json:"handler,omitempty"`
+
+	// retry is the resolved retry policy, every backoff field set.
+	// +optional
+	Retry *RetryPolicy `json:"retry,omitempty"`
+
+	// attemptDeadlineSeconds is the resolved attempt deadline; unset means none.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	AttemptDeadlineSeconds *int32 `json:"attemptDeadlineSeconds,omitempty"`
+
+	// activeDeadlineSeconds is the resolved job deadline; unset means none.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	ActiveDeadlineSeconds *int32 `json:"activeDeadlineSeconds,omitempty"`
+
+	// heartbeatTimeoutSeconds is the resolved heartbeat timeout; unset means none.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	HeartbeatTimeoutSeconds *int32 `json:"heartbeatTimeoutSeconds,omitempty"`
+}
+
 // Progress is what the running attempt last reported of its progress.
 type Progress struct {
 	// percent done, 0 to 100.
@@ -468,6 +497,10 @@ type QueueJobStatus struct {
 	// lastHeartbeatTime is when the running attempt last reported.
 	// +optional
 	LastHeartbeatTime *metav1.Time `json:"lastHeartbeatTime,omitempty"`
+
+	// resolved is the policy the job runs under, fixed when it was first admitted.
+	// +optional
+	Resolved *ResolvedPolicy `json:"resolved,omitempty"`
 
 	// attemptHistory records the newest attempts (bounded).
 	// +optional

@@ -100,6 +100,8 @@ type Result struct {
 	// RequeueAt is when to look again (zero: on the next event only).
 	RequeueAt time.Time
 	Events    []Event
+
+	effective policy.Effective
 }
 
 func (r *Result) requeue(t time.Time) {
@@ -148,7 +150,8 @@ func Decide(in Input) Result {
 
 	target, blockReason, blockMsg := ResolveTarget(job, in.Queue)
 	eff := Effective(job, in.Queue, target)
-	res.Target, res.Handler = target, target.Handler
+	target.AttemptDeadlineSeconds = eff.AttemptDeadlineSeconds
+	res.Target, res.Handler, res.effective = target, target.Handler, eff
 	running := st.Phase == kickqv1alpha1.PhaseRunning && st.Attempts > 0
 
 	// Cancellation and the job's deadline end it whatever it is doing.
@@ -381,6 +384,9 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	}
 	n := st.Attempts + 1
 	st.Attempts = n
+	if st.Resolved == nil {
+		st.Resolved = toResolved(res.effective, handlerName(in.Job, res.Target))
+	}
 	st.Phase = kickqv1alpha1.PhaseRunning
 	st.Reason = ""
 	st.Message = fmt.Sprintf("attempt %d running", n)
@@ -478,10 +484,51 @@ func targetOf(pod *kickqv1alpha1.PodTarget, hook *kickqv1alpha1.WebhookTarget, w
 	return t
 }
 
-// Effective is the job's resolved policy under its target: job > handler > queue > built-in.
+// Effective is the job's policy: as recorded in status.resolved when it was first admitted, else
+// resolved now under its target (job > handler > queue > built-in).
 func Effective(job *kickqv1alpha1.QueueJob, q QueueView, t executor.Target) policy.Effective {
+	if job.Status.Resolved != nil {
+		return fromResolved(job.Status.Resolved)
+	}
 	return policy.Resolve(&job.Spec, handlerSpec(q, t), q.Spec)
 }
+
+// toResolved records an effective policy in status.
+func toResolved(e policy.Effective, handler string) *kickqv1alpha1.ResolvedPolicy {
+	b := &kickqv1alpha1.Backoff{Type: e.Backoff.Type, BaseSeconds: i32(e.Backoff.BaseSeconds),
+		MaxSeconds: i32(e.Backoff.MaxSeconds), JitterPercent: i32(e.Backoff.JitterPercent)}
+	if e.Backoff.Type == kickqv1alpha1.BackoffExponential {
+		b.Factor = i32(e.Backoff.Factor)
+	}
+	return &kickqv1alpha1.ResolvedPolicy{
+		Handler:                 handler,
+		Retry:                   &kickqv1alpha1.RetryPolicy{Limit: i32(e.RetryLimit), Backoff: b, Rules: e.Rules},
+		AttemptDeadlineSeconds:  e.AttemptDeadlineSeconds,
+		ActiveDeadlineSeconds:   e.ActiveDeadlineSeconds,
+		HeartbeatTimeoutSeconds: e.HeartbeatTimeoutSeconds,
+	}
+}
+
+// fromResolved reads a policy recorded by toResolved.
+func fromResolved(r *kickqv1alpha1.ResolvedPolicy) policy.Effective {
+	spec := kickqv1alpha1.QueueJobSpec{JobPolicies: kickqv1alpha1.JobPolicies{Retry: r.Retry,
+		AttemptDeadlineSeconds: r.AttemptDeadlineSeconds, ActiveDeadlineSeconds: r.ActiveDeadlineSeconds,
+		HeartbeatTimeoutSeconds: r.HeartbeatTimeoutSeconds}}
+	return policy.Resolve(&spec, nil, nil)
+}
+
+// handlerName says in status what runs the job.
+func handlerName(job *kickqv1alpha1.QueueJob, t executor.Target) string {
+	switch {
+	case job.Spec.Pod != nil || job.Spec.Webhook != nil || job.Spec.Worker != nil:
+		return "inline"
+	case t.Handler == "":
+		return "defaultHandler"
+	}
+	return t.Handler
+}
+
+func i32(v int32) *int32 { return &v }
 
 // handlerSpec returns the queue handler behind a resolved target (nil for inline targets).
 func handlerSpec(q QueueView, t executor.Target) *kickqv1alpha1.HandlerSpec {

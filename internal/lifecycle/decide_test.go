@@ -179,3 +179,29 @@ func TestLogRingIsBounded(t *testing.T) {
 		t.Errorf("log bytes %d > %d", size, MaxLogBytes)
 	}
 }
+
+func TestResolvedPolicyIsFixedAtAdmission(t *testing.T) {
+	q := &kickqv1alpha1.QueueSpec{Defaults: &kickqv1alpha1.JobPolicies{
+		Retry:                  &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](5), Backoff: &kickqv1alpha1.Backoff{Type: kickqv1alpha1.BackoffFixed, BaseSeconds: ptr.To[int32](7)}},
+		AttemptDeadlineSeconds: ptr.To[int32](90),
+	}}
+	in := Input{Job: podJob(), Queue: QueueView{Spec: q}, Settled: true, Now: t0}
+	started := Admit(Decide(in), in, admission.Decision{Admitted: true})
+	r := started.Status.Resolved
+	if r == nil || *r.Retry.Limit != 5 || r.Retry.Backoff.Type != kickqv1alpha1.BackoffFixed || *r.Retry.Backoff.BaseSeconds != 7 ||
+		r.Retry.Backoff.Factor != nil || *r.AttemptDeadlineSeconds != 90 || r.Handler != "inline" {
+		t.Fatalf("resolved = %+v", r)
+	}
+	if started.Target.AttemptDeadlineSeconds == nil || *started.Target.AttemptDeadlineSeconds != 90 {
+		t.Errorf("the pod deadline comes from the resolved policy")
+	}
+
+	// The queue's owner lowers the retry limit to 0: the running job keeps what it was admitted with.
+	job := podJob()
+	job.Status = started.Status
+	q.Defaults.Retry.Limit = ptr.To[int32](0)
+	res := Decide(Input{Job: job, Queue: QueueView{Spec: q}, Current: finished(kickqv1alpha1.OutcomeFail, 1), Settled: true, Now: t0.Add(time.Minute)})
+	if res.Status.Phase != kickqv1alpha1.PhaseDelayed || !res.RequeueAt.Equal(t0.Add(time.Minute+7*time.Second)) {
+		t.Errorf("phase %q requeue %v: want Delayed by the resolved Fixed 7s backoff", res.Status.Phase, res.RequeueAt)
+	}
+}
