@@ -228,6 +228,10 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 		if obs.Deleting {
 			return
 		}
+		if obs.WaitingReason != "" {
+			// Say why the pod does not start (image pulls, scheduling): kubectl shows it.
+			st.Message = trim(fmt.Sprintf("attempt %d waiting to start: %s: %s", n, obs.WaitingReason, obs.WaitingMessage), 1024)
+		}
 		if target.Pod != nil && target.Pod.StartDeadlineSeconds != nil {
 			since := obs.CreatedAt
 			if since.IsZero() {
@@ -326,12 +330,18 @@ func decideWaiting(res *Result, in Input, target executor.Target, eff policy.Eff
 	st.NextAttemptTime = nil
 
 	if blockReason != "" {
+		if c := meta.FindStatusCondition(st.Conditions, kickqv1alpha1.JobBlocked); c == nil || c.Status != metav1.ConditionTrue || c.Reason != blockReason {
+			res.event(corev1.EventTypeWarning, blockReason, "%s", blockMsg)
+		}
 		st.Phase = kickqv1alpha1.PhaseBlocked
 		st.Message = blockMsg
 		setBlocked(st, now, true, blockReason, blockMsg)
 		return
 	}
 	if ptrTrue(job.Spec.Suspend) {
+		if !meta.IsStatusConditionTrue(st.Conditions, kickqv1alpha1.JobSuspended) {
+			res.event(corev1.EventTypeNormal, "Suspended", "spec.suspend holds the job before its next attempt")
+		}
 		st.Phase = kickqv1alpha1.PhasePending
 		st.Message = "suspended by spec.suspend"
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.JobSuspended, Status: metav1.ConditionTrue,

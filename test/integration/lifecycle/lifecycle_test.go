@@ -170,6 +170,8 @@ var _ = Describe("A pod job", func() {
 		create(makeJob("pull", ns).Pod().StartDeadline(60).Retry(1, kickqv1alpha1.BackoffFixed, 10).Obj())
 		pod := waitPod(ns, "pull", 1)
 		setPodWaiting(pod, "ImagePullBackOff", "Back-off pulling image busybox")
+		Eventually(func() string { return getJob(ns, "pull").Status.Message }, util.Timeout, util.Interval).
+			Should(ContainSubstring("waiting to start: ImagePullBackOff"), "the job says why its pod does not start")
 		stepTo(pod.CreationTimestamp.Add(60 * time.Second))
 		j := expectPhase(ns, "pull", kickqv1alpha1.PhaseDelayed)
 		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("ImagePullBackOff"))
