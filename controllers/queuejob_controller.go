@@ -139,12 +139,15 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 
 	res := lifecycle.Decide(in)
 	key := client.ObjectKeyFromObject(job)
-	r.Admission.Observe(r.jobView(job, qkey, res.Handler, &res.Status, res.Action == lifecycle.AwaitAdmission))
+	waiting := res.Action == lifecycle.AwaitAdmission
 	admitted := false
-	if res.Action == lifecycle.AwaitAdmission {
+	if waiting {
+		// Waiting frees no slot (the job holds none), so admission may learn it before the write.
+		r.Admission.Observe(r.jobView(job, qkey, res.Handler, &res.Status, true))
 		d := r.Admission.TryAdmit(key)
 		res = lifecycle.Admit(res, in, d)
 		admitted = d.Admitted
+		waiting = !admitted
 	}
 
 	if !equality.Semantic.DeepEqual(job.Status, res.Status) {
@@ -160,17 +163,17 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
 		}
 		job = updated
-		if admitted {
-			r.Admission.Observe(r.jobView(job, qkey, res.Handler, &job.Status, false))
-		}
 		for _, e := range res.Events {
 			r.Recorder.Eventf(job, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
 		}
 	} else if admitted {
-		// Nothing to write would mean the admission changed nothing: never the case, as an
-		// admitted attempt is recorded. Be safe and release.
+		// An admitted attempt is always recorded, so this does not happen; be safe all the same.
 		r.Admission.Release(key)
+		admitted = false
 	}
+	// Admission learns the job's new state only once it is stored: a finished job frees its slot
+	// after its status says so, never before, so the next job's Running never overlaps it.
+	r.Admission.Observe(r.jobView(job, qkey, res.Handler, &job.Status, waiting))
 
 	switch res.Action {
 	case lifecycle.Start:

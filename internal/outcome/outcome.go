@@ -16,6 +16,7 @@ limitations under the License.
 
 // Package outcome says what an attempt's observed Pod means: its state, why it waits, and how a
 // finished pod ended under the job's retry rules (matched as batch/v1 podFailurePolicy does).
+// It is pure: no API client, no clock.
 package outcome
 
 import (
@@ -31,39 +32,64 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 )
 
-// MaxResultBytes caps the result kept from a termination message.
+// MaxResultBytes caps the result kept from a termination message (the kubelet caps messages at
+// 4096 bytes anyway).
 const MaxResultBytes = 4096
 
-// maxMessage caps messages for people.
-const maxMessage = 1024
+// MaxMessageBytes caps Result.Message and the message of WaitingReason (AttemptRecord.message
+// allows 1024).
+const MaxMessageBytes = 1024
 
-// PodState summarises an observed pod.
+// maxReasonBytes caps Result.Reason (AttemptRecord.reason allows 128).
+const maxReasonBytes = 128
+
+// MainContainer is the container whose termination message is the result, when the pod has one.
+const MainContainer = "main"
+
+// DisruptionRule is Result.Rule when the built-in rule (a pod with condition DisruptionTarget=True
+// is retried without counting) decided.
+const DisruptionRule = -1
+
+// truncatedSuffix ends a result or message that was cut to fit.
+const truncatedSuffix = "…(truncated)"
+
+// PodState summarises an observed pod of an attempt.
 type PodState string
 
-// Pod states.
 const (
+	// PodNotStarted: Pending, no container running or terminated yet.
 	PodNotStarted PodState = "NotStarted"
-	PodRunning    PodState = "Running"
-	PodSucceeded  PodState = "Succeeded"
-	PodFailed     PodState = "Failed"
+	// PodRunning: the pod's phase is Running.
+	PodRunning PodState = "Running"
+	// PodSucceeded: the pod's phase is Succeeded.
+	PodSucceeded PodState = "Succeeded"
+	// PodFailed: the pod's phase is Failed.
+	PodFailed PodState = "Failed"
 )
-
-// DisruptionRule is Result.Rule for the built-in rule that retries disrupted pods.
-const DisruptionRule = -1
 
 // Result is how a finished pod ended.
 type Result struct {
-	Outcome  kickqv1alpha1.Outcome
+	// Outcome is Succeed, Fail, Die or Retry.
+	Outcome kickqv1alpha1.Outcome
+	// ExitCode is the exit code of the first container that failed (init containers first, each in
+	// spec order), or of the first container for success; nil when no container terminated.
 	ExitCode *int32
-	Reason   string
-	Message  string
-	Result   *apiextensionsv1.JSON
-	// Rule is the 1-based index of the matching retry rule, 0 if none, DisruptionRule for the
+	// Reason is a CamelCase cause: Completed, Error, OOMKilled, DeadlineExceeded, Evicted,
+	// DisruptionTarget, ...
+	Reason string
+	// Message is for people, at most MaxMessageBytes; it names the rule that matched and the exit
+	// code, and may end with an excerpt of the termination message.
+	Message string
+	// Result is set on success only: the termination message as JSON if it parses, else as a JSON
+	// string; nil if empty; at most MaxResultBytes.
+	Result *apiextensionsv1.JSON
+	// Rule is the 1-based index of the retry rule that matched, 0 if none, DisruptionRule for the
 	// built-in DisruptionTarget rule.
 	Rule int
 }
 
-// State reports the pod's state.
+// State reports the pod's state: Succeeded or Failed from its phase, Running if its phase is
+// Running, else NotStarted.
 func State(pod *corev1.Pod) PodState {
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded:
@@ -76,151 +102,249 @@ func State(pod *corev1.Pod) PodState {
 	return PodNotStarted
 }
 
-// WaitingReason says why a pod that has not started waits: the first waiting container's reason
-// (init containers first), or Unschedulable.
-func WaitingReason(pod *corev1.Pod) (string, string) {
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "PodInitializing" && w.Reason != "ContainerCreating" {
-				return w.Reason, trim(fmt.Sprintf("container %s: %s", cs.Name, w.Message))
-			}
+// startingReasons are waiting reasons every starting container passes through; they say nothing
+// about why a pod does not start, so WaitingReason does not report them.
+var startingReasons = []string{"ContainerCreating", "PodInitializing"}
+
+// WaitingReason says why a pod that has not started waits: the reason of the first waiting
+// container (init containers first, each in spec order), e.g. ImagePullBackOff, ErrImagePull or
+// CreateContainerConfigError, or Unschedulable when the PodScheduled condition is False with reason
+// Unschedulable; "" otherwise. The message is "container <name>: <its waiting message>" or the
+// condition's message, at most MaxMessageBytes. ContainerCreating and PodInitializing, which every
+// starting container passes through, are not reasons.
+func WaitingReason(pod *corev1.Pod) (reason, message string) {
+	statuses := slices.Concat(
+		inSpecOrder(pod.Spec.InitContainers, pod.Status.InitContainerStatuses),
+		inSpecOrder(pod.Spec.Containers, pod.Status.ContainerStatuses))
+	for _, cs := range statuses {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" && !slices.Contains(startingReasons, w.Reason) {
+			return w.Reason, waitingMessage(cs)
 		}
 	}
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-			return corev1.PodReasonUnschedulable, trim(c.Message)
+			return corev1.PodReasonUnschedulable, trim(strings.TrimSpace(c.Message), MaxMessageBytes)
 		}
 	}
 	return "", ""
 }
 
-// Classify says what a finished pod means under the rules.
+func waitingMessage(cs corev1.ContainerStatus) string {
+	msg := "container " + cs.Name
+	if m := strings.TrimSpace(cs.State.Waiting.Message); m != "" {
+		msg += ": " + m
+	}
+	return trim(msg, MaxMessageBytes)
+}
+
+// Classify says what a finished (Succeeded or Failed) pod means under the retry rules.
+//
+// Succeeded: OutcomeSucceed, with the result taken from the termination message of the container
+// named "main" if the pod has one, else of the first container with a non-empty message.
+//
+// Failed: the first rule that matches wins, matched as batch/v1 podFailurePolicy does: onExitCodes
+// looks only at containers (init containers included) that terminated with a non-zero exit code,
+// optionally only the one named containerName; onPodConditions matches a pod condition of that type
+// whose status equals the matcher's (default True). Die gives OutcomeDie, Retry OutcomeRetry and
+// Count OutcomeFail. When no rule matches, a pod with condition DisruptionTarget=True is retried
+// (OutcomeRetry, Rule DisruptionRule, Reason DisruptionTarget); anything else is OutcomeFail.
 func Classify(pod *corev1.Pod, rules []kickqv1alpha1.RetryRule) Result {
 	if pod.Status.Phase == corev1.PodSucceeded {
-		r := Result{Outcome: kickqv1alpha1.OutcomeSucceed, Reason: "Completed", Message: "all containers exited 0"}
-		msg := ""
-		for _, cs := range pod.Status.ContainerStatuses {
-			t := cs.State.Terminated
-			if t == nil {
-				continue
-			}
-			if r.ExitCode == nil {
-				r.ExitCode = &t.ExitCode
-			}
-			if cs.Name == "main" && t.Message != "" {
-				msg = t.Message
-				r.ExitCode = &t.ExitCode
-				break
-			}
-			if msg == "" && t.Message != "" {
-				msg = t.Message
-			}
-		}
-		r.Result = resultOf(msg)
-		return r
+		return succeeded(pod)
 	}
+	return failed(pod, rules)
+}
 
-	failed := failedContainers(pod)
-	r := Result{Outcome: kickqv1alpha1.OutcomeFail}
-	if len(failed) > 0 {
-		c := failed[0]
-		r.ExitCode = &c.exitCode
-		r.Reason = c.reason
-		r.Message = fmt.Sprintf("exit code %d (container %s)", c.exitCode, c.name)
-		if c.message != "" {
-			r.Message += ": " + strings.TrimSpace(c.message)
+func succeeded(pod *corev1.Pod) Result {
+	r := Result{Outcome: kickqv1alpha1.OutcomeSucceed, Reason: "Completed", Message: "pod succeeded"}
+	var first, source *corev1.ContainerStatus
+	statuses := inSpecOrder(pod.Spec.Containers, pod.Status.ContainerStatuses)
+	for i := range statuses {
+		cs := &statuses[i]
+		if cs.State.Terminated == nil {
+			continue
 		}
-	} else {
-		r.Reason = pod.Status.Reason
-		r.Message = "pod failed"
-		if pod.Status.Reason != "" {
-			r.Message += ": " + pod.Status.Reason
+		if first == nil {
+			first = cs
 		}
-		if pod.Status.Message != "" {
-			r.Message += ": " + pod.Status.Message
+		if cs.Name == MainContainer {
+			source = cs
+			break
+		}
+		if source == nil && cs.State.Terminated.Message != "" {
+			source = cs
 		}
 	}
-	if pod.Status.Reason != "" && (r.Reason == "" || r.Reason == "Error") {
+	if first != nil {
+		code := first.State.Terminated.ExitCode
+		r.ExitCode = &code
+		r.Message = fmt.Sprintf("exit code %d (container %s)", code, first.Name)
+	}
+	if source != nil {
+		r.Result = resultOf(source.State.Terminated.Message)
+	}
+	return r
+}
+
+// failedContainer is a container that terminated with a non-zero exit code.
+type failedContainer struct {
+	name       string
+	exitCode   int32
+	terminated *corev1.ContainerStateTerminated
+}
+
+func (c failedContainer) String() string {
+	return fmt.Sprintf("exit code %d (container %s)", c.exitCode, c.name)
+}
+
+// genericReasons are container reasons that say less than the pod's own reason (DeadlineExceeded,
+// Evicted) when it has one.
+var genericReasons = []string{"", "Error", "ContainerStatusUnknown"}
+
+func failed(pod *corev1.Pod, rules []kickqv1alpha1.RetryRule) Result {
+	containers := failedContainers(pod)
+	r := Result{Outcome: kickqv1alpha1.OutcomeFail}
+
+	// what is the failure itself: "exit code 3 (container main)" or "pod failed (Evicted): ...".
+	var what, excerpt string
+	if len(containers) > 0 {
+		c := containers[0]
+		code := c.exitCode
+		r.ExitCode = &code
+		r.Reason = c.terminated.Reason
+		what = c.String()
+		excerpt = strings.TrimSpace(c.terminated.Message)
+	} else {
+		what = "pod failed"
+		if pod.Status.Reason != "" {
+			what += " (" + pod.Status.Reason + ")"
+		}
+		excerpt = strings.TrimSpace(pod.Status.Message)
+	}
+	if pod.Status.Reason != "" && slices.Contains(genericReasons, r.Reason) {
 		r.Reason = pod.Status.Reason
 	}
 	if r.Reason == "" {
 		r.Reason = "Error"
 	}
+	r.Reason = trim(r.Reason, maxReasonBytes)
 
+	r.Message = what
 	for i, rule := range rules {
-		matched, what := matches(rule, pod, failed)
-		if !matched {
+		matched, ok := matches(rule, pod, containers)
+		if !ok {
 			continue
 		}
 		r.Rule = i + 1
 		r.Outcome = outcomeOf(rule.Action)
-		r.Message = trim(fmt.Sprintf("rule %d (%s) matched: %s", i+1, describe(rule), what) + "; " + r.Message)
+		r.Message = fmt.Sprintf("rule %d (%s) matched: %s", i+1, describe(rule), matched)
+		if matched != what {
+			r.Message += "; " + what
+		}
+		r.Message = withExcerpt(r.Message, excerpt)
 		return r
 	}
-	if hasCondition(pod, corev1.DisruptionTarget, corev1.ConditionTrue) {
+	if c, ok := condition(pod, corev1.DisruptionTarget, corev1.ConditionTrue); ok {
 		r.Rule = DisruptionRule
 		r.Outcome = kickqv1alpha1.OutcomeRetry
 		r.Reason = string(corev1.DisruptionTarget)
-		r.Message = trim("the pod was disrupted (condition DisruptionTarget); " + r.Message)
+		r.Message = "built-in rule (Retry on pod condition DisruptionTarget=True) matched"
+		if c.Reason != "" {
+			r.Message += ": " + c.Reason
+		}
+		if m := strings.TrimSpace(c.Message); m != "" {
+			r.Message += ": " + m
+		}
+		r.Message = withExcerpt(r.Message+"; "+what, excerpt)
 		return r
 	}
-	r.Message = trim(r.Message)
+	r.Message = withExcerpt(what, excerpt)
 	return r
 }
 
-type failedContainer struct {
-	name     string
-	exitCode int32
-	reason   string
-	message  string
+func withExcerpt(msg, excerpt string) string {
+	if excerpt != "" {
+		msg += ": " + excerpt
+	}
+	return trim(msg, MaxMessageBytes)
 }
 
-// failedContainers lists containers that terminated with a non-zero exit code: init containers
-// first, then containers, each in status order.
+// failedContainers lists the containers that terminated with a non-zero exit code: init containers
+// first, then containers, each in spec order.
 func failedContainers(pod *corev1.Pod) []failedContainer {
 	var out []failedContainer
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
-				out = append(out, failedContainer{name: cs.Name, exitCode: t.ExitCode, reason: t.Reason, message: t.Message})
-			}
+	statuses := slices.Concat(
+		inSpecOrder(pod.Spec.InitContainers, pod.Status.InitContainerStatuses),
+		inSpecOrder(pod.Spec.Containers, pod.Status.ContainerStatuses))
+	for i := range statuses {
+		if t := statuses[i].State.Terminated; t != nil && t.ExitCode != 0 {
+			out = append(out, failedContainer{name: statuses[i].Name, exitCode: t.ExitCode, terminated: t})
 		}
 	}
 	return out
 }
 
-func matches(rule kickqv1alpha1.RetryRule, pod *corev1.Pod, failed []failedContainer) (bool, string) {
+// inSpecOrder orders statuses as their containers appear in the spec (the kubelet sorts container
+// statuses by name); statuses of containers the spec does not name follow, in their own order.
+func inSpecOrder(spec []corev1.Container, statuses []corev1.ContainerStatus) []corev1.ContainerStatus {
+	out := make([]corev1.ContainerStatus, 0, len(statuses))
+	used := make([]bool, len(statuses))
+	for _, c := range spec {
+		for i, cs := range statuses {
+			if !used[i] && cs.Name == c.Name {
+				out = append(out, cs)
+				used[i] = true
+				break
+			}
+		}
+	}
+	for i, cs := range statuses {
+		if !used[i] {
+			out = append(out, cs)
+		}
+	}
+	return out
+}
+
+// matches reports whether the rule matches the failed pod, and what it matched.
+func matches(rule kickqv1alpha1.RetryRule, pod *corev1.Pod, containers []failedContainer) (string, bool) {
 	if m := rule.OnExitCodes; m != nil {
-		for _, c := range failed {
+		for _, c := range containers {
 			if m.ContainerName != nil && *m.ContainerName != c.name {
 				continue
 			}
 			in := slices.Contains(m.Values, c.exitCode)
-			if (m.Operator == kickqv1alpha1.ExitCodeOperatorIn) == in {
-				return true, fmt.Sprintf("exit code %d (container %s)", c.exitCode, c.name)
+			switch {
+			case m.Operator == kickqv1alpha1.ExitCodeOperatorIn && in,
+				m.Operator == kickqv1alpha1.ExitCodeOperatorNotIn && !in:
+				return c.String(), true
 			}
 		}
-		return false, ""
+		return "", false
 	}
 	for _, pc := range rule.OnPodConditions {
-		status := corev1.ConditionStatus(pc.Status)
-		if status == "" {
-			status = corev1.ConditionTrue
-		}
-		if hasCondition(pod, corev1.PodConditionType(pc.Type), status) {
-			return true, fmt.Sprintf("pod condition %s=%s", pc.Type, status)
+		status := conditionStatus(pc)
+		if _, ok := condition(pod, corev1.PodConditionType(pc.Type), status); ok {
+			return fmt.Sprintf("pod condition %s=%s", pc.Type, status), true
 		}
 	}
-	return false, ""
+	return "", false
 }
 
-func hasCondition(pod *corev1.Pod, t corev1.PodConditionType, s corev1.ConditionStatus) bool {
+func conditionStatus(pc kickqv1alpha1.PodConditionMatcher) corev1.ConditionStatus {
+	if pc.Status == "" {
+		return corev1.ConditionTrue
+	}
+	return corev1.ConditionStatus(pc.Status)
+}
+
+func condition(pod *corev1.Pod, t corev1.PodConditionType, s corev1.ConditionStatus) (corev1.PodCondition, bool) {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == t && c.Status == s {
-			return true
+			return c, true
 		}
 	}
-	return false
+	return corev1.PodCondition{}, false
 }
 
 func outcomeOf(a kickqv1alpha1.RetryAction) kickqv1alpha1.Outcome {
@@ -233,6 +357,8 @@ func outcomeOf(a kickqv1alpha1.RetryAction) kickqv1alpha1.Outcome {
 	return kickqv1alpha1.OutcomeFail
 }
 
+// describe names a rule for people: "Die on exit codes In [2]", "Retry on pod conditions
+// DisruptionTarget=True".
 func describe(r kickqv1alpha1.RetryRule) string {
 	if m := r.OnExitCodes; m != nil {
 		s := fmt.Sprintf("%s on exit codes %s %v", r.Action, m.Operator, m.Values)
@@ -241,47 +367,59 @@ func describe(r kickqv1alpha1.RetryRule) string {
 		}
 		return s
 	}
-	types := make([]string, 0, len(r.OnPodConditions))
-	for _, c := range r.OnPodConditions {
-		types = append(types, c.Type)
+	conds := make([]string, 0, len(r.OnPodConditions))
+	for _, pc := range r.OnPodConditions {
+		conds = append(conds, fmt.Sprintf("%s=%s", pc.Type, conditionStatus(pc)))
 	}
-	return fmt.Sprintf("%s on pod conditions %s", r.Action, strings.Join(types, ","))
+	return fmt.Sprintf("%s on pod conditions %s", r.Action, strings.Join(conds, ", "))
 }
 
-// resultOf turns a termination message into a result: JSON if it parses, else a JSON string;
-// capped at MaxResultBytes.
+// resultOf turns a termination message into a result: the message (trimmed of surrounding space)
+// as JSON if it is valid UTF-8 JSON, else as a JSON string; nil if empty (or JSON null). A result
+// longer than MaxResultBytes becomes a JSON string of the message's first bytes ending in
+// "…(truncated)".
 func resultOf(msg string) *apiextensionsv1.JSON {
 	msg = strings.TrimSpace(msg)
-	if msg == "" {
+	if msg == "" || msg == "null" {
 		return nil
 	}
-	if len(msg) <= MaxResultBytes && json.Valid([]byte(msg)) {
+	if len(msg) <= MaxResultBytes && utf8.ValidString(msg) && json.Valid([]byte(msg)) {
 		return &apiextensionsv1.JSON{Raw: []byte(msg)}
 	}
-	s := msg
-	const suffix = "…(truncated)"
-	if len(s) > MaxResultBytes-len(suffix)-2 {
-		cut := MaxResultBytes - len(suffix) - 64 // room for JSON escaping of the tail
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
+	if b := jsonString(msg); len(b) <= MaxResultBytes {
+		return &apiextensionsv1.JSON{Raw: b}
+	}
+	// The longest prefix, cut at a rune boundary, whose encoding with the suffix fits.
+	lo, hi := 0, len(msg)
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if len(jsonString(msg[:runeStart(msg, mid)]+truncatedSuffix)) <= MaxResultBytes {
+			lo = mid
+		} else {
+			hi = mid - 1
 		}
-		s = s[:cut] + suffix
 	}
-	b, _ := json.Marshal(s)
-	for len(b) > MaxResultBytes { // heavy escaping: shorten until it fits
-		s = s[:len(s)/2] + suffix
-		b, _ = json.Marshal(s)
-	}
-	return &apiextensionsv1.JSON{Raw: b}
+	return &apiextensionsv1.JSON{Raw: jsonString(msg[:runeStart(msg, lo)] + truncatedSuffix)}
 }
 
-func trim(s string) string {
-	if len(s) <= maxMessage {
+// jsonString encodes s as a JSON string (invalid UTF-8 becomes U+FFFD).
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}
+
+// runeStart moves i back to the start of the rune it falls in.
+func runeStart(s string, i int) int {
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return i
+}
+
+// trim cuts s to at most n bytes at a rune boundary, ending it in "…(truncated)" when cut.
+func trim(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxMessage - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return s[:runeStart(s, n-len(truncatedSuffix))] + truncatedSuffix
 }
