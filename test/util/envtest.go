@@ -25,13 +25,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 )
 
 // Named timeouts, as kueue's test/util/constants.go has them.
@@ -46,7 +55,7 @@ const (
 
 // RepoRoot is the root of the kickq repository.
 func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := goruntime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
@@ -57,6 +66,40 @@ func AssetsDir() string {
 		return d
 	}
 	return filepath.Join(RepoRoot(), "bin", "k8s")
+}
+
+// NewScheme returns a scheme with the built-in Kubernetes types and kickq's.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(kickqv1alpha1.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	return s
+}
+
+// Start starts a control plane with kickq's CRDs, and returns it, its admin config and a live
+// client (no cache) for the test's own reads and writes.
+func Start(s *runtime.Scheme) (*envtest.Environment, *rest.Config, client.Client, error) {
+	env := NewEnvironment()
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("starting the control plane from %s (make control-plane builds it): %w", AssetsDir(), err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, nil, err
+	}
+	return env, cfg, c, nil
+}
+
+// NewNamespace creates a namespace with a generated name for one spec.
+func NewNamespace(ctx context.Context, c client.Client, prefix string) (string, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if err := c.Create(ctx, ns); err != nil {
+		return "", err
+	}
+	return ns.Name, nil
 }
 
 // NewEnvironment returns an envtest environment with kickq's CRDs.

@@ -22,19 +22,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/test/util"
 )
 
@@ -45,7 +38,7 @@ var (
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	scheme    = util.NewScheme()
 	ctx       context.Context
 	cancel    context.CancelFunc
 )
@@ -58,15 +51,8 @@ func TestAPI(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(kickqv1alpha1.AddToScheme(scheme))
-	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
-
-	testEnv = util.NewEnvironment()
 	var err error
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred(), "starting the control plane from %s (run hack/build-control-plane.sh)", util.AssetsDir())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	testEnv, cfg, k8sClient, err = util.Start(scheme)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(util.InstallPolicies(ctx, k8sClient)).To(Succeed())
 })
@@ -80,7 +66,7 @@ var _ = AfterSuite(func() {
 
 // newNamespace creates a fresh namespace for one spec.
 func newNamespace() string {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "api-"}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return ns.Name
+	ns, err := util.NewNamespace(ctx, k8sClient, "api")
+	Expect(err).NotTo(HaveOccurred())
+	return ns
 }

@@ -26,10 +26,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,7 +48,7 @@ import (
 var (
 	testEnv   *envtest.Environment
 	k8sClient client.Client // the test's own live client
-	scheme    = runtime.NewScheme()
+	scheme    = util.NewScheme()
 	ctx       context.Context
 	cancel    context.CancelFunc
 	fakeClock *clocktesting.FakeClock
@@ -91,13 +88,9 @@ func (w *writeCounter) of(ns, name string) int {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(kickqv1alpha1.AddToScheme(scheme))
-
-	testEnv = util.NewEnvironment()
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	var cfg *rest.Config
+	var err error
+	testEnv, cfg, k8sClient, err = util.Start(scheme)
 	Expect(err).NotTo(HaveOccurred())
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -148,7 +141,7 @@ var _ = AfterSuite(func() {
 })
 
 func newNamespace() string {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "lc-"}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return ns.Name
+	ns, err := util.NewNamespace(ctx, k8sClient, "lc")
+	Expect(err).NotTo(HaveOccurred())
+	return ns
 }

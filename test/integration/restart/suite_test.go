@@ -28,9 +28,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,7 +51,7 @@ var (
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	scheme    = util.NewScheme()
 	ctx       context.Context
 	cancel    context.CancelFunc
 )
@@ -67,13 +64,8 @@ func TestRestart(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(kickqv1alpha1.AddToScheme(scheme))
-	testEnv = util.NewEnvironment()
 	var err error
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	testEnv, cfg, k8sClient, err = util.Start(scheme)
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -123,9 +115,9 @@ func startManager(funcs *interceptor.Funcs) *manager {
 }
 
 func newNamespace() string {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "restart-"}}
-	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-	return ns.Name
+	ns, err := util.NewNamespace(ctx, k8sClient, "restart")
+	Expect(err).NotTo(HaveOccurred())
+	return ns
 }
 
 func podJob(ns, name, queue string) *kickqv1alpha1.QueueJob {
