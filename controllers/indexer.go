@@ -34,6 +34,12 @@ const (
 	QueueNameIndex = "spec.queueName"
 	// PhaseIndex indexes QueueJobs by status.phase.
 	PhaseIndex = "status.phase"
+	// BatchIndex indexes QueueJobs by spec.batch.
+	BatchIndex = "spec.batch"
+	// AfterJobIndex indexes QueueJobs by the names in spec.after.jobNames.
+	AfterJobIndex = "spec.after.jobNames"
+	// AfterBatchIndex indexes QueueJobs by spec.after.batch.
+	AfterBatchIndex = "spec.after.batch"
 )
 
 // SetupIndexes registers the field indexes the controllers read.
@@ -46,6 +52,30 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &kickqv1alpha1.QueueJob{}, PhaseIndex, func(o client.Object) []string {
 		return []string{string(o.(*kickqv1alpha1.QueueJob).Status.Phase)}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &kickqv1alpha1.QueueJob{}, BatchIndex, func(o client.Object) []string {
+		if b := o.(*kickqv1alpha1.QueueJob).Spec.Batch; b != "" {
+			return []string{b}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &kickqv1alpha1.QueueJob{}, AfterJobIndex, func(o client.Object) []string {
+		if a := o.(*kickqv1alpha1.QueueJob).Spec.After; a != nil {
+			return a.JobNames
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &kickqv1alpha1.QueueJob{}, AfterBatchIndex, func(o client.Object) []string {
+		if a := o.(*kickqv1alpha1.QueueJob).Spec.After; a != nil && a.Batch != "" {
+			return []string{a.Batch}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

@@ -137,6 +137,10 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 		}
 	}
 
+	if in.Deps, err = r.dependencies(ctx, job); err != nil {
+		return ctrl.Result{}, err
+	}
+
 	res := lifecycle.Decide(in)
 	key := client.ObjectKeyFromObject(job)
 	waiting := res.Action == lifecycle.AwaitAdmission
@@ -341,6 +345,8 @@ func (r *QueueJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Spec changes, creation and deletion of queues only: status writes do not wake every job.
 		Watches(&kickqv1alpha1.Queue{}, handler.EnqueueRequestsFromMapFunc(r.jobsOfQueue), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.wake, &handler.TypedEnqueueRequestForObject[*kickqv1alpha1.QueueJob]{})).
+		// Jobs that wait for others (spec.after) wake when one appears, finishes or goes away.
+		Watches(&kickqv1alpha1.QueueJob{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(finishedChanged)).
 		Complete(r)
 }
 

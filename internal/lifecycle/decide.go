@@ -79,7 +79,18 @@ type Input struct {
 	Current executor.Observation
 	// Settled: all runs of attempts before the next one have ended.
 	Settled bool
-	Now     time.Time
+	// Deps is the state of the jobs named by spec.after.
+	Deps Dependencies
+	Now  time.Time
+}
+
+// Dependencies is what the reconciler found of the jobs a job waits for (spec.after).
+type Dependencies struct {
+	// Pending: some are not done yet (or do not exist yet); Message says which.
+	Pending bool
+	// Failed: one failed although all had to succeed; Message names it.
+	Failed  bool
+	Message string
 }
 
 // Event is a Kubernetes Event to emit once the status write succeeded.
@@ -329,6 +340,15 @@ func decideWaiting(res *Result, in Input, target executor.Target, eff policy.Eff
 	}
 	st.NextAttemptTime = nil
 
+	if job.Status.Attempts == 0 && job.Spec.After != nil {
+		if in.Deps.Failed {
+			finish(res, now, false, kickqv1alpha1.ReasonDependencyFailed, in.Deps.Message)
+			return
+		}
+		if in.Deps.Pending && blockReason == "" {
+			blockReason, blockMsg = kickqv1alpha1.ReasonDependenciesPending, in.Deps.Message
+		}
+	}
 	if blockReason != "" {
 		if c := meta.FindStatusCondition(st.Conditions, kickqv1alpha1.JobBlocked); c == nil || c.Status != metav1.ConditionTrue || c.Reason != blockReason {
 			res.event(corev1.EventTypeWarning, blockReason, "%s", blockMsg)

@@ -421,3 +421,60 @@ var _ = Describe("Limits under load", func() {
 		AddReportEntry("most jobs seen running at once", maxRunning)
 	})
 })
+
+var _ = Describe("Dependencies", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	blockedReason := func(name string) func() string {
+		return func() string {
+			c := meta.FindStatusCondition(getJob(ns, name).Status.Conditions, kickqv1alpha1.JobBlocked)
+			if c == nil || c.Status != metav1.ConditionTrue {
+				return ""
+			}
+			return c.Reason
+		}
+	}
+
+	It("runs a job after every job of its batch succeeded", func() {
+		for _, n := range []string{"part-1", "part-2"} {
+			j := makeJob(n, ns).Pod().Obj()
+			j.Spec.Batch = "import"
+			create(j)
+		}
+		merge := makeJob("merge", ns).Pod().Obj()
+		merge.Spec.After = &kickqv1alpha1.Dependencies{Batch: "import", Require: kickqv1alpha1.RequireAllSucceeded}
+		create(merge)
+		Eventually(blockedReason("merge"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
+		Expect(getJob(ns, "merge").Status.Phase).To(Equal(kickqv1alpha1.PhaseBlocked))
+		finishPod(ns, "part-1", 1, 0, "")
+		expectPhase(ns, "part-1", kickqv1alpha1.PhaseSucceeded)
+		Consistently(podExists(ns, "merge-1"), util.ConsistentDuration, util.Interval).Should(BeFalse(), "part-2 has not finished")
+		finishPod(ns, "part-2", 1, 0, "")
+		waitPod(ns, "merge", 1)
+	})
+
+	It("fails a job with DependencyFailed when a dependency failed and all had to succeed", func() {
+		create(makeJob("first", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		second := makeJob("second", ns).Pod().Obj()
+		second.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"first"}, Require: kickqv1alpha1.RequireAllSucceeded}
+		create(second)
+		finishPod(ns, "first", 1, 1, "")
+		j := expectPhase(ns, "second", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDependencyFailed))
+		Expect(j.Status.Message).To(ContainSubstring("first"))
+	})
+
+	It("runs a job once its named dependencies finished, whatever the outcome, with AllFinished", func() {
+		create(makeJob("first", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		cleanup := makeJob("cleanup", ns).Pod().Obj()
+		cleanup.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"first", "later"}, Require: kickqv1alpha1.RequireAllFinished}
+		create(cleanup)
+		Eventually(func() string { return getJob(ns, "cleanup").Status.Message }, util.Timeout, util.Interval).
+			Should(ContainSubstring("later to exist"))
+		finishPod(ns, "first", 1, 1, "")
+		create(makeJob("later", ns).Pod().Obj())
+		finishPod(ns, "later", 1, 0, "")
+		waitPod(ns, "cleanup", 1)
+	})
+})
