@@ -238,7 +238,8 @@ type QueueJobSpec struct {
 	// +kubebuilder:validation:Maximum=31536000
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 
-	// batch groups jobs; it is mirrored to the label kickq.dev/batch.
+	// batch groups jobs: kubectl get kqj --field-selector spec.batch=NAME lists them, and
+	// spec.after.batch waits for them.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
