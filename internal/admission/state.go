@@ -105,7 +105,7 @@ func newQueue(k QueueKey, cmps *uint64) *queue {
 		handlers: map[string]*handler{},
 		waiting:  map[*handler]struct{}{},
 		members:  map[types.NamespacedName]*job{},
-		ready:    readyHeap{cmps: cmps},
+		ready:    newReadyHeap(cmps),
 		cmps:     cmps,
 	}
 }
@@ -125,7 +125,7 @@ func (q *queue) handlerFor(name string) *handler {
 	if h := q.handlers[name]; h != nil {
 		return h
 	}
-	h := &handler{name: name, limits: q.limits.Handlers[name], order: orderHeap{cmps: q.cmps}}
+	h := &handler{name: name, limits: q.limits.Handlers[name], order: newOrderHeap(q.cmps)}
 	if validRate(h.limits.Rate) {
 		h.window = newWindow(h.limits.Rate.Period)
 	}
@@ -295,68 +295,60 @@ func (c *candidates) Pop() any {
 	return x
 }
 
-// orderHeap holds a handler's Waiting jobs, first in admission order at the root.
-type orderHeap struct {
-	items []*job
-	cmps  *uint64
+// indexedHeap is a container/heap whose items know their position (for heap.Fix and
+// heap.Remove): index records it, -1 once an item leaves.
+type indexedHeap[T any] struct {
+	items []T
+	less  func(a, b T) bool
+	index func(t T, i int)
 }
 
-func (o *orderHeap) Len() int { return len(o.items) }
-func (o *orderHeap) Less(i, j int) bool {
-	*o.cmps++
-	return before(o.items[i], o.items[j])
+func (h *indexedHeap[T]) Len() int           { return len(h.items) }
+func (h *indexedHeap[T]) Less(i, j int) bool { return h.less(h.items[i], h.items[j]) }
+func (h *indexedHeap[T]) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.index(h.items[i], i)
+	h.index(h.items[j], j)
 }
-func (o *orderHeap) Swap(i, j int) {
-	o.items[i], o.items[j] = o.items[j], o.items[i]
-	o.items[i].oidx = i
-	o.items[j].oidx = j
+func (h *indexedHeap[T]) Push(x any) {
+	t := x.(T)
+	h.index(t, len(h.items))
+	h.items = append(h.items, t)
 }
-func (o *orderHeap) Push(x any) {
-	j := x.(*job)
-	j.oidx = len(o.items)
-	o.items = append(o.items, j)
+func (h *indexedHeap[T]) Pop() any {
+	n := len(h.items) - 1
+	t := h.items[n]
+	var zero T
+	h.items[n] = zero
+	h.items = h.items[:n]
+	h.index(t, -1)
+	return t
 }
-func (o *orderHeap) Pop() any {
-	n := len(o.items) - 1
-	j := o.items[n]
-	o.items[n] = nil
-	o.items = o.items[:n]
-	j.oidx = -1
-	return j
+
+// orderHeap holds a handler's Waiting jobs, first in admission order at the root.
+type orderHeap = indexedHeap[*job]
+
+func newOrderHeap(cmps *uint64) orderHeap {
+	return orderHeap{
+		less:  func(x, y *job) bool { *cmps++; return before(x, y) },
+		index: func(j *job, i int) { j.oidx = i },
+	}
 }
 
 // readyHeap holds a queue's Waiting jobs, the one ready longest at the root.
-type readyHeap struct {
-	items []*job
-	cmps  *uint64
-}
+type readyHeap = indexedHeap[*job]
 
-func (r *readyHeap) Len() int { return len(r.items) }
-func (r *readyHeap) Less(i, j int) bool {
-	*r.cmps++
-	x, y := r.items[i], r.items[j]
-	if !x.ready.Equal(y.ready) {
-		return x.ready.Before(y.ready)
+func newReadyHeap(cmps *uint64) readyHeap {
+	return readyHeap{
+		less: func(x, y *job) bool {
+			*cmps++
+			if !x.ready.Equal(y.ready) {
+				return x.ready.Before(y.ready)
+			}
+			return before(x, y)
+		},
+		index: func(j *job, i int) { j.ridx = i },
 	}
-	return before(x, y)
-}
-func (r *readyHeap) Swap(i, j int) {
-	r.items[i], r.items[j] = r.items[j], r.items[i]
-	r.items[i].ridx = i
-	r.items[j].ridx = j
-}
-func (r *readyHeap) Push(x any) {
-	j := x.(*job)
-	j.ridx = len(r.items)
-	r.items = append(r.items, j)
-}
-func (r *readyHeap) Pop() any {
-	n := len(r.items) - 1
-	j := r.items[n]
-	r.items[n] = nil
-	r.items = r.items[:n]
-	j.ridx = -1
-	return j
 }
 
 func heapFix(h heap.Interface, i int) {

@@ -37,32 +37,14 @@ type entry struct {
 // clock ahead of ours recorded them): they are inside every window that ends later.
 type window struct {
 	period time.Duration
-	items  []*entry
+	indexedHeap[*entry]
 }
 
-func newWindow(period time.Duration) *window { return &window{period: period} }
-
-func (w *window) Len() int           { return len(w.items) }
-func (w *window) Less(i, j int) bool { return w.items[i].t.Before(w.items[j].t) }
-func (w *window) Swap(i, j int) {
-	w.items[i], w.items[j] = w.items[j], w.items[i]
-	w.items[i].idx = i
-	w.items[j].idx = j
-}
-
-func (w *window) Push(x any) {
-	e := x.(*entry)
-	e.idx = len(w.items)
-	w.items = append(w.items, e)
-}
-
-func (w *window) Pop() any {
-	n := len(w.items) - 1
-	e := w.items[n]
-	w.items[n] = nil
-	w.items = w.items[:n]
-	e.idx = -1
-	return e
+func newWindow(period time.Duration) *window {
+	return &window{period: period, indexedHeap: indexedHeap[*entry]{
+		less:  func(x, y *entry) bool { return x.t.Before(y.t) },
+		index: func(e *entry, i int) { e.idx = i },
+	}}
 }
 
 // cutoff is the instant at or before which a start is outside the window that ends at now.
