@@ -193,6 +193,19 @@ var _ = Describe("A pod job", func() {
 		waitPod(ns, "later", 1)
 	})
 
+	It("holds a job until notBeforeTime, exactly", func() {
+		due := fakeClock.Now().Add(2 * time.Hour)
+		j := makeJob("at-time", ns).Pod().Obj()
+		j.Spec.NotBeforeTime = &metav1.Time{Time: due}
+		create(j)
+		got := expectPhase(ns, "at-time", kickqv1alpha1.PhaseDelayed)
+		Expect(got.Status.NextAttemptTime.Time).To(Equal(due))
+		stepTo(due.Add(-time.Second))
+		Consistently(podExists(ns, "at-time-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+		stepTo(due)
+		waitPod(ns, "at-time", 1)
+	})
+
 	It("holds a suspended job and runs it once resumed", func() {
 		create(makeJob("held", ns).Pod().Suspend().Obj())
 		Eventually(func() bool {
