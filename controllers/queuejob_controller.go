@@ -125,7 +125,7 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 	if exec == nil {
 		exec = r.Executors[executor.KindPod]
 	}
-	rules := effectiveRules(job, qv, target)
+	rules := lifecycle.Effective(job, qv, target).Rules
 	if job.Status.Attempts > 0 {
 		if in.Current, err = exec.Observe(ctx, job, job.Status.Attempts, rules); err != nil {
 			return ctrl.Result{}, err
@@ -364,9 +364,4 @@ func (r *QueueJobReconciler) jobsOfQueue(ctx context.Context, o client.Object) [
 		}
 	}
 	return reqs
-}
-
-// effectiveRules are the retry rules of the job's resolved policy.
-func effectiveRules(job *kickqv1alpha1.QueueJob, qv lifecycle.QueueView, t executor.Target) []kickqv1alpha1.RetryRule {
-	return lifecycle.Effective(job, qv, t).Rules
 }

@@ -167,7 +167,7 @@ func Decide(in Input) Result {
 
 	// Cancellation and the job's deadline end it whatever it is doing.
 	if ptrTrue(job.Spec.Cancel) {
-		endAttempt(&res, now, kickqv1alpha1.OutcomeDie, "Cancelled", "cancelled by spec.cancel", in.Current, running)
+		endAttempt(&res, now, kickqv1alpha1.OutcomeDie, "Cancelled", "cancelled by spec.cancel", running)
 		finish(&res, now, false, kickqv1alpha1.ReasonCancelled, "cancelled by spec.cancel")
 		stopIfRunning(&res, in.Current, running)
 		return res
@@ -176,7 +176,7 @@ func Decide(in Input) Result {
 		due := st.StartTime.Add(seconds(*eff.ActiveDeadlineSeconds))
 		if !now.Before(due) {
 			msg := fmt.Sprintf("the job ran longer than activeDeadlineSeconds (%ds)", *eff.ActiveDeadlineSeconds)
-			endAttempt(&res, now, kickqv1alpha1.OutcomeFail, "DeadlineExceeded", msg, in.Current, running)
+			endAttempt(&res, now, kickqv1alpha1.OutcomeFail, "DeadlineExceeded", msg, running)
 			finish(&res, now, false, kickqv1alpha1.ReasonDeadlineExceeded, msg)
 			stopIfRunning(&res, in.Current, running)
 			return res
@@ -188,7 +188,7 @@ func Decide(in Input) Result {
 		decideRunning(&res, in, target, eff)
 		return res
 	}
-	decideWaiting(&res, in, target, eff, blockReason, blockMsg)
+	decideWaiting(&res, in, target, blockReason, blockMsg)
 	return res
 }
 
@@ -319,7 +319,7 @@ func failAttempt(res *Result, in Input, eff policy.Effective, o kickqv1alpha1.Ou
 }
 
 // decideWaiting handles a job with no running attempt: delayed, blocked, suspended or ready.
-func decideWaiting(res *Result, in Input, target executor.Target, eff policy.Effective, blockReason, blockMsg string) {
+func decideWaiting(res *Result, in Input, target executor.Target, blockReason, blockMsg string) {
 	st := &res.Status
 	job := in.Job
 	now := in.Now
@@ -386,7 +386,6 @@ func decideWaiting(res *Result, in Input, target executor.Target, eff policy.Eff
 	}
 	res.Action = AwaitAdmission
 	res.Attempt = st.Attempts + 1
-	_ = eff
 }
 
 // Admit completes a decision whose Action was Admit with admission's answer: the attempt starts
@@ -617,7 +616,7 @@ func finish(res *Result, now time.Time, succeeded bool, reason, msg string) {
 }
 
 // endAttempt closes the running attempt's record (cancel, job deadline).
-func endAttempt(res *Result, now time.Time, o kickqv1alpha1.Outcome, reason, msg string, obs executor.Observation, running bool) {
+func endAttempt(res *Result, now time.Time, o kickqv1alpha1.Outcome, reason, msg string, running bool) {
 	if !running {
 		return
 	}
