@@ -86,7 +86,7 @@ type Input struct {
 	// Report is what the running attempt reported through the report API and status does not
 	// show yet (nil: nothing due).
 	Report *report.Pending
-	Now  time.Time
+	Now    time.Time
 }
 
 // Dependencies is what the reconciler found of the jobs a job waits for (spec.after).
