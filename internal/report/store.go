@@ -176,13 +176,16 @@ func (s *Store) schedule(key types.NamespacedName, e *entry, now time.Time) {
 		return
 	}
 	e.scheduled = true
+	// A fake clock runs the function while holding its own lock: take ours in another goroutine.
 	s.clock.AfterFunc(due.Sub(now), func() {
-		s.mu.Lock()
-		if cur := s.jobs[key]; cur == e {
-			e.scheduled = false
-		}
-		s.mu.Unlock()
-		s.wake(key)
+		go func() {
+			s.mu.Lock()
+			if cur := s.jobs[key]; cur == e {
+				e.scheduled = false
+			}
+			s.mu.Unlock()
+			s.wake(key)
+		}()
 	})
 }
 
