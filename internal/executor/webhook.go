@@ -302,7 +302,8 @@ func (w *Webhooks) Forget(uid types.UID) {
 }
 
 // run makes one call and records its result.
-func (w *Webhooks) run(ctx context.Context, c *call) {
+func (w *Webhooks) run(pool context.Context, c *call) {
+	ctx := pool
 	timeout := DefaultWebhookTimeout
 	if c.target.TimeoutSeconds != nil {
 		timeout = time.Duration(*c.target.TimeoutSeconds) * time.Second
@@ -327,6 +328,11 @@ func (w *Webhooks) run(ctx context.Context, c *call) {
 			Message: fmt.Sprintf("POST %s got no answer within timeoutSeconds (%s)", redact(c.target.URL), timeout)}
 	}
 
+	if pool.Err() != nil {
+		// The manager is stopping: the answer is not recorded, and the next manager calls again
+		// with the same webhook-id.
+		return
+	}
 	w.mu.Lock()
 	if w.calls[c.key] != c {
 		w.mu.Unlock() // stopped while in flight
