@@ -68,6 +68,28 @@ type QueueJobReconciler struct {
 
 	mu         sync.Mutex
 	limitsFrom map[admission.QueueKey]int64 // queue generation whose limits admission has; -1 implicit
+	// written is what this reconciler last wrote to each job's status: a cached job that is
+	// behind it is stale (the watch event of the write will bring it), and deciding on it would
+	// repeat side effects (a webhook call) and end in a conflict.
+	written map[types.NamespacedName]writtenState
+}
+
+// writtenState is the part of a written status that tells a stale cached copy.
+type writtenState struct {
+	uid      types.UID
+	attempts int32
+	running  bool
+	finished bool
+}
+
+func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
+	switch {
+	case st.Attempts < w.attempts:
+		return true
+	case st.Attempts > w.attempts:
+		return false
+	}
+	return (w.finished && !lifecycle.IsFinished(st)) || (!w.running && st.Phase == kickqv1alpha1.PhaseRunning)
 }
 
 // NewQueueJobReconciler wires a reconciler with its admission component.
@@ -76,6 +98,7 @@ func NewQueueJobReconciler(c client.Client, scheme *runtime.Scheme, clk clock.Pa
 		Client: c, Scheme: scheme, Clock: clk, Recorder: rec, Executors: execs,
 		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], 1024),
 		limitsFrom: map[admission.QueueKey]int64{},
+		written:    map[types.NamespacedName]writtenState{},
 	}
 	r.Admission = admission.New(clk, r.notify)
 	return r
@@ -99,6 +122,9 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if apierrors.IsNotFound(err) {
 			r.Admission.Forget(req.NamespacedName)
 			r.dropReports(req.NamespacedName)
+			r.mu.Lock()
+			delete(r.written, req.NamespacedName)
+			r.mu.Unlock()
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -111,6 +137,13 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, nil
 	}
 	if job.Spec.Cron != nil {
+		return ctrl.Result{}, nil
+	}
+	r.mu.Lock()
+	w, ok := r.written[req.NamespacedName]
+	r.mu.Unlock()
+	if ok && w.uid == job.UID && w.newerThan(&job.Status) {
+		log.V(4).Info("cached job is behind this reconciler's last status write; waiting for the watch")
 		return ctrl.Result{}, nil
 	}
 	return r.reconcile(ctx, job)
@@ -175,6 +208,10 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
 		}
 		job = updated
+		r.mu.Lock()
+		r.written[key] = writtenState{uid: job.UID, attempts: job.Status.Attempts, running: job.Status.Phase == kickqv1alpha1.PhaseRunning,
+			finished: lifecycle.IsFinished(&job.Status)}
+		r.mu.Unlock()
 		if in.Report != nil {
 			r.Reports.Ack(key, in.Report)
 		}
