@@ -151,6 +151,20 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.QueueJob) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
+	if b := job.Spec.Batch; b != "" && job.Labels[kickqv1alpha1.LabelBatch] != b {
+		// spec.batch is mirrored to a label so that `kubectl get -l kickq.dev/batch=...` works.
+		patch := client.MergeFrom(job.DeepCopy())
+		if job.Labels == nil {
+			job.Labels = map[string]string{}
+		}
+		job.Labels[kickqv1alpha1.LabelBatch] = b
+		if err := r.Client.Patch(ctx, job, patch); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("labelling the job with its batch: %w", err)
+		}
+	}
 	now := r.Clock.Now()
 	qv, qkey, err := r.queueView(ctx, job)
 	if err != nil {

@@ -94,8 +94,12 @@ type Dependencies struct {
 	// Pending: some are not done yet (or do not exist yet); Message says which.
 	Pending bool
 	// Failed: one failed although all had to succeed; Message names it.
-	Failed  bool
+	Failed bool
+	// Invalid: spec.after cannot be met (it names the job itself); Message says why.
+	Invalid bool
 	Message string
+	// Counts is what status.dependencies shows.
+	Counts *kickqv1alpha1.DependencyCounts
 }
 
 // Event is a Kubernetes Event to emit once the status write succeeded.
@@ -434,12 +438,32 @@ func decideWaiting(res *Result, in Input, target executor.Target, blockReason, b
 	st.NextAttemptTime = nil
 
 	if job.Status.Attempts == 0 && job.Spec.After != nil {
-		if in.Deps.Failed {
+		if in.Deps.Counts != nil {
+			st.Dependencies = in.Deps.Counts.DeepCopy()
+		}
+		switch {
+		case in.Deps.Invalid:
+			finish(res, now, false, kickqv1alpha1.ReasonInvalidSpec, in.Deps.Message)
+			return
+		case in.Deps.Failed:
 			finish(res, now, false, kickqv1alpha1.ReasonDependencyFailed, in.Deps.Message)
 			return
 		}
-		if in.Deps.Pending && blockReason == "" {
-			blockReason, blockMsg = kickqv1alpha1.ReasonDependenciesPending, in.Deps.Message
+		if in.Deps.Pending {
+			// A job waiting for its dependencies is bounded by activeDeadlineSeconds, counted
+			// from its creation (a dependency that never appears must not hold it forever).
+			if d := res.effective.ActiveDeadlineSeconds; d != nil {
+				due := job.CreationTimestamp.Add(seconds(*d))
+				if !now.Before(due) {
+					finish(res, now, false, kickqv1alpha1.ReasonDeadlineExceeded,
+						fmt.Sprintf("waited longer than activeDeadlineSeconds (%ds) for its dependencies: %s", *d, in.Deps.Message))
+					return
+				}
+				res.requeue(due)
+			}
+			if blockReason == "" {
+				blockReason, blockMsg = kickqv1alpha1.ReasonDependenciesPending, in.Deps.Message
+			}
 		}
 	}
 	if blockReason != "" {

@@ -467,6 +467,74 @@ var _ = Describe("Dependencies", func() {
 		waitPod(ns, "merge", 1)
 	})
 
+	It("starts a follow-up only when all 20 members of its batch are terminal, and shows the counts", func() {
+		for i := 1; i <= 20; i++ {
+			j := makeJob(fmt.Sprintf("member-%02d", i), ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj()
+			j.Spec.Batch = "nightly"
+			create(j)
+		}
+		report := makeJob("report", ns).Pod().Obj()
+		report.Spec.After = &kickqv1alpha1.Dependencies{Batch: "nightly", Require: kickqv1alpha1.RequireAllFinished}
+		create(report)
+		Eventually(blockedReason("report"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
+		// spec.batch is mirrored to the kickq.dev/batch label.
+		Eventually(func() int {
+			var l kickqv1alpha1.QueueJobList
+			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{kickqv1alpha1.LabelBatch: "nightly"})).To(Succeed())
+			return len(l.Items)
+		}, util.Timeout, util.Interval).Should(Equal(20))
+		for i := 1; i <= 19; i++ {
+			code := int32(0)
+			if i == 7 {
+				code = 1 // AllFinished: a failed member counts as finished
+			}
+			finishPod(ns, fmt.Sprintf("member-%02d", i), 1, code, "")
+		}
+		Eventually(func() *kickqv1alpha1.DependencyCounts { return getJob(ns, "report").Status.Dependencies }, util.Timeout, util.Interval).
+			Should(Equal(&kickqv1alpha1.DependencyCounts{Total: 20, Finished: 19, Succeeded: 18, Failed: 1}))
+		Expect(getJob(ns, "report").Status.Phase).To(Equal(kickqv1alpha1.PhaseBlocked))
+		Consistently(podExists(ns, "report-1"), util.ConsistentDuration, util.Interval).Should(BeFalse(), "member-20 has not finished")
+		finishPod(ns, "member-20", 1, 0, "")
+		waitPod(ns, "report", 1)
+		Expect(getJob(ns, "report").Status.Dependencies).To(Equal(&kickqv1alpha1.DependencyCounts{Total: 20, Finished: 20, Succeeded: 19, Failed: 1}))
+	})
+
+	It("fails a follow-up with DependencyFailed when one batch member failed under AllSucceeded", func() {
+		for i := 1; i <= 3; i++ {
+			j := makeJob(fmt.Sprintf("m-%d", i), ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj()
+			j.Spec.Batch = "b"
+			create(j)
+		}
+		f := makeJob("follow", ns).Pod().Obj()
+		f.Spec.After = &kickqv1alpha1.Dependencies{Batch: "b", Require: kickqv1alpha1.RequireAllSucceeded}
+		create(f)
+		finishPod(ns, "m-2", 1, 1, "")
+		j := expectPhase(ns, "follow", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDependencyFailed))
+		Expect(j.Status.Message).To(ContainSubstring("m-2"))
+	})
+
+	It("refuses a job that waits for itself, and bounds waiting for a missing job by activeDeadlineSeconds", func() {
+		self := makeJob("self", ns).Pod().Obj()
+		self.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"self"}, Require: kickqv1alpha1.RequireAllSucceeded}
+		create(self)
+		j := expectPhase(ns, "self", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonInvalidSpec))
+		Expect(j.Status.Message).To(ContainSubstring("spec.after.jobNames"))
+
+		waits := makeJob("waits", ns).Pod().ActiveDeadline(120).Obj()
+		waits.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"never"}, Require: kickqv1alpha1.RequireAllSucceeded}
+		create(waits)
+		Eventually(blockedReason("waits"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
+		Expect(getJob(ns, "waits").Status.Dependencies).To(Equal(&kickqv1alpha1.DependencyCounts{Missing: 1}))
+		created := getJob(ns, "waits").CreationTimestamp.Time
+		fakeClock.SetTime(created.Add(119 * time.Second))
+		Consistently(phaseOf(ns, "waits"), util.ConsistentDuration, util.Interval).Should(Equal(kickqv1alpha1.PhaseBlocked))
+		fakeClock.SetTime(created.Add(120 * time.Second))
+		j = expectPhase(ns, "waits", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDeadlineExceeded))
+	})
+
 	It("fails a job with DependencyFailed when a dependency failed and all had to succeed", func() {
 		create(makeJob("first", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
 		second := makeJob("second", ns).Pod().Obj()
