@@ -58,6 +58,8 @@ type QueueJobReconciler struct {
 	Executors map[executor.TargetKind]executor.Executor
 	// Reports holds what running attempts reported until it is written (nil: no report API).
 	Reports *report.Store
+	// Hooks sends completion callbacks (spec.notify); nil: none are sent.
+	Hooks *executor.Webhooks
 
 	// Timers, when set, also wakes jobs at their due time through the injected clock's timers:
 	// tests that drive a fake clock set it, as RequeueAfter counts real time.
@@ -192,6 +194,9 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 	if in.Deps, err = r.dependencies(ctx, job); err != nil {
 		return ctrl.Result{}, err
 	}
+	if r.Hooks != nil && job.Spec.Notify != nil && lifecycle.IsFinished(&job.Status) {
+		in.Notification = r.Hooks.NotifyStatus(job.UID)
+	}
 	key := client.ObjectKeyFromObject(job)
 	if r.Reports != nil && job.Status.Phase == kickqv1alpha1.PhaseRunning {
 		in.Report = r.Reports.Take(key, job.Status.Attempts)
@@ -260,6 +265,21 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 		log.V(2).Info("stopping attempt", "attempt", res.Attempt)
 		if err := exec.Stop(ctx, job, res.Attempt); err != nil {
 			return ctrl.Result{}, err
+		}
+	case lifecycle.Notify:
+		if r.Hooks != nil {
+			body, err := executor.NotifyBody(job)
+			if err != nil {
+				return ctrl.Result{}, fmt.Errorf("encoding the completion callback: %w", err)
+			}
+			log.V(2).Info("sending the completion callback")
+			if err := r.Hooks.Notify(ctx, job, job.Spec.Notify.Webhook, body); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	case lifecycle.NotifyRecorded:
+		if r.Hooks != nil {
+			r.Hooks.ForgetNotify(job.UID)
 		}
 	}
 	if lifecycle.IsFinished(&job.Status) && res.Action != lifecycle.Stop {

@@ -123,6 +123,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, Guard: opts.WebhookGuard, Clock: timers,
 		Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
 	jobs.Executors[executor.KindWebhook] = hooks
+	jobs.Hooks = hooks
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {
 		return nil, fmt.Errorf("adding the webhook pool: %w", err)
 	}

@@ -61,6 +61,10 @@ const (
 	Start Action = "Start"
 	// Stop: stop attempt Result.Attempt.
 	Stop Action = "Stop"
+	// Notify: send the completion callback (spec.notify), then look again when it ended.
+	Notify Action = "Notify"
+	// NotifyRecorded: the callback's delivery is recorded in status; the executor may forget it.
+	NotifyRecorded Action = "NotifyRecorded"
 	// Admit: the job is ready; ask admission, then call Admit with its decision.
 	AwaitAdmission Action = "AwaitAdmission"
 )
@@ -86,6 +90,8 @@ type Input struct {
 	// Report is what the running attempt reported through the report API and status does not
 	// show yet (nil: nothing due).
 	Report *report.Pending
+	// Notification is what the executor knows of the completion callback's delivery.
+	Notification executor.NotifyState
 	Now    time.Time
 }
 
@@ -159,6 +165,10 @@ func Decide(in Input) Result {
 		// A finished job's running attempt (cancel, deadline) is stopped after the status said so.
 		if st.Attempts > 0 && (in.Current.Phase == executor.Running || in.Current.Phase == executor.NotStarted) && !in.Current.Deleting {
 			res.Action, res.Attempt = Stop, st.Attempts
+			return res
+		}
+		if job.Spec.Notify != nil {
+			decideNotify(&res, in)
 		}
 		return res
 	}
@@ -825,3 +835,61 @@ func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }
 func mt(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }
+
+// Completion callback delivery bounds.
+const (
+	// MaxNotifyAttempts is how many times a completion callback is tried.
+	MaxNotifyAttempts = 8
+	notifyBackoffBase = 5 * time.Second
+	notifyBackoffMax  = 5 * time.Minute
+)
+
+// decideNotify drives the completion callback of a finished job: send it, record how it went,
+// and retry a failed delivery with backoff up to MaxNotifyAttempts. Its delivery is recorded in
+// status, so a delivered callback is never sent again.
+func decideNotify(res *Result, in Input) {
+	st := &res.Status
+	now := in.Now
+	n := st.Notification
+	if n != nil && (n.DeliveredTime != nil || n.Failed) {
+		return
+	}
+	obs := in.Notification
+	switch {
+	case obs.InFlight:
+		return
+	case obs.Done:
+		if n == nil {
+			n = &kickqv1alpha1.NotificationStatus{ID: executor.NotifyID(in.Job.UID)}
+		} else {
+			n = n.DeepCopy()
+		}
+		n.Attempts++
+		n.NextAttemptTime = nil
+		n.Message = trim(obs.Message, 1024)
+		switch {
+		case obs.Delivered:
+			n.DeliveredTime = mt(now)
+			res.event(corev1.EventTypeNormal, "Notified", "completion callback delivered (attempt %d)", n.Attempts)
+		case n.Attempts >= MaxNotifyAttempts:
+			n.Failed = true
+			res.event(corev1.EventTypeWarning, "NotifyFailed", "completion callback not delivered after %d attempts: %s", n.Attempts, obs.Message)
+		default:
+			wait := notifyBackoffBase << (n.Attempts - 1)
+			if wait > notifyBackoffMax || wait <= 0 {
+				wait = notifyBackoffMax
+			}
+			n.NextAttemptTime = mt(now.Add(wait))
+			res.requeue(now.Add(wait))
+		}
+		st.Notification = n
+		// The reconciler drops the executor's result once this status is written.
+		res.Action = NotifyRecorded
+		return
+	}
+	if n != nil && n.NextAttemptTime != nil && now.Before(n.NextAttemptTime.Time) {
+		res.requeue(n.NextAttemptTime.Time)
+		return
+	}
+	res.Action = Notify
+}
