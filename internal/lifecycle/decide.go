@@ -92,7 +92,7 @@ type Input struct {
 	Report *report.Pending
 	// Notification is what the executor knows of the completion callback's delivery.
 	Notification executor.NotifyState
-	Now    time.Time
+	Now          time.Time
 }
 
 // Dependencies is what the reconciler found of the jobs a job waits for (spec.after).
