@@ -567,7 +567,11 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	} else {
 		appendLog(st, now, fmt.Sprintf("attempt %d started", n))
 	}
-	res.event(corev1.EventTypeNormal, "Started", "attempt %d started", n)
+	if n > 1 {
+		// A first start is in status (and its pod's own events); an Event for it would cost an
+		// API write per job. Retries starting are worth one.
+		res.event(corev1.EventTypeNormal, "Started", "attempt %d started", n)
+	}
 	res.Action, res.Attempt = Start, n
 	if eff := res.Target.AttemptDeadlineSeconds; eff != nil {
 		res.requeue(now.Add(seconds(*eff)))
