@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -276,6 +277,12 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 			if err := r.Hooks.Notify(ctx, job, job.Spec.Notify.Webhook, body); err != nil {
 				return ctrl.Result{}, err
 			}
+		}
+	case lifecycle.Delete:
+		log.V(2).Info("deleting the finished job: its time to live has passed")
+		uid := job.UID
+		if err := r.Client.Delete(ctx, job, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("deleting the finished job: %w", err)
 		}
 	case lifecycle.NotifyRecorded:
 		if r.Hooks != nil {

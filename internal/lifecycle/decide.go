@@ -65,6 +65,8 @@ const (
 	Notify Action = "Notify"
 	// NotifyRecorded: the callback's delivery is recorded in status; the executor may forget it.
 	NotifyRecorded Action = "NotifyRecorded"
+	// Delete: the finished job's time to live has passed; delete it.
+	Delete Action = "Delete"
 	// Admit: the job is ready; ask admission, then call Admit with its decision.
 	AwaitAdmission Action = "AwaitAdmission"
 )
@@ -169,7 +171,11 @@ func Decide(in Input) Result {
 		}
 		if job.Spec.Notify != nil {
 			decideNotify(&res, in)
+			if !NotifySettled(st) {
+				return res // a job is deleted only after its callback was delivered or given up
+			}
 		}
+		decideTTL(&res, in)
 		return res
 	}
 	if job.Spec.Data != nil && len(job.Spec.Data.Raw) > MaxDataBytes {
@@ -896,4 +902,52 @@ func decideNotify(res *Result, in Input) {
 		return
 	}
 	res.Action = Notify
+}
+
+// NotifySettled reports whether a finished job's completion callback needs nothing more: it was
+// delivered, given up, or there is none.
+func NotifySettled(st *kickqv1alpha1.QueueJobStatus) bool {
+	n := st.Notification
+	return n != nil && (n.DeliveredTime != nil || n.Failed)
+}
+
+// TTL returns how long a finished job is kept: spec.ttlSecondsAfterFinished, else its queue's
+// retention for the phase it ended in; nil keeps it.
+func TTL(job *kickqv1alpha1.QueueJob, q *kickqv1alpha1.QueueSpec) *int32 {
+	if job.Spec.TTLSecondsAfterFinished != nil {
+		return job.Spec.TTLSecondsAfterFinished
+	}
+	if p := RetentionFor(q, job.Status.Phase); p != nil {
+		return p.TTLSecondsAfterFinished
+	}
+	return nil
+}
+
+// RetentionFor is the queue's retention policy for jobs that ended in phase (nil: none).
+func RetentionFor(q *kickqv1alpha1.QueueSpec, phase kickqv1alpha1.QueueJobPhase) *kickqv1alpha1.RetentionPolicy {
+	if q == nil || q.Retention == nil {
+		return nil
+	}
+	switch phase {
+	case kickqv1alpha1.PhaseSucceeded:
+		return q.Retention.Succeeded
+	case kickqv1alpha1.PhaseFailed:
+		return q.Retention.Failed
+	}
+	return nil
+}
+
+// decideTTL deletes a finished job whose time to live has passed, or wakes it then.
+func decideTTL(res *Result, in Input) {
+	st := &res.Status
+	ttl := TTL(in.Job, in.Queue.Spec)
+	if ttl == nil || st.FinishTime == nil || in.Job.Spec.Cron != nil {
+		return
+	}
+	due := st.FinishTime.Add(seconds(*ttl))
+	if in.Now.Before(due) {
+		res.requeue(due)
+		return
+	}
+	res.Action = Delete
 }

@@ -25,6 +25,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -559,5 +560,58 @@ var _ = Describe("Dependencies", func() {
 		create(makeJob("later", ns).Pod().Obj())
 		finishPod(ns, "later", 1, 0, "")
 		waitPod(ns, "cleanup", 1)
+	})
+})
+
+var _ = Describe("Clean-up of finished jobs", func() {
+	var ns string
+	BeforeEach(func() {
+		ns = newNamespace()
+		fakeClock.SetTime(time.Now().Truncate(time.Second))
+	})
+
+	gone := func(name string) func() bool {
+		return func() bool {
+			var j kickqv1alpha1.QueueJob
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j))
+		}
+	}
+
+	It("deletes a job ttlSecondsAfterFinished after it finished, on the fake clock", func() {
+		j := makeJob("short-lived", ns).Pod().Obj()
+		j.Spec.TTLSecondsAfterFinished = ptr.To[int32](60)
+		create(j)
+		finishPod(ns, "short-lived", 1, 0, "")
+		done := expectPhase(ns, "short-lived", kickqv1alpha1.PhaseSucceeded)
+		stepTo(done.Status.FinishTime.Add(59 * time.Second))
+		Consistently(gone("short-lived"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+		stepTo(done.Status.FinishTime.Add(60 * time.Second))
+		Eventually(gone("short-lived"), util.Timeout, util.Interval).Should(BeTrue())
+	})
+
+	It("applies the queue's retention: a TTL for failed jobs and a history limit for succeeded ones", func() {
+		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: ns},
+			Spec: kickqv1alpha1.QueueSpec{Retention: &kickqv1alpha1.Retention{
+				Succeeded: &kickqv1alpha1.RetentionPolicy{HistoryLimit: ptr.To[int32](2)},
+				Failed:    &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](30)},
+			}}})
+		for i := 1; i <= 4; i++ {
+			name := fmt.Sprintf("ok-%d", i)
+			create(makeJob(name, ns).Queue("kept").Pod().Obj())
+			finishPod(ns, name, 1, 0, "")
+			expectPhase(ns, name, kickqv1alpha1.PhaseSucceeded)
+			fakeClock.Step(time.Second) // distinct finish times: ok-1 is the oldest
+		}
+		Eventually(gone("ok-1"), util.Timeout, util.Interval).Should(BeTrue())
+		Eventually(gone("ok-2"), util.Timeout, util.Interval).Should(BeTrue())
+		Consistently(func() bool { return gone("ok-3")() || gone("ok-4")() }, util.ConsistentDuration, util.Interval).Should(BeFalse())
+
+		create(makeJob("bad", ns).Queue("kept").Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		finishPod(ns, "bad", 1, 1, "")
+		failed := expectPhase(ns, "bad", kickqv1alpha1.PhaseFailed)
+		stepTo(failed.Status.FinishTime.Add(29 * time.Second))
+		Consistently(gone("bad"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+		stepTo(failed.Status.FinishTime.Add(30 * time.Second))
+		Eventually(gone("bad"), util.Timeout, util.Interval).Should(BeTrue())
 	})
 })
