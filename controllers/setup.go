@@ -136,6 +136,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := jobs.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queuejob controller: %w", err)
 	}
+	crons := NewCronReconciler(c, mgr.GetScheme(), opts.Clock, mgr.GetEventRecorder("kickq"))
+	crons.Timers = opts.Timers
+	if err := crons.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the cron controller: %w", err)
+	}
 	queues := &QueueReconciler{Client: c, Clock: opts.Clock, WriteClock: clock.RealClock{}, Admission: jobs.Admission}
 	if err := queues.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queue controller: %w", err)
