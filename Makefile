@@ -61,7 +61,7 @@ run: ## Run kickq: on the cluster of your kubeconfig if one answers, else on a l
 
 .PHONY: install
 install: ## Install the CRDs and the admission policy into the cluster of your kubeconfig.
-	kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy
+	kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy/inline-pod-target.yaml
 
 ##@ Build
 

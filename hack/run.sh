@@ -15,7 +15,7 @@ manager_flags=(--metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address
 if kubectl config current-context >/dev/null 2>&1 && kubectl version --request-timeout=3s >/dev/null 2>&1; then
   ctx=$(kubectl config current-context 2>/dev/null || echo "?")
   echo "make run: using the cluster of context '$ctx' from your kubeconfig"
-  kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy
+  kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy/inline-pod-target.yaml
   echo "make run: next, in another terminal: kubectl apply -f config/samples/"
   exec go run ./cmd/manager "${manager_flags[@]}"
 fi
