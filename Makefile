@@ -53,6 +53,21 @@ control-plane: ## Build etcd and kube-apiserver from source into bin/k8s (once p
 test: control-plane ## Run the unit and envtest suites against the control plane built from source.
 	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s hack/test.sh $(GO_TEST_FLAGS)
 
+##@ Real cluster (Linux, root)
+
+.PHONY: cluster-up
+cluster-up: ## Bring up the real single-node cluster of hack/cluster (kubeconfig: bin/cluster/kubeconfig).
+	hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop that cluster and clean what it wrote outside bin/cluster.
+	hack/cluster/down.sh
+
+.PHONY: e2e
+e2e: ## Run the end-to-end suite on the real cluster (brings it up; real containers run).
+	hack/cluster/up.sh >/dev/null
+	KUBECONFIG=$(LOCALBIN)/cluster/kubeconfig go test -tags e2e -count=1 -timeout 20m ./test/e2e/ -ginkgo.v $(GO_TEST_FLAGS)
+
 ##@ Run
 
 .PHONY: run
