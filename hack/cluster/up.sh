@@ -161,6 +161,9 @@ if ! ctr -a "$SOCK" -n k8s.io images ls -q | grep -q '^localhost/busybox:local$'
   ctr -a "$SOCK" -n k8s.io images import "$W/images/pause.tar" >/dev/null
   ctr -a "$SOCK" -n k8s.io images import "$W/images/busybox.tar" >/dev/null
 fi
+# The samples (config/samples) name busybox:1.37: the local image answers to that name too, so
+# they run here without a pull.
+ctr -a "$SOCK" -n k8s.io images tag --force localhost/busybox:local docker.io/library/busybox:1.37 >/dev/null
 
 cat >"$W/kubelet/config.yaml" <<EOK
 apiVersion: kubelet.config.k8s.io/v1beta1
