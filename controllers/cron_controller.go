@@ -350,7 +350,10 @@ var isTemplate = predicate.NewPredicateFuncs(func(o client.Object) bool {
 func (r *CronReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("cron").
-		For(&kickqv1alpha1.QueueJob{}, builder.WithPredicates(isTemplate)).
+		// Its own status writes do not wake a template: spec changes (suspend) and annotations
+		// (run-now) do, as do its children and its timer.
+		For(&kickqv1alpha1.QueueJob{}, builder.WithPredicates(isTemplate,
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&kickqv1alpha1.QueueJob{}, handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &kickqv1alpha1.QueueJob{}, handler.OnlyControllerOwner()),
 			builder.WithPredicates(finishedChanged)).
 		WatchesRawSource(source.Channel(r.wake, &handler.TypedEnqueueRequestForObject[*kickqv1alpha1.QueueJob]{})).
