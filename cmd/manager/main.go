@@ -53,6 +53,7 @@ type options struct {
 	qps                  float64
 	burst                int
 	concurrency          int
+	pprofAddr            string
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -64,6 +65,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.Float64Var(&o.qps, "kube-api-qps", 50, "Steady queries per second to the Kubernetes API server.")
 	fs.IntVar(&o.burst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "Reconcile workers per controller.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the pprof endpoints (/debug/pprof/) bind to; empty disables them.")
 }
 
 func (o *options) validate() error {
@@ -126,6 +128,7 @@ func main() {
 		},
 		Controller:                    config.Controller{MaxConcurrentReconciles: opts.concurrency},
 		HealthProbeBindAddress:        opts.probeAddr,
+		PprofBindAddress:              opts.pprofAddr,
 		LeaderElection:                opts.enableLeaderElection,
 		LeaderElectionID:              "kickq-manager.kickq.dev",
 		LeaderElectionNamespace:       opts.leaderElectionNS,

@@ -1,0 +1,219 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+)
+
+// s5AtRest puts N finished QueueJobs in the API server (no pods: as after their pods were
+// collected) and measures the manager at rest: RSS and Go heap after its caches synced and it
+// reconciled every job, the time to sync on a cold start and after a restart, and the bytes per
+// job in etcd.
+func (b *bench) s5AtRest(ctx context.Context) *Result {
+	r := newResult("S5", "at rest", b.env)
+	n := b.cfg.s5N
+	r.Params["n"] = n
+	c := b.cluster.Harness
+
+	// Earlier scenarios' jobs and pods go first, so that the manager's memory is S5's jobs'.
+	t := time.Now()
+	for _, ns := range []string{"bench-s0", "bench-s2-kickq", "bench-s3", "bench-s4"} {
+		_ = c.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0))
+		_ = c.DeleteAllOf(ctx, &kickqv1alpha1.QueueJob{}, client.InNamespace(ns))
+	}
+	logf("S5: deleted earlier scenarios' jobs and pods in %.1f s", time.Since(t).Seconds())
+	var left kickqv1alpha1.QueueJobList
+	if err := c.List(ctx, &left); err == nil {
+		r.Params["otherQueueJobs"] = len(left.Items)
+	}
+
+	base, err := b.s5Measure(ctx, "S5-empty", 0)
+	if err != nil {
+		r.Error = "baseline: " + err.Error()
+		return r
+	}
+
+	ns, err := b.newNamespace(ctx, "bench-s5")
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	dbBefore := b.etcdDBSize()
+	st := b.finishedStatus
+	if st == nil {
+		st = synthesizedFinished()
+	}
+	t = time.Now()
+	failed, err := parallel(ctx, n, b.cfg.parallelism, func(ctx context.Context, i int) error {
+		j := podJob(ns, fmt.Sprintf("done-%d", i))
+		if err := c.Create(ctx, j); err != nil {
+			return err
+		}
+		j.Status = *st.DeepCopy()
+		for k := range j.Status.AttemptHistory {
+			j.Status.AttemptHistory[k].PodName = fmt.Sprintf("done-%d-%d", i, j.Status.AttemptHistory[k].Number)
+		}
+		return c.Status().Update(ctx, j)
+	})
+	if err != nil {
+		r.Error = fmt.Sprintf("creating finished jobs: %d failed, first: %v", failed, err)
+		return r
+	}
+	fill := time.Since(t)
+	logf("S5: %d finished jobs written in %.1f s", n, fill.Seconds())
+	dbAfter := b.etcdDBSize()
+	jsonSize := b.meanJSONSize(ctx, ns, min(n, 50))
+
+	cold, err := b.s5Measure(ctx, "S5-cold", n)
+	if err != nil {
+		r.Error = "cold start: " + err.Error()
+		return r
+	}
+	mark := b.cluster.MarkAudit()
+	warm, err := b.s5Measure(ctx, "S5-restart", n)
+	if err != nil {
+		r.Error = "restart: " + err.Error()
+		return r
+	}
+	events, _ := b.cluster.ReadAudit(mark, 0, nil)
+	restartReqs := countRequests(events, userManager, true)
+	reqText, _ := requestsTable(restartReqs, 1)
+
+	perJobRSS := float64(warm.rss-base.rss) / float64(n)
+	perJobHeap := (warm.heap - base.heap) / float64(n)
+	r.Metrics["fillSeconds"] = fill.Seconds()
+	r.Metrics["baseline"], r.Metrics["cold"], r.Metrics["restart"] = base.m(), cold.m(), warm.m()
+	r.Metrics["rssBytesPerJob"] = perJobRSS
+	r.Metrics["heapInuseBytesPerJob"] = perJobHeap
+	r.Metrics["etcdDBBytesPerJob"] = float64(dbAfter-dbBefore) / float64(n)
+	r.Metrics["jsonBytesPerJob"] = jsonSize
+	r.Metrics["restartRequests"] = restartReqs
+	r.target("manager RSS per finished job", fmt.Sprintf("%.0f B (RSS %s with %d jobs, %s with none)", perJobRSS, mib(warm.rss), n, mib(base.rss)),
+		fmt.Sprintf("Go heap in use: %.0f B per job", perJobHeap), "≤ 2 KB", perJobRSS <= 2048)
+	r.row("time to sync: cold start / restart", fmt.Sprintf("%.1f s / %.1f s", cold.sync.Seconds(), warm.sync.Seconds()),
+		fmt.Sprintf("until every job was reconciled: %.1f s / %.1f s", cold.settle.Seconds(), warm.settle.Seconds()))
+	r.row("bytes per job in etcd", fmt.Sprintf("%.0f B (etcd DB growth)", float64(dbAfter-dbBefore)/float64(n)),
+		fmt.Sprintf("serialized object: %.0f B JSON", jsonSize))
+	r.row("manager requests at restart", reqText, "informers start with watch-list streams (sendInitialEvents), not lists")
+	r.note("the %d finished jobs carry the status of a real finished one from S2 (one attempt); their pods are not kept (the manager would also cache kickq pods that are kept); the etcd figure includes the create and the status write revisions not yet compacted", n)
+	return r
+}
+
+type restMeasure struct {
+	sync, settle time.Duration
+	rss, peak    int64
+	heap         float64
+	cpu          float64
+}
+
+func (m restMeasure) m() map[string]any {
+	return map[string]any{"syncSeconds": m.sync.Seconds(), "settleSeconds": m.settle.Seconds(), "rssBytes": m.rss,
+		"peakRSSBytes": m.peak, "heapInuseBytes": m.heap, "cpuSeconds": m.cpu}
+}
+
+// s5Measure starts a manager, waits for its caches and for every job to be reconciled, and
+// reads its memory.
+func (b *bench) s5Measure(ctx context.Context, id string, n int) (restMeasure, error) {
+	var out restMeasure
+	f := b.mflags
+	m, err := StartManager(f, filepath.Join(b.cfg.out, "manager-"+id+".log"))
+	if err != nil {
+		return out, err
+	}
+	defer m.Stop()
+	at, err := m.WaitWorkers(ctx, "queuejob", 10*time.Minute)
+	if err != nil {
+		return out, err
+	}
+	out.sync = at.Sub(m.Started)
+	if err := m.WaitIdle(ctx, 10 * time.Minute); err != nil {
+		return out, err
+	}
+	out.settle = time.Since(m.Started)
+	time.Sleep(2 * time.Second)
+	s := m.Stats()
+	out.rss, out.peak, out.cpu = s.RSS, s.PeakRS, s.CPU.Seconds()
+	out.heap, _ = m.Metric("go_memstats_heap_inuse_bytes")
+	if b.cfg.profile && n > 0 {
+		_ = m.HeapProfile(filepath.Join(b.cfg.out, id+"-manager.heap.pprof"))
+	}
+	logf("S5 %s: sync %.1f s, settled %.1f s, RSS %s, heap in use %.1f MiB", id, out.sync.Seconds(), out.settle.Seconds(), mib(out.rss), out.heap/(1<<20))
+	return out, ctx.Err()
+}
+
+// etcdDBSize is the size of etcd's database file.
+func (b *bench) etcdDBSize() int64 {
+	pid, ok := ControlPlanePIDs()["etcd"]
+	if !ok {
+		return 0
+	}
+	cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return 0
+	}
+	args := strings.Split(string(cmd), "\x00")
+	for i, a := range args {
+		dir := ""
+		switch {
+		case strings.HasPrefix(a, "--data-dir="):
+			dir = strings.TrimPrefix(a, "--data-dir=")
+		case a == "--data-dir" && i+1 < len(args):
+			dir = args[i+1]
+		}
+		if dir != "" {
+			fi, err := os.Stat(filepath.Join(dir, "member", "snap", "db"))
+			if err == nil {
+				return fi.Size()
+			}
+		}
+	}
+	return 0
+}
+
+// meanJSONSize is the mean size of the JSON the API server serves for a job.
+func (b *bench) meanJSONSize(ctx context.Context, ns string, k int) float64 {
+	var total int
+	for i := range k {
+		raw, err := b.cluster.RawGet(ctx, b.cluster.HarnessCfg, fmt.Sprintf("/apis/kickq.dev/v1alpha1/namespaces/%s/queuejobs/done-%d", ns, i))
+		if err != nil {
+			return 0
+		}
+		total += len(raw)
+	}
+	return float64(total) / float64(max(k, 1))
+}
+
+func synthesizedFinished() *kickqv1alpha1.QueueJobStatus {
+	now := metav1.Now()
+	return &kickqv1alpha1.QueueJobStatus{
+		Phase: kickqv1alpha1.PhaseSucceeded, Reason: "Completed", Attempts: 1, StartTime: &now, FinishTime: &now,
+		Conditions: []metav1.Condition{{Type: "Complete", Status: metav1.ConditionTrue, Reason: "Completed", LastTransitionTime: now}},
+		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, StartTime: &now, FinishTime: &now, Outcome: "Succeed"}},
+	}
+}
