@@ -18,10 +18,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,7 +104,8 @@ func StartCluster(assets, dir string, qps float32, burst int) (*Cluster, error) 
 		Set("audit-policy-file", policy).
 		Set("audit-log-path", c.auditPath).
 		Set("audit-log-format", "json").
-		Set("audit-log-maxsize", "0")
+		Set("audit-log-maxsize", "0").
+		Set("profiling", "true")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting the control plane from %s: %w", assets, err)
@@ -178,7 +181,15 @@ func (c *Cluster) RawGet(ctx context.Context, cfg *rest.Config, path string) ([]
 	if err != nil {
 		return nil, err
 	}
-	return cs.Discovery().RESTClient().Get().AbsPath(path).DoRaw(ctx)
+	p, query, _ := strings.Cut(path, "?")
+	req := cs.Discovery().RESTClient().Get().AbsPath(p)
+	if query != "" {
+		for _, kv := range strings.Split(query, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			req = req.Param(k, v)
+		}
+	}
+	return req.DoRaw(ctx)
 }
 
 // ControlPlanePIDs finds etcd's and kube-apiserver's processes (children of this one).
@@ -414,4 +425,73 @@ func (k *KCM) Stop() {
 		_ = k.cmd.Process.Kill()
 		<-done
 	}
+}
+
+// PutCopies writes n copies of a stored object (JSON as the API server serves it) into etcd
+// under the API server's keys, named prefix0…prefix(n−1), each with its own uid, through etcd's
+// JSON gateway (/v3/kv/txn), 128 puts per transaction (etcd's --max-txn-ops).
+func (c *Cluster) PutCopies(ctx context.Context, raw []byte, group, resource, ns, prefix string, n int) error {
+	var model map[string]any
+	if err := json.Unmarshal(raw, &model); err != nil {
+		return err
+	}
+	meta := model["metadata"].(map[string]any)
+	delete(meta, "resourceVersion")
+	statusJSON, _ := json.Marshal(model["status"])
+	oldName, _ := meta["name"].(string)
+	etcd := c.env.ControlPlane.Etcd.URL.String()
+	const perTxn = 128
+	batches := (n + perTxn - 1) / perTxn
+	_, err := parallel(ctx, batches, 8, func(ctx context.Context, bi int) error {
+		type put struct {
+			Key   []byte `json:"key"`
+			Value []byte `json:"value"`
+		}
+		type op struct {
+			RequestPut put `json:"requestPut"`
+		}
+		var ops []op
+		for i := bi * perTxn; i < min(n, (bi+1)*perTxn); i++ {
+			name := fmt.Sprintf("%s%d", prefix, i)
+			obj := map[string]any{}
+			for k, v := range model {
+				obj[k] = v
+			}
+			m := map[string]any{}
+			for k, v := range meta {
+				m[k] = v
+			}
+			m["name"] = name
+			m["uid"] = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+			obj["metadata"] = m
+			// Pod names in the status follow the job's name.
+			var st any
+			_ = json.Unmarshal([]byte(strings.ReplaceAll(string(statusJSON), `"`+oldName+`-`, `"`+name+`-`)), &st)
+			obj["status"] = st
+			v, err := json.Marshal(obj)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, op{put{Key: []byte(fmt.Sprintf("/registry/%s/%s/%s/%s", group, resource, ns, name)), Value: v}})
+		}
+		body, err := json.Marshal(map[string]any{"success": ops})
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, etcd+"/v3/kv/txn", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("etcd txn: %s: %s", resp.Status, out)
+		}
+		return nil
+	})
+	return err
 }

@@ -19,6 +19,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -100,9 +103,20 @@ func (b *bench) s0Ceiling(ctx context.Context) *Result {
 	}
 	for _, k := range kinds {
 		cp := watchControlPlane()
+		var prof chan error
+		if b.cfg.profile && k.name != wPodCreate {
+			prof = make(chan error, 1)
+			path := filepath.Join(b.cfg.out, "S0-kube-apiserver-"+strings.ReplaceAll(k.name, " ", "-")+".cpu.pprof")
+			go func() { prof <- b.cluster.Profile(ctx, 3, path) }()
+		}
 		t0 := time.Now()
 		failed, err := parallel(ctx, n, p, k.fn)
 		d := time.Since(t0)
+		if prof != nil {
+			if err := <-prof; err != nil {
+				logf("S0: profiling kube-apiserver: %v", err)
+			}
+		}
 		if err != nil {
 			r.Error = fmt.Sprintf("%s: %d failed, first: %v", k.name, failed, err)
 			return r
@@ -123,4 +137,13 @@ func (b *bench) s0Ceiling(ctx context.Context) *Result {
 		r.Error = "deleting S0's pods: " + err.Error()
 	}
 	return r
+}
+
+// Profile writes a CPU profile of kube-apiserver of the given length to path.
+func (c *Cluster) Profile(ctx context.Context, seconds int, path string) error {
+	b, err := c.RawGet(ctx, c.Admin, fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
