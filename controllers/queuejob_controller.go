@@ -43,6 +43,7 @@ import (
 	"kickq.dev/kickq/internal/admission"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/lifecycle"
+	"kickq.dev/kickq/internal/report"
 )
 
 // QueueJobReconciler drives QueueJobs through their lifecycle: observe the job, its queue and its
@@ -55,6 +56,8 @@ type QueueJobReconciler struct {
 	Recorder  events.EventRecorder
 	Admission *admission.Admission
 	Executors map[executor.TargetKind]executor.Executor
+	// Reports holds what running attempts reported until it is written (nil: no report API).
+	Reports *report.Store
 
 	// Timers, when set, also wakes jobs at their due time through the injected clock's timers:
 	// tests that drive a fake clock set it, as RequeueAfter counts real time.
@@ -95,6 +98,7 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := r.Client.Get(ctx, req.NamespacedName, job); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Admission.Forget(req.NamespacedName)
+			r.dropReports(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -103,6 +107,7 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	ctx = ctrl.LoggerInto(ctx, log)
 	if job.DeletionTimestamp != nil {
 		r.Admission.Forget(req.NamespacedName)
+		r.dropReports(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	if job.Spec.Cron != nil {
@@ -140,9 +145,12 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 	if in.Deps, err = r.dependencies(ctx, job); err != nil {
 		return ctrl.Result{}, err
 	}
+	key := client.ObjectKeyFromObject(job)
+	if r.Reports != nil && job.Status.Phase == kickqv1alpha1.PhaseRunning {
+		in.Report = r.Reports.Take(key, job.Status.Attempts)
+	}
 
 	res := lifecycle.Decide(in)
-	key := client.ObjectKeyFromObject(job)
 	waiting := res.Action == lifecycle.AwaitAdmission
 	admitted := false
 	if waiting {
@@ -167,13 +175,25 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
 		}
 		job = updated
+		if in.Report != nil {
+			r.Reports.Ack(key, in.Report)
+		}
 		for _, e := range res.Events {
 			r.Recorder.Eventf(job, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
 		}
-	} else if admitted {
-		// An admitted attempt is always recorded, so this does not happen; be safe all the same.
-		r.Admission.Release(key)
-		admitted = false
+	} else {
+		if in.Report != nil {
+			r.Reports.Ack(key, in.Report)
+		}
+		if admitted {
+			// An admitted attempt is always recorded, so this does not happen; be safe all the same.
+			r.Admission.Release(key)
+			admitted = false
+		}
+	}
+	if job.Status.Phase != kickqv1alpha1.PhaseRunning {
+		// Reports belong to a running attempt; what is left of an ended one is dropped.
+		r.dropReports(key)
 	}
 	// Admission learns the job's new state only once it is stored: a finished job frees its slot
 	// after its status says so, never before, so the next job's Running never overlaps it.
@@ -202,6 +222,12 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+func (r *QueueJobReconciler) dropReports(key types.NamespacedName) {
+	if r.Reports != nil {
+		r.Reports.Drop(key)
+	}
 }
 
 func (r *QueueJobReconciler) executorFor(t executor.Target) executor.Executor {

@@ -18,13 +18,21 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"time"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/internal/netguard"
+	"kickq.dev/kickq/internal/report"
 )
 
 // Options configure the controllers.
@@ -36,12 +44,32 @@ type Options struct {
 	// Client writes to the API server and reads from the cache; nil means the manager's client.
 	// Tests wrap it to count writes or inject failures.
 	Client client.Client
+
+	// WebhookWorkers is the size of the webhook call pool (default 16).
+	WebhookWorkers int
+	// WebhookGuard decides which addresses webhook calls may dial; nil refuses loopback,
+	// link-local, metadata, unspecified and multicast addresses.
+	WebhookGuard *netguard.Guard
+
+	// ReportBindAddress is where the report API listens ("" or "0": not served).
+	ReportBindAddress string
+	// ReportURL is the report API's base address as workers reach it; empty means
+	// http://<the address it listens on>.
+	ReportURL string
+	// ReportTokenKey signs attempt tokens (at least 16 bytes); nil means a random key, which
+	// makes tokens of running attempts invalid after a restart.
+	ReportTokenKey []byte
 }
 
-// Controllers are the registered reconcilers.
+// Controllers are the registered reconcilers and what they run with.
 type Controllers struct {
-	Jobs   *QueueJobReconciler
-	Queues *QueueReconciler
+	Jobs     *QueueJobReconciler
+	Queues   *QueueReconciler
+	Webhooks *executor.Webhooks
+	// Report is the report API (also when it is not served: tests serve its Handler).
+	Report *report.Server
+	// Endpoint is what attempts are told of the report API.
+	Endpoint *report.Endpoint
 }
 
 // Setup registers the field indexes and kickq's controllers with a manager.
@@ -56,10 +84,54 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("registering field indexes: %w", err)
 	}
+	timers := opts.Timers
+	if timers == nil {
+		timers = clock.RealClock{}
+	}
+	key := opts.ReportTokenKey
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("generating a report token key: %w", err)
+		}
+	}
+	signer, err := report.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	endpoint := &report.Endpoint{BaseURL: opts.ReportURL, Signer: signer}
+	var listener net.Listener
+	if opts.ReportBindAddress != "" && opts.ReportBindAddress != "0" {
+		if listener, err = net.Listen("tcp", opts.ReportBindAddress); err != nil {
+			return nil, fmt.Errorf("listening for the report API: %w", err)
+		}
+		if endpoint.BaseURL == "" {
+			endpoint.BaseURL = "http://" + listener.Addr().String()
+		}
+	}
+
 	pods := executor.NewPods(c, mgr.GetCache(), mgr.GetScheme(), opts.Clock)
+	pods.Report = endpoint
 	jobs := NewQueueJobReconciler(c, mgr.GetScheme(), opts.Clock, mgr.GetEventRecorder("kickq"),
 		map[executor.TargetKind]executor.Executor{executor.KindPod: pods})
 	jobs.Timers = opts.Timers
+	jobs.Reports = report.NewStore(timers, jobs.notify)
+	workers := opts.WebhookWorkers
+	if workers == 0 {
+		workers = 16
+	}
+	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, Guard: opts.WebhookGuard, Clock: timers,
+		Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
+	jobs.Executors[executor.KindWebhook] = hooks
+	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {
+		return nil, fmt.Errorf("adding the webhook pool: %w", err)
+	}
+	srv := &report.Server{Reader: c, Live: mgr.GetAPIReader(), Signer: signer, Store: jobs.Reports}
+	if listener != nil {
+		if err := mgr.Add(serveReports(listener, srv)); err != nil {
+			return nil, fmt.Errorf("adding the report API: %w", err)
+		}
+	}
 	if err := jobs.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queuejob controller: %w", err)
 	}
@@ -67,5 +139,28 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := queues.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queue controller: %w", err)
 	}
-	return &Controllers{Jobs: jobs, Queues: queues}, nil
+	return &Controllers{Jobs: jobs, Queues: queues, Webhooks: hooks, Report: srv, Endpoint: endpoint}, nil
 }
+
+// serveReports serves the report API on l while the manager runs, on every replica (a worker may
+// reach any of them; the job's reconciler writes what it receives only where it is the leader).
+func serveReports(l net.Listener, srv *report.Server) manager.Runnable {
+	return leaderless{manager.RunnableFunc(func(ctx context.Context) error {
+		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return ctx }}
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+		}()
+		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving the report API: %w", err)
+		}
+		return nil
+	})}
+}
+
+type leaderless struct{ manager.Runnable }
+
+func (leaderless) NeedLeaderElection() bool { return false }

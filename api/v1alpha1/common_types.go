@@ -286,6 +286,13 @@ type WebhookTarget struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=600
 	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
+
+	// retryAfterMaxSeconds caps how long a 429 or 503 answer's Retry-After may hold the next
+	// attempt back. Default 600.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	RetryAfterMaxSeconds *int32 `json:"retryAfterMaxSeconds,omitempty"`
 }
 
 // WorkerTarget marks jobs that pull workers claim and run in the user's own program, through the

@@ -18,19 +18,25 @@ limitations under the License.
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	_ "time/tzdata" // cron time zones work in images without /usr/share/zoneinfo
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,6 +47,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
+	"kickq.dev/kickq/internal/netguard"
 )
 
 // options are the manager's command-line settings.
@@ -54,6 +61,14 @@ type options struct {
 	burst                int
 	concurrency          int
 	pprofAddr            string
+
+	webhookWorkers    int
+	webhookAllowCIDRs string
+	webhookDenyCIDRs  string
+	reportAddr        string
+	reportURL         string
+	reportKeyFile     string
+	reportKeySecret   string
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -66,6 +81,13 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.burst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "Reconcile workers per controller.")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the pprof endpoints (/debug/pprof/) bind to; empty disables them.")
+	fs.IntVar(&o.webhookWorkers, "webhook-workers", 16, "Webhook calls in flight at once (the call pool's size).")
+	fs.StringVar(&o.webhookAllowCIDRs, "webhook-allow-cidrs", "", "Comma-separated CIDRs webhook calls may reach although blocked by default (loopback, link-local, metadata, unspecified, multicast), e.g. 127.0.0.0/8 for local tests.")
+	fs.StringVar(&o.webhookDenyCIDRs, "webhook-deny-cidrs", "", "Comma-separated CIDRs webhook calls may never reach (checked first).")
+	fs.StringVar(&o.reportAddr, "report-bind-address", ":8082", "Address the report API (POST /v1/namespaces/{ns}/queuejobs/{name}/report) listens on; \"0\" disables it.")
+	fs.StringVar(&o.reportURL, "report-url", "", "Base URL of the report API as pods and webhook receivers reach it (default: http://<report-bind-address>; in a cluster, the kickq-report Service).")
+	fs.StringVar(&o.reportKeyFile, "report-token-key-file", "", "File holding the key that signs attempt tokens (at least 16 bytes).")
+	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\") the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
 }
 
 func (o *options) validate() error {
@@ -74,6 +96,9 @@ func (o *options) validate() error {
 	}
 	if o.concurrency < 1 {
 		return fmt.Errorf("--concurrency must be at least 1")
+	}
+	if o.webhookWorkers < 1 {
+		return fmt.Errorf("--webhook-workers must be at least 1")
 	}
 	return nil
 }
@@ -148,7 +173,31 @@ func main() {
 		os.Exit(1)
 	}
 
-	if _, err := controllers.Setup(context.Background(), mgr, controllers.Options{}); err != nil {
+	allow, err := netguard.ParseCIDRs(opts.webhookAllowCIDRs)
+	if err != nil {
+		setupLog.Error(err, "invalid --webhook-allow-cidrs")
+		os.Exit(2)
+	}
+	deny, err := netguard.ParseCIDRs(opts.webhookDenyCIDRs)
+	if err != nil {
+		setupLog.Error(err, "invalid --webhook-deny-cidrs")
+		os.Exit(2)
+	}
+	if len(allow) > 0 {
+		setupLog.Info("webhook calls may reach addresses blocked by default", "allowed", allow)
+	}
+	key, err := reportKey(context.Background(), cfg, &opts)
+	if err != nil {
+		setupLog.Error(err, "reading the report token key")
+		os.Exit(1)
+	}
+	if _, err := controllers.Setup(context.Background(), mgr, controllers.Options{
+		WebhookWorkers:    opts.webhookWorkers,
+		WebhookGuard:      netguard.New(allow, deny),
+		ReportBindAddress: opts.reportAddr,
+		ReportURL:         opts.reportURL,
+		ReportTokenKey:    key,
+	}); err != nil {
 		setupLog.Error(err, "setting up controllers")
 		os.Exit(1)
 	}
@@ -158,4 +207,57 @@ func main() {
 		setupLog.Error(err, "running manager")
 		os.Exit(1)
 	}
+}
+
+// reportKey finds the key that signs attempt tokens: a file, a Secret the manager keeps (created
+// with a random key when missing), or nil (a random key per start).
+func reportKey(ctx context.Context, cfg *rest.Config, o *options) ([]byte, error) {
+	if o.reportKeyFile != "" {
+		b, err := os.ReadFile(o.reportKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		return bytes.TrimSpace(b), nil
+	}
+	ref := o.reportKeySecret
+	if ref == "" {
+		ns := os.Getenv("POD_NAMESPACE")
+		if ns == "" {
+			ctrl.Log.WithName("setup").Info("no --report-token-key-file or --report-token-secret: attempt tokens use a random key and become invalid when the manager restarts")
+			return nil, nil
+		}
+		ref = ns + "/kickq-report-token"
+	}
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" {
+		return nil, fmt.Errorf("--report-token-secret must be namespace/name, not %q", ref)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	for range 3 {
+		var s corev1.Secret
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)
+		if err == nil {
+			if k := s.Data["key"]; len(k) >= 16 {
+				return k, nil
+			}
+			return nil, fmt.Errorf("secret %s has no key \"key\" of at least 16 bytes", ref)
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading secret %s: %w", ref, err)
+		}
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, err
+		}
+		s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"key": k}}
+		if err := c.Create(ctx, &s); err == nil {
+			return k, nil
+		} else if !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating secret %s: %w", ref, err)
+		}
+	}
+	return nil, fmt.Errorf("secret %s: gave up after concurrent creates", ref)
 }

@@ -86,7 +86,10 @@ type Observation struct {
 	// WaitingReason and WaitingMessage say why a NotStarted run waits (ImagePullBackOff, ...).
 	WaitingReason  string
 	WaitingMessage string
-	// Result is set when Finished.
+	// Accepted: a webhook receiver accepted the call (202) and reports the outcome later; the
+	// attempt runs until it does or times out.
+	Accepted bool
+	// Result is set when Finished (and for an Accepted call, its answer).
 	Result outcome.Result
 }
 

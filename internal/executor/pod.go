@@ -34,6 +34,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/outcome"
+	"kickq.dev/kickq/internal/report"
 )
 
 // PodOwnerIndex is the field index of pods by the name of the QueueJob that owns them.
@@ -64,6 +65,8 @@ type Pods struct {
 	Reader client.Reader // the cache
 	Scheme *runtime.Scheme
 	Clock  clock.PassiveClock
+	// Report, when set, gives pods KICKQ_REPORT_URL and KICKQ_TOKEN.
+	Report *report.Endpoint
 
 	mu      sync.Mutex
 	created map[attemptKey]time.Time
@@ -85,7 +88,7 @@ func NewPods(c client.Client, reader client.Reader, scheme *runtime.Scheme, clk 
 
 // BuildPod returns the pod of an attempt: the template with kickq's name, labels, owner
 // reference, restartPolicy Never, deadline and KICKQ_* environment.
-func BuildPod(job *kickqv1alpha1.QueueJob, target Target, attempt int32, scheme *runtime.Scheme) (*corev1.Pod, error) {
+func BuildPod(job *kickqv1alpha1.QueueJob, target Target, attempt int32, scheme *runtime.Scheme, rep *report.Endpoint) (*corev1.Pod, error) {
 	if target.Pod == nil {
 		return nil, fmt.Errorf("job %s has no pod target", job.Name)
 	}
@@ -125,6 +128,11 @@ func BuildPod(job *kickqv1alpha1.QueueJob, target Target, attempt int32, scheme 
 		{Name: "KICKQ_ATTEMPT", Value: strconv.Itoa(int(attempt))},
 		{Name: "KICKQ_DATA", Value: data},
 	}
+	if rep != nil {
+		env = append(env,
+			corev1.EnvVar{Name: "KICKQ_REPORT_URL", Value: rep.URL(job.Namespace, job.Name)},
+			corev1.EnvVar{Name: "KICKQ_TOKEN", Value: rep.Signer.Token(job.UID, attempt)})
+	}
 	for i := range pod.Spec.InitContainers {
 		pod.Spec.InitContainers[i].Env = mergeEnv(pod.Spec.InitContainers[i].Env, env)
 	}
@@ -157,7 +165,7 @@ func mergeEnv(have, ours []corev1.EnvVar) []corev1.EnvVar {
 
 // Start creates the attempt's pod; AlreadyExists is success.
 func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target Target, attempt int32) error {
-	pod, err := BuildPod(job, target, attempt, p.Scheme)
+	pod, err := BuildPod(job, target, attempt, p.Scheme, p.Report)
 	if err != nil {
 		return err
 	}

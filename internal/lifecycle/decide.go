@@ -31,7 +31,9 @@ import (
 	"kickq.dev/kickq/internal/admission"
 	"kickq.dev/kickq/internal/backoff"
 	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/policy"
+	"kickq.dev/kickq/internal/report"
 )
 
 // Bounds of what the manager keeps and accepts.
@@ -81,7 +83,10 @@ type Input struct {
 	Settled bool
 	// Deps is the state of the jobs named by spec.after.
 	Deps Dependencies
-	Now  time.Time
+	// Report is what the running attempt reported through the report API and status does not
+	// show yet (nil: nothing due).
+	Report *report.Pending
+	Now    time.Time
 }
 
 // Dependencies is what the reconciler found of the jobs a job waits for (spec.after).
@@ -204,12 +209,41 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 		started = rec.StartTime.Time
 	}
 
+	// What the attempt reported (report API): progress, logs, heartbeat, result, and maybe its
+	// outcome, which ends it at once.
+	if p := in.Report; p != nil && p.Attempt == n {
+		applyReport(st, p)
+		if p.Outcome != "" {
+			r := outcome.Result{Outcome: p.Outcome, Reason: "Reported", RetryAfter: p.RetryAfter,
+				Message: fmt.Sprintf("attempt %d reported %s", n, p.Outcome)}
+			if p.Message != "" {
+				r.Message += ": " + p.Message
+			}
+			if p.Outcome == kickqv1alpha1.OutcomeSucceed {
+				succeed(res, now, n, r)
+			} else {
+				failAttempt(res, in, eff, r)
+			}
+			if obs.Phase == executor.Running || obs.Phase == executor.NotStarted {
+				res.Action, res.Attempt = Stop, n
+			}
+			return
+		}
+	}
+	if obs.Accepted && (rec == nil || rec.HTTPStatusCode == nil) {
+		setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
+			a.HTTPStatusCode = obs.Result.HTTPStatusCode
+			a.Reason, a.Message = obs.Result.Reason, trim(obs.Result.Message, 1024)
+		})
+		st.Message = fmt.Sprintf("attempt %d accepted by the receiver; waiting for its report", n)
+	}
+
 	switch obs.Phase {
 	case executor.Missing:
 		switch {
 		case obs.Lost:
-			failAttempt(res, in, eff, kickqv1alpha1.OutcomeFail, nil, "PodLost",
-				fmt.Sprintf("attempt %d failed: its pod %s disappeared", n, obs.Name))
+			failAttempt(res, in, eff, outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "PodLost",
+				Message: fmt.Sprintf("attempt %d failed: its pod %s disappeared", n, obs.Name)})
 		case obs.Expected:
 			res.requeue(now.Add(expectedPodGrace))
 		default:
@@ -220,19 +254,11 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 		return
 	case executor.Finished:
 		r := obs.Result
-		msg := r.Message
 		switch r.Outcome {
 		case kickqv1alpha1.OutcomeSucceed:
-			setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
-				a.FinishTime = mt(now)
-				a.Outcome = kickqv1alpha1.OutcomeSucceed
-				a.ExitCode, a.Reason, a.Message = r.ExitCode, r.Reason, trim(msg, 1024)
-			})
-			st.Result = r.Result
-			appendLog(st, now, fmt.Sprintf("attempt %d succeeded", n))
-			finish(res, now, true, kickqv1alpha1.ReasonCompleted, fmt.Sprintf("attempt %d succeeded", n))
+			succeed(res, now, n, r)
 		default:
-			failAttempt(res, in, eff, r.Outcome, r.ExitCode, r.Reason, msg)
+			failAttempt(res, in, eff, r)
 		}
 		return
 	case executor.NotStarted:
@@ -258,19 +284,34 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 				if obs.WaitingMessage != "" {
 					msg += ": " + obs.WaitingMessage
 				}
-				failAttempt(res, in, eff, kickqv1alpha1.OutcomeFail, nil, reason, msg)
+				failAttempt(res, in, eff, outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: reason, Message: msg})
 				res.Action, res.Attempt = Stop, n
 				return
 			}
 			res.requeue(due)
 		}
 	}
+	// A running attempt that must send heartbeats (any report counts) and went silent is stuck.
+	if eff.HeartbeatTimeoutSeconds != nil && obs.Phase == executor.Running && !obs.Deleting {
+		last := started
+		if st.LastHeartbeatTime != nil && st.LastHeartbeatTime.After(last) {
+			last = st.LastHeartbeatTime.Time
+		}
+		due := last.Add(seconds(*eff.HeartbeatTimeoutSeconds))
+		if !now.Before(due) {
+			failAttempt(res, in, eff, outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "HeartbeatTimeout",
+				Message: fmt.Sprintf("attempt %d sent no report for heartbeatTimeoutSeconds (%ds)", n, *eff.HeartbeatTimeoutSeconds)})
+			res.Action, res.Attempt = Stop, n
+			return
+		}
+		res.requeue(due)
+	}
 	// Running or not started yet: the operator-side attempt deadline.
 	if eff.AttemptDeadlineSeconds != nil && !obs.Deleting {
 		due := started.Add(seconds(*eff.AttemptDeadlineSeconds))
 		if !now.Before(due) {
-			failAttempt(res, in, eff, kickqv1alpha1.OutcomeFail, nil, "AttemptDeadlineExceeded",
-				fmt.Sprintf("attempt %d ran longer than attemptDeadlineSeconds (%ds)", n, *eff.AttemptDeadlineSeconds))
+			failAttempt(res, in, eff, outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "AttemptDeadlineExceeded",
+				Message: fmt.Sprintf("attempt %d ran longer than attemptDeadlineSeconds (%ds)", n, *eff.AttemptDeadlineSeconds)})
 			res.Action, res.Attempt = Stop, n
 			return
 		}
@@ -278,15 +319,56 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 	}
 }
 
+// succeed ends the running attempt and the job successfully.
+func succeed(res *Result, now time.Time, n int32, r outcome.Result) {
+	st := &res.Status
+	setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
+		a.FinishTime = mt(now)
+		a.Outcome = kickqv1alpha1.OutcomeSucceed
+		a.ExitCode, a.Reason, a.Message = r.ExitCode, r.Reason, trim(r.Message, 1024)
+		if r.HTTPStatusCode != nil {
+			a.HTTPStatusCode = r.HTTPStatusCode
+		}
+	})
+	if r.Result != nil {
+		// A result the run returned wins over one it reported earlier.
+		st.Result = r.Result
+	}
+	appendLog(st, now, fmt.Sprintf("attempt %d succeeded", n))
+	finish(res, now, true, kickqv1alpha1.ReasonCompleted, fmt.Sprintf("attempt %d succeeded", n))
+}
+
+// applyReport copies what an attempt reported into status: the newest progress and result, its
+// log lines (into the bounded ring) and the time of its latest report as its heartbeat.
+func applyReport(st *kickqv1alpha1.QueueJobStatus, p *report.Pending) {
+	if p.Progress != nil {
+		st.Progress = p.Progress.DeepCopy()
+	}
+	st.LogsDropped += p.LogsDropped
+	for _, l := range p.Logs {
+		appendLogEntry(st, l)
+	}
+	if !p.Heartbeat.IsZero() {
+		st.LastHeartbeatTime = mt(p.Heartbeat)
+	}
+	if p.Result != nil {
+		st.Result = p.Result.DeepCopy()
+	}
+}
+
 // failAttempt ends the running attempt without success and applies the retry policy.
-func failAttempt(res *Result, in Input, eff policy.Effective, o kickqv1alpha1.Outcome, exitCode *int32, reason, msg string) {
+func failAttempt(res *Result, in Input, eff policy.Effective, r outcome.Result) {
 	st := &res.Status
 	now := in.Now
 	n := st.Attempts
+	o, msg := r.Outcome, r.Message
 	setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
 		a.FinishTime = mt(now)
 		a.Outcome = o
-		a.ExitCode, a.Reason, a.Message = exitCode, reason, trim(msg, 1024)
+		a.ExitCode, a.Reason, a.Message = r.ExitCode, r.Reason, trim(msg, 1024)
+		if r.HTTPStatusCode != nil {
+			a.HTTPStatusCode = r.HTTPStatusCode
+		}
 	})
 	switch o {
 	case kickqv1alpha1.OutcomeDie:
@@ -294,6 +376,17 @@ func failAttempt(res *Result, in Input, eff policy.Effective, o kickqv1alpha1.Ou
 		finish(res, now, false, kickqv1alpha1.ReasonDied, msg)
 		return
 	case kickqv1alpha1.OutcomeRetry:
+		if r.RetryAfter > 0 {
+			next := now.Add(r.RetryAfter)
+			appendLog(st, now, fmt.Sprintf("attempt %d: %s; retrying in %s without counting", n, msg, r.RetryAfter))
+			st.Phase = kickqv1alpha1.PhaseDelayed
+			st.NextAttemptTime = mt(next)
+			st.ReadyTime = mt(next)
+			st.Message = trim(fmt.Sprintf("attempt %d: %s; next attempt at %s", n, msg, next.UTC().Format(time.RFC3339)), 1024)
+			res.event(corev1.EventTypeNormal, "Retrying", "attempt %d: %s; retrying in %s without counting", n, msg, r.RetryAfter)
+			res.requeue(next)
+			return
+		}
 		appendLog(st, now, fmt.Sprintf("attempt %d failed, retrying without counting: %s", n, msg))
 		st.Phase = kickqv1alpha1.PhasePending
 		st.NextAttemptTime = nil
@@ -373,15 +466,15 @@ func decideWaiting(res *Result, in Input, target executor.Target, blockReason, b
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.JobSuspended, Status: metav1.ConditionFalse,
 			Reason: "Resumed", Message: "spec.suspend is unset", LastTransitionTime: metav1.NewTime(now)})
 	}
-	if target.Kind != executor.KindPod {
+	if target.Kind == executor.KindWorker {
 		st.Phase = kickqv1alpha1.PhasePending
-		st.Message = fmt.Sprintf("waiting for a %s executor: this manager runs pod targets", target.Kind)
+		st.Message = "waiting for a pull worker to claim the job: this manager runs pod and webhook targets"
 		return
 	}
 	if !in.Settled {
-		// The previous attempt's pod is still stopping; its deletion wakes the job.
+		// The previous attempt's run is still stopping; its end wakes the job.
 		st.Phase = kickqv1alpha1.PhasePending
-		st.Message = fmt.Sprintf("waiting for the pod of attempt %d to end", st.Attempts)
+		st.Message = fmt.Sprintf("waiting for the run of attempt %d to end", st.Attempts)
 		return
 	}
 	res.Action = AwaitAdmission
@@ -421,6 +514,8 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	st.Message = fmt.Sprintf("attempt %d running", n)
 	st.NextAttemptTime = nil
 	st.Progress = nil
+	st.Result = nil
+	st.LastHeartbeatTime = nil
 	if st.StartTime == nil {
 		st.StartTime = mt(now)
 	}
@@ -670,7 +765,13 @@ func setAttempt(st *kickqv1alpha1.QueueJobStatus, n int32, f func(*kickqv1alpha1
 
 // appendLog adds a line to the status log ring, dropping the oldest lines beyond the bounds.
 func appendLog(st *kickqv1alpha1.QueueJobStatus, now time.Time, msg string) {
-	st.Logs = append(st.Logs, kickqv1alpha1.LogEntry{Time: metav1.NewTime(now), Message: trim(msg, 1024)})
+	appendLogEntry(st, kickqv1alpha1.LogEntry{Time: metav1.NewTime(now), Message: msg})
+}
+
+// appendLogEntry adds a line to the status log ring, dropping the oldest lines beyond the bounds.
+func appendLogEntry(st *kickqv1alpha1.QueueJobStatus, e kickqv1alpha1.LogEntry) {
+	e.Message = trim(e.Message, 1024)
+	st.Logs = append(st.Logs, e)
 	size := 0
 	for _, l := range st.Logs {
 		size += len(l.Message)

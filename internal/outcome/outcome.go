@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -86,6 +87,10 @@ type Result struct {
 	// Rule is the 1-based index of the retry rule that matched, 0 if none, DisruptionRule for the
 	// built-in DisruptionTarget rule.
 	Rule int
+	// HTTPStatusCode is the status of a webhook attempt's answer (nil: no answer).
+	HTTPStatusCode *int32
+	// RetryAfter is how long a Retry outcome waits before the next attempt (0: at once).
+	RetryAfter time.Duration
 }
 
 // State reports the pod's state: Succeeded or Failed from its phase, Running if its phase is
@@ -181,7 +186,7 @@ func succeeded(pod *corev1.Pod) Result {
 		r.Message = fmt.Sprintf("exit code %d (container %s)", code, first.Name)
 	}
 	if source != nil {
-		r.Result = resultOf(source.State.Terminated.Message)
+		r.Result = ResultOf(source.State.Terminated.Message)
 	}
 	return r
 }
@@ -374,11 +379,11 @@ func describe(r kickqv1alpha1.RetryRule) string {
 	return fmt.Sprintf("%s on pod conditions %s", r.Action, strings.Join(conds, ", "))
 }
 
-// resultOf turns a termination message into a result: the message (trimmed of surrounding space)
+// ResultOf turns a termination message into a result: the message (trimmed of surrounding space)
 // as JSON if it is valid UTF-8 JSON, else as a JSON string; nil if empty (or JSON null). A result
 // longer than MaxResultBytes becomes a JSON string of the message's first bytes ending in
 // "…(truncated)".
-func resultOf(msg string) *apiextensionsv1.JSON {
+func ResultOf(msg string) *apiextensionsv1.JSON {
 	msg = strings.TrimSpace(msg)
 	if msg == "" || msg == "null" {
 		return nil

@@ -1,0 +1,280 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+)
+
+// Bounds of one report.
+const (
+	// MaxBodyBytes is the largest report body accepted (413 beyond).
+	MaxBodyBytes = 64 * 1024
+	// MaxResultBytes is the largest result accepted (413 beyond); it matches what status keeps.
+	MaxResultBytes = 4096
+	// MaxLogLines is the most log lines one report may carry.
+	MaxLogLines = 100
+	// MaxLineBytes is the longest log line kept; longer lines are cut.
+	MaxLineBytes = 1024
+	// MaxMessageBytes is the longest progress or outcome message kept; longer ones are cut.
+	MaxMessageBytes = 256
+	// MaxRetryAfterSeconds bounds an outcome's retryAfterSeconds.
+	MaxRetryAfterSeconds = 24 * 3600
+	// outcomeWait is how long a report with an outcome waits for its status write.
+	outcomeWait = 10 * time.Second
+)
+
+// Body is the JSON a worker POSTs. Every field is optional; any report counts as a heartbeat.
+type Body struct {
+	Progress *ProgressBody `json:"progress,omitempty"`
+	// Log is one line (a JSON string) or several (an array of strings).
+	Log       json.RawMessage `json:"log,omitempty"`
+	Heartbeat bool            `json:"heartbeat,omitempty"`
+	// Result is any JSON value, kept in status.result.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Outcome ends the attempt: Succeed, Fail, Die or Retry.
+	Outcome           kickqv1alpha1.Outcome `json:"outcome,omitempty"`
+	Message           string                `json:"message,omitempty"`
+	RetryAfterSeconds *int32                `json:"retryAfterSeconds,omitempty"`
+}
+
+// ProgressBody is a progress report.
+type ProgressBody struct {
+	Percent *int32 `json:"percent,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Server serves the report API.
+type Server struct {
+	// Reader reads jobs (the manager's cache); Live reads them from the API server when the cache
+	// may be behind a token (a new attempt the cache has not seen yet).
+	Reader client.Reader
+	Live   client.Reader
+	Signer *Signer
+	Store  *Store
+}
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/namespaces/{namespace}/queuejobs/{name}/report", s.report)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not found: the report API is POST /v1/namespaces/{namespace}/queuejobs/{name}/report")
+	})
+	return mux
+}
+
+type answer struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, a answer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(a)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, answer{Status: "error", Message: msg})
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	key := types.NamespacedName{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kickq"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer $KICKQ_TOKEN")
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the report is larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading the report: "+err.Error())
+		return
+	}
+	job, code, msg := s.authorize(r.Context(), key, token)
+	if code != 0 {
+		if code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kickq", error="invalid_token"`)
+		}
+		writeError(w, code, msg)
+		return
+	}
+	rep, code, msg := parse(raw)
+	if code != 0 {
+		writeError(w, code, msg)
+		return
+	}
+	ack := s.Store.Add(key, job.Status.Attempts, rep)
+	if ack == nil {
+		writeJSON(w, http.StatusAccepted, answer{Status: "accepted"})
+		return
+	}
+	select {
+	case a := <-ack:
+		if !a.Written {
+			writeError(w, http.StatusConflict, fmt.Sprintf("attempt %d ended before its outcome was written", job.Status.Attempts))
+			return
+		}
+		writeJSON(w, http.StatusOK, answer{Status: "recorded", Message: fmt.Sprintf("outcome %s of attempt %d is recorded", rep.Outcome, job.Status.Attempts)})
+	case <-time.After(outcomeWait):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the outcome is not written yet; send it again")
+	case <-r.Context().Done():
+	}
+}
+
+// authorize finds the job and checks that the token is the one of its running attempt. It
+// returns an HTTP status and message when it is not.
+func (s *Server) authorize(ctx context.Context, key types.NamespacedName, token string) (*kickqv1alpha1.QueueJob, int, string) {
+	job := &kickqv1alpha1.QueueJob{}
+	if err := s.Reader.Get(ctx, key, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, http.StatusNotFound, fmt.Sprintf("queuejob %s not found", key)
+		}
+		logf.FromContext(ctx).Error(err, "reading a job for a report", "queuejob", key)
+		return nil, http.StatusServiceUnavailable, "cannot read the job now; try again"
+	}
+	attempt, err := s.Signer.Verify(token, job.UID)
+	if err != nil {
+		return nil, http.StatusUnauthorized, "the token is not valid for queuejob " + key.String()
+	}
+	if attempt > job.Status.Attempts && s.Live != nil {
+		// The attempt is newer than the cache's copy of the job: ask the API server.
+		if err := s.Live.Get(ctx, key, job); err != nil {
+			return nil, http.StatusServiceUnavailable, "cannot read the job now; try again"
+		}
+	}
+	switch {
+	case attempt != job.Status.Attempts:
+		return nil, http.StatusConflict, fmt.Sprintf("the token is for attempt %d; the job is at attempt %d", attempt, job.Status.Attempts)
+	case meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobComplete),
+		meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobFailed):
+		return nil, http.StatusConflict, fmt.Sprintf("the job has finished (%s)", job.Status.Phase)
+	case job.Status.Phase != kickqv1alpha1.PhaseRunning || attemptEnded(job, attempt):
+		return nil, http.StatusConflict, fmt.Sprintf("attempt %d has ended", attempt)
+	}
+	return job, 0, ""
+}
+
+func attemptEnded(job *kickqv1alpha1.QueueJob, n int32) bool {
+	for _, a := range job.Status.AttemptHistory {
+		if a.Number == n {
+			return a.FinishTime != nil
+		}
+	}
+	return false
+}
+
+// parse validates a report body.
+func parse(raw []byte) (Report, int, string) {
+	var b Body
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return Report{}, http.StatusBadRequest, "the report is not valid JSON of the report schema: " + err.Error()
+	}
+	if dec.More() {
+		return Report{}, http.StatusBadRequest, "the report has data after its JSON object"
+	}
+	var r Report
+	if b.Progress != nil {
+		p := &kickqv1alpha1.Progress{Message: cut(b.Progress.Message, MaxMessageBytes)}
+		if b.Progress.Percent != nil {
+			if *b.Progress.Percent < 0 || *b.Progress.Percent > 100 {
+				return r, http.StatusBadRequest, fmt.Sprintf("progress.percent is %d; it must be 0 to 100", *b.Progress.Percent)
+			}
+			p.Percent = *b.Progress.Percent
+		}
+		r.Progress = p
+	}
+	if len(b.Log) > 0 && string(b.Log) != "null" {
+		var one string
+		if err := json.Unmarshal(b.Log, &one); err == nil {
+			r.Logs = []string{one}
+		} else if err := json.Unmarshal(b.Log, &r.Logs); err != nil {
+			return r, http.StatusBadRequest, "log must be a string or an array of strings"
+		}
+		if len(r.Logs) > MaxLogLines {
+			return r, http.StatusRequestEntityTooLarge, fmt.Sprintf("log has %d lines; one report carries at most %d", len(r.Logs), MaxLogLines)
+		}
+		for i := range r.Logs {
+			r.Logs[i] = cut(r.Logs[i], MaxLineBytes)
+		}
+	}
+	if len(b.Result) > 0 && string(b.Result) != "null" {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, b.Result); err != nil {
+			return r, http.StatusBadRequest, "result is not valid JSON: " + err.Error()
+		}
+		if compact.Len() > MaxResultBytes {
+			return r, http.StatusRequestEntityTooLarge, fmt.Sprintf("result is %d bytes; status keeps at most %d", compact.Len(), MaxResultBytes)
+		}
+		r.Result = &apiextensionsv1.JSON{Raw: compact.Bytes()}
+	}
+	switch b.Outcome {
+	case "", kickqv1alpha1.OutcomeSucceed, kickqv1alpha1.OutcomeFail, kickqv1alpha1.OutcomeDie, kickqv1alpha1.OutcomeRetry:
+	default:
+		return r, http.StatusBadRequest, fmt.Sprintf("outcome %q is not one of Succeed, Fail, Die, Retry", b.Outcome)
+	}
+	r.Outcome = b.Outcome
+	r.Message = cut(b.Message, MaxMessageBytes)
+	if b.RetryAfterSeconds != nil {
+		if b.Outcome != kickqv1alpha1.OutcomeRetry {
+			return r, http.StatusBadRequest, "retryAfterSeconds goes only with outcome Retry"
+		}
+		if *b.RetryAfterSeconds < 0 || *b.RetryAfterSeconds > MaxRetryAfterSeconds {
+			return r, http.StatusBadRequest, fmt.Sprintf("retryAfterSeconds must be 0 to %d", MaxRetryAfterSeconds)
+		}
+		r.RetryAfter = time.Duration(*b.RetryAfterSeconds) * time.Second
+	}
+	return r, 0, ""
+}
+
+// cut shortens s to at most n bytes at a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

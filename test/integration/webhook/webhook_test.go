@@ -1,0 +1,466 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/signing"
+)
+
+const (
+	timeout  = 20 * time.Second
+	interval = 25 * time.Millisecond
+)
+
+const hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// webhookJob is a job with an inline webhook target on the suite's receiver and no retries.
+func webhookJob(ns, name string, mut ...func(*kickqv1alpha1.QueueJob)) *kickqv1alpha1.QueueJob {
+	j := &kickqv1alpha1.QueueJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: kickqv1alpha1.QueueJobSpec{Type: "email", Data: &apiextensionsv1.JSON{Raw: []byte(`{"to":"a@b.c"}`)},
+			Webhook: &kickqv1alpha1.WebhookTarget{URL: sink.URL + "/jobs"}},
+	}
+	j.Spec.Retry = &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](0)}
+	for _, m := range mut {
+		m(j)
+	}
+	return j
+}
+
+func getJob(ns, name string) *kickqv1alpha1.QueueJob {
+	var j kickqv1alpha1.QueueJob
+	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
+	return &j
+}
+
+func expectPhase(ns, name string, p kickqv1alpha1.QueueJobPhase) *kickqv1alpha1.QueueJob {
+	EventuallyWithOffset(1, func() kickqv1alpha1.QueueJobPhase { return getJob(ns, name).Status.Phase }, timeout, interval).Should(Equal(p))
+	return getJob(ns, name)
+}
+
+func waitDeliveries(job string, n int) []delivery {
+	EventuallyWithOffset(1, func() int { return len(sink.deliveries(job)) }, timeout, interval).Should(BeNumerically(">=", n))
+	return sink.deliveries(job)
+}
+
+// postReport sends a report to the current manager's report API.
+func postReport(ns, name, token, body string) (int, string) {
+	req, err := http.NewRequest(http.MethodPost, mgr.ctrls.Endpoint.URL(ns, name), strings.NewReader(body))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func lastAttempt(j *kickqv1alpha1.QueueJob) kickqv1alpha1.AttemptRecord {
+	ExpectWithOffset(1, j.Status.AttemptHistory).NotTo(BeEmpty())
+	return j.Status.AttemptHistory[len(j.Status.AttemptHistory)-1]
+}
+
+var _ = Describe("Webhook jobs", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("POSTs a signed payload and succeeds with the answer's result in two status writes", func() {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+			StringData: map[string]string{"secret": hookSecret}})).To(Succeed())
+		sink.answer("signed", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, `{"result":{"messageId":"m-1"}}`)
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "signed", func(j *kickqv1alpha1.QueueJob) {
+			j.Spec.Webhook.SecretRef = &kickqv1alpha1.SecretKeyRef{Name: "hook", Key: "secret"}
+		}))).To(Succeed())
+		j := expectPhase(ns, "signed", kickqv1alpha1.PhaseSucceeded)
+		Expect(string(j.Status.Result.Raw)).To(Equal(`{"messageId":"m-1"}`))
+		Expect(*lastAttempt(j).HTTPStatusCode).To(Equal(int32(200)))
+
+		d := sink.deliveries("signed")
+		Expect(d).To(HaveLen(1))
+		Expect(d[0].ID).To(Equal(string(j.UID) + "-1"))
+		Expect(d[0].Payload.ID).To(Equal(d[0].ID))
+		Expect(d[0].Payload.Attempt).To(Equal(int32(1)))
+		Expect(d[0].Payload.Queue).To(Equal("default"))
+		Expect(string(d[0].Payload.Data.Raw)).To(Equal(`{"to":"a@b.c"}`))
+		Expect(d[0].Payload.ReportURL).To(HaveSuffix("/v1/namespaces/" + ns + "/queuejobs/signed/report"))
+		Expect(d[0].Payload.Token).To(HavePrefix("kq1.1."))
+		h := http.Header{}
+		h.Set("webhook-id", d[0].ID)
+		h.Set("webhook-timestamp", d[0].Timestamp)
+		h.Set("webhook-signature", d[0].Signature)
+		Expect(verifyIndependently(hookSecret, h, d[0].Raw)).To(BeTrue(), "signature %q", d[0].Signature)
+		Expect(d[0].Timestamp).To(Equal(fmt.Sprint(fakeClock.Now().Unix())))
+
+		// Attempt recorded as Running, then Succeeded: two status writes, and no more after.
+		Expect(writes.of(ns, "signed")).To(Equal(2))
+		Consistently(func() int { return writes.of(ns, "signed") }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(2))
+	})
+
+	DescribeTable("answers, row by row",
+		func(code int, header map[string]string, body string, phase kickqv1alpha1.QueueJobPhase, reason, attemptReason string, outcome kickqv1alpha1.Outcome) {
+			name := fmt.Sprintf("code-%d-%d", code, len(body))
+			sink.answer(name, func(w http.ResponseWriter, _ *http.Request) {
+				for k, v := range header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(code)
+				_, _ = io.WriteString(w, body)
+			})
+			Expect(k8sClient.Create(ctx, webhookJob(ns, name))).To(Succeed())
+			j := expectPhase(ns, name, phase)
+			Expect(j.Status.Reason).To(Equal(reason))
+			a := lastAttempt(j)
+			Expect(a.Reason).To(Equal(attemptReason))
+			Expect(a.Outcome).To(Equal(outcome))
+			Expect(*a.HTTPStatusCode).To(Equal(int32(code)))
+		},
+		Entry("200 succeeds", 200, nil, `{"result":1}`, kickqv1alpha1.PhaseSucceeded, kickqv1alpha1.ReasonCompleted, "Completed", kickqv1alpha1.OutcomeSucceed),
+		Entry("204 succeeds", 204, nil, ``, kickqv1alpha1.PhaseSucceeded, kickqv1alpha1.ReasonCompleted, "Completed", kickqv1alpha1.OutcomeSucceed),
+		Entry("410 dies", 410, nil, `gone`, kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonDied, "Gone", kickqv1alpha1.OutcomeDie),
+		Entry("500 fails, counted", 500, nil, `database down`, kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonRetriesExhausted, "HTTPError", kickqv1alpha1.OutcomeFail),
+		Entry("429 without Retry-After fails, counted", 429, nil, ``, kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonRetriesExhausted, "HTTPError", kickqv1alpha1.OutcomeFail),
+		Entry("302 is not followed and fails", 302, map[string]string{"Location": "http://169.254.169.254/"}, ``, kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonRetriesExhausted, "HTTPError", kickqv1alpha1.OutcomeFail),
+		Entry("a body outcome Die overrides 200", 200, nil, `{"outcome":"Die","message":"no such user"}`, kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonDied, "ReceiverOutcome", kickqv1alpha1.OutcomeDie),
+		Entry("a body outcome Fail overrides 200", 200, nil, `{"outcome":"Fail"}`, kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonRetriesExhausted, "ReceiverOutcome", kickqv1alpha1.OutcomeFail),
+		Entry("a body outcome Succeed overrides 500", 500, nil, `{"outcome":"Succeed"}`, kickqv1alpha1.PhaseSucceeded, kickqv1alpha1.ReasonCompleted, "ReceiverOutcome", kickqv1alpha1.OutcomeSucceed),
+	)
+
+	It("quotes a failed answer's status and body in the attempt record", func() {
+		sink.answer("quote", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(502)
+			_, _ = io.WriteString(w, "upstream mailer unreachable")
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "quote"))).To(Succeed())
+		j := expectPhase(ns, "quote", kickqv1alpha1.PhaseFailed)
+		Expect(lastAttempt(j).Message).To(And(ContainSubstring("502"), ContainSubstring("upstream mailer unreachable")))
+	})
+
+	It("retries after exactly Retry-After on 429, without counting a failure", func() {
+		calls := 0
+		sink.answer("busy", func(w http.ResponseWriter, _ *http.Request) {
+			calls++
+			if calls == 1 {
+				w.Header().Set("Retry-After", "30")
+				w.WriteHeader(429)
+				return
+			}
+			w.WriteHeader(200)
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "busy"))).To(Succeed())
+		j := expectPhase(ns, "busy", kickqv1alpha1.PhaseDelayed)
+		first := lastAttempt(j)
+		Expect(first.Outcome).To(Equal(kickqv1alpha1.OutcomeRetry))
+		Expect(j.Status.FailedAttempts).To(BeZero())
+		Expect(j.Status.NextAttemptTime.Time).To(Equal(first.FinishTime.Add(30 * time.Second)))
+
+		fakeClock.Step(29 * time.Second)
+		Consistently(func() int { return len(sink.deliveries("busy")) }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(1))
+		fakeClock.Step(time.Second)
+		j = expectPhase(ns, "busy", kickqv1alpha1.PhaseSucceeded)
+		Expect(j.Status.Attempts).To(Equal(int32(2)))
+		Expect(j.Status.FailedAttempts).To(BeZero())
+		Expect(j.Status.AttemptHistory[1].StartTime.Time).To(Equal(first.FinishTime.Add(30 * time.Second)))
+		d := sink.deliveries("busy")
+		Expect(d[1].ID).To(HaveSuffix("-2"), "each attempt has its own webhook-id")
+	})
+
+	It("caps Retry-After by retryAfterMaxSeconds", func() {
+		sink.answer("capped", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "86400")
+			w.WriteHeader(503)
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "capped", func(j *kickqv1alpha1.QueueJob) {
+			j.Spec.Webhook.RetryAfterMaxSeconds = ptr.To[int32](120)
+		}))).To(Succeed())
+		j := expectPhase(ns, "capped", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.NextAttemptTime.Time).To(Equal(lastAttempt(j).FinishTime.Add(120 * time.Second)))
+	})
+
+	It("fails an attempt whose call outlives timeoutSeconds, on the fake clock", func() {
+		arrived := make(chan struct{}, 1)
+		sink.answer("slow", func(w http.ResponseWriter, r *http.Request) {
+			arrived <- struct{}{}
+			<-r.Context().Done()
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "slow", func(j *kickqv1alpha1.QueueJob) {
+			j.Spec.Webhook.TimeoutSeconds = ptr.To[int32](5)
+		}))).To(Succeed())
+		Eventually(arrived, timeout).Should(Receive())
+		fakeClock.Step(4 * time.Second)
+		Consistently(func() kickqv1alpha1.QueueJobPhase { return getJob(ns, "slow").Status.Phase }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(kickqv1alpha1.PhaseRunning))
+		fakeClock.Step(time.Second)
+		j := expectPhase(ns, "slow", kickqv1alpha1.PhaseFailed)
+		Expect(lastAttempt(j).Reason).To(Equal("Timeout"))
+		Expect(lastAttempt(j).HTTPStatusCode).To(BeNil())
+	})
+
+	It("keeps a 202-accepted job Running until the receiver reports its outcome", func() {
+		sink.answer("async", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "async"))).To(Succeed())
+		d := waitDeliveries("async", 1)
+		Eventually(func() *int32 { return lastAttempt(getJob(ns, "async")).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
+		j := getJob(ns, "async")
+		Expect(j.Status.Phase).To(Equal(kickqv1alpha1.PhaseRunning))
+		Expect(*lastAttempt(j).HTTPStatusCode).To(Equal(int32(202)))
+
+		code, body := postReport(ns, "async", d[0].Payload.Token, `{"progress":{"percent":50,"message":"half"},"log":"halfway"}`)
+		Expect(code).To(Equal(http.StatusAccepted), body)
+		Eventually(func() *kickqv1alpha1.Progress { return getJob(ns, "async").Status.Progress }, timeout, interval).Should(Equal(&kickqv1alpha1.Progress{Percent: 50, Message: "half"}))
+
+		code, body = postReport(ns, "async", d[0].Payload.Token, `{"outcome":"Succeed","result":{"sent":3}}`)
+		Expect(code).To(Equal(http.StatusOK), body)
+		j = expectPhase(ns, "async", kickqv1alpha1.PhaseSucceeded)
+		Expect(string(j.Status.Result.Raw)).To(Equal(`{"sent":3}`))
+		Expect(j.Status.Logs).To(ContainElement(HaveField("Message", "halfway")))
+		Expect(sink.deliveries("async")).To(HaveLen(1))
+		// The finished attempt's token is refused now.
+		code, _ = postReport(ns, "async", d[0].Payload.Token, `{"heartbeat":true}`)
+		Expect(code).To(Equal(http.StatusConflict))
+	})
+
+	It("retries a reported Retry outcome after retryAfterSeconds, uncounted", func() {
+		calls := 0
+		sink.answer("later", func(w http.ResponseWriter, _ *http.Request) {
+			calls++
+			if calls == 1 {
+				w.WriteHeader(202)
+				return
+			}
+			w.WriteHeader(200)
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "later"))).To(Succeed())
+		d := waitDeliveries("later", 1)
+		Eventually(func() *int32 { return lastAttempt(getJob(ns, "later")).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
+		code, body := postReport(ns, "later", d[0].Payload.Token, `{"outcome":"Retry","retryAfterSeconds":60,"message":"rate limited upstream"}`)
+		Expect(code).To(Equal(http.StatusOK), body)
+		j := expectPhase(ns, "later", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.FailedAttempts).To(BeZero())
+		Expect(j.Status.NextAttemptTime.Time).To(Equal(fakeClock.Now().Add(60 * time.Second)))
+		fakeClock.Step(60 * time.Second)
+		expectPhase(ns, "later", kickqv1alpha1.PhaseSucceeded)
+	})
+
+	It("repeats a call interrupted by a manager restart with the same webhook-id, and succeeds once", func() {
+		arrived := make(chan struct{}, 4)
+		release := make(chan struct{})
+		calls := 0
+		sink.answer("restart", func(w http.ResponseWriter, r *http.Request) {
+			calls++
+			arrived <- struct{}{}
+			if calls == 1 {
+				// The manager stops while this call is in flight: no answer is recorded.
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			_, _ = io.WriteString(w, `{"result":"done"}`)
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "restart"))).To(Succeed())
+		Eventually(arrived, timeout).Should(Receive())
+		Expect(getJob(ns, "restart").Status.Phase).To(Equal(kickqv1alpha1.PhaseRunning), "the attempt is recorded before the call")
+
+		mgr.stop()
+		close(release)
+		mgr = startManager()
+
+		j := expectPhase(ns, "restart", kickqv1alpha1.PhaseSucceeded)
+		d := sink.deliveries("restart")
+		Expect(d).To(HaveLen(2))
+		Expect(d[1].ID).To(Equal(d[0].ID), "the repeated call carries the same webhook-id")
+		Expect(j.Status.Attempts).To(Equal(int32(1)))
+		Expect(j.Status.AttemptHistory).To(HaveLen(1))
+		Expect(string(j.Status.Result.Raw)).To(Equal(`"done"`))
+		Consistently(func() int { return len(sink.deliveries("restart")) }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(2))
+	})
+})
+
+var _ = Describe("The report API", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	// accepted creates a 202-accepted webhook job and returns its delivery.
+	accepted := func(name string, mut ...func(*kickqv1alpha1.QueueJob)) delivery {
+		sink.answer(name, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
+		ExpectWithOffset(1, k8sClient.Create(ctx, webhookJob(ns, name, mut...))).To(Succeed())
+		d := waitDeliveries(name, 1)
+		EventuallyWithOffset(1, func() *int32 { return lastAttempt(getJob(ns, name)).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
+		return d[0]
+	}
+
+	It("refuses missing, forged and other jobs' tokens with 401", func() {
+		a := accepted("auth-a")
+		b := accepted("auth-b")
+		code, body := postReport(ns, "auth-a", "", `{"heartbeat":true}`)
+		Expect(code).To(Equal(http.StatusUnauthorized))
+		Expect(body).To(ContainSubstring("bearer token"))
+		code, _ = postReport(ns, "auth-a", b.Payload.Token, `{"heartbeat":true}`)
+		Expect(code).To(Equal(http.StatusUnauthorized), "another job's token")
+		code, _ = postReport(ns, "auth-a", "kq1.1.AAAA", `{"heartbeat":true}`)
+		Expect(code).To(Equal(http.StatusUnauthorized), "a forged token")
+		code, _ = postReport(ns, "no-such-job", a.Payload.Token, `{"heartbeat":true}`)
+		Expect(code).To(Equal(http.StatusNotFound))
+		code, _ = postReport(ns, "auth-a", a.Payload.Token, `{"heartbeat":true}`)
+		Expect(code).To(Equal(http.StatusAccepted))
+	})
+
+	It("refuses a stale attempt's token with 409", func() {
+		calls := 0
+		sink.answer("stale", func(w http.ResponseWriter, _ *http.Request) {
+			calls++
+			w.WriteHeader(202)
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "stale", func(j *kickqv1alpha1.QueueJob) {
+			j.Spec.Retry = &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](3)}
+		}))).To(Succeed())
+		first := waitDeliveries("stale", 1)[0]
+		Eventually(func() *int32 { return lastAttempt(getJob(ns, "stale")).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
+		code, body := postReport(ns, "stale", first.Payload.Token, `{"outcome":"Retry"}`)
+		Expect(code).To(Equal(http.StatusOK), body)
+		second := waitDeliveries("stale", 2)[1]
+		Expect(second.Payload.Attempt).To(Equal(int32(2)))
+		code, body = postReport(ns, "stale", first.Payload.Token, `{"progress":{"percent":10}}`)
+		Expect(code).To(Equal(http.StatusConflict))
+		Expect(body).To(ContainSubstring("attempt 1"))
+	})
+
+	It("answers 413 to oversized reports and 400 with a message to malformed ones", func() {
+		d := accepted("bad")
+		code, _ := postReport(ns, "bad", d.Payload.Token, `{"log":"`+strings.Repeat("x", 70*1024)+`"}`)
+		Expect(code).To(Equal(http.StatusRequestEntityTooLarge))
+		code, _ = postReport(ns, "bad", d.Payload.Token, `{"result":"`+strings.Repeat("x", 5000)+`"}`)
+		Expect(code).To(Equal(http.StatusRequestEntityTooLarge))
+		code, body := postReport(ns, "bad", d.Payload.Token, `{"progress":`)
+		Expect(code).To(Equal(http.StatusBadRequest))
+		Expect(body).To(ContainSubstring("not valid JSON"))
+		code, body = postReport(ns, "bad", d.Payload.Token, `{"outcome":"Done"}`)
+		Expect(code).To(Equal(http.StatusBadRequest))
+		Expect(body).To(ContainSubstring("Succeed, Fail, Die, Retry"))
+		Expect(getJob(ns, "bad").Status.Phase).To(Equal(kickqv1alpha1.PhaseRunning))
+	})
+
+	It("coalesces 100 progress reports in a second into at most 2 status writes", func() {
+		d := accepted("burst")
+		before := writes.of(ns, "burst")
+		for i := 1; i <= 100; i++ {
+			code, body := postReport(ns, "burst", d.Payload.Token, fmt.Sprintf(`{"progress":{"percent":%d}}`, i))
+			Expect(code).To(Equal(http.StatusAccepted), body)
+		}
+		fakeClock.Step(time.Second)
+		Eventually(func() int32 {
+			p := getJob(ns, "burst").Status.Progress
+			if p == nil {
+				return 0
+			}
+			return p.Percent
+		}, timeout, interval).Should(Equal(int32(100)))
+		Consistently(func() int { return writes.of(ns, "burst") - before }, 500*time.Millisecond, 50*time.Millisecond).Should(BeNumerically("<=", 2))
+		AddReportEntry("status writes for 100 progress reports", writes.of(ns, "burst")-before)
+	})
+
+	It("records heartbeats and fails an attempt that stops sending them", func() {
+		d := accepted("beat", func(j *kickqv1alpha1.QueueJob) { j.Spec.HeartbeatTimeoutSeconds = ptr.To[int32](60) })
+		fakeClock.Step(30 * time.Second)
+		sent := fakeClock.Now()
+		code, _ := postReport(ns, "beat", d.Payload.Token, `{"heartbeat":true}`)
+		Expect(code).To(Equal(http.StatusAccepted))
+		Eventually(func() *metav1.Time { return getJob(ns, "beat").Status.LastHeartbeatTime }, timeout, interval).Should(Equal(ptr.To(metav1.NewTime(sent))))
+		// 59 s after the heartbeat the attempt still runs; at 60 s it is stuck.
+		fakeClock.Step(59 * time.Second)
+		Consistently(func() kickqv1alpha1.QueueJobPhase { return getJob(ns, "beat").Status.Phase }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(kickqv1alpha1.PhaseRunning))
+		fakeClock.Step(time.Second)
+		j := expectPhase(ns, "beat", kickqv1alpha1.PhaseFailed)
+		Expect(lastAttempt(j).Reason).To(Equal("HeartbeatTimeout"))
+	})
+
+	It("keeps the job small whatever a worker sends", func() {
+		d := accepted("flood")
+		line := strings.Repeat("y", 500)
+		for i := range 30 {
+			lines := make([]string, 100)
+			for k := range lines {
+				lines[k] = fmt.Sprintf("%d-%d %s", i, k, line)
+			}
+			b, _ := json.Marshal(map[string]any{"log": lines, "result": map[string]string{"blob": strings.Repeat("z", 3900)}})
+			code, body := postReport(ns, "flood", d.Payload.Token, string(b))
+			Expect(code).To(Equal(http.StatusAccepted), body)
+			fakeClock.Step(time.Second)
+		}
+		Eventually(func() int64 { return getJob(ns, "flood").Status.LogsDropped }, timeout, interval).Should(BeNumerically(">", 2000))
+		j := getJob(ns, "flood")
+		raw, _ := json.Marshal(j)
+		Expect(len(j.Status.Logs)).To(BeNumerically("<=", 100))
+		Expect(len(raw)).To(BeNumerically("<", 64*1024), "the whole object stays far below etcd's 1.5 MiB")
+		AddReportEntry("flooded job size (bytes)", len(raw))
+	})
+
+	It("gives pods KICKQ_REPORT_URL and KICKQ_TOKEN that the report API accepts", func() {
+		job := &kickqv1alpha1.QueueJob{ObjectMeta: metav1.ObjectMeta{Name: "podjob", Namespace: ns},
+			Spec: kickqv1alpha1.QueueJobSpec{Pod: &kickqv1alpha1.PodTarget{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}}}}}
+		Expect(k8sClient.Create(ctx, job)).To(Succeed())
+		var pod corev1.Pod
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "podjob-1"}, &pod) }, timeout, interval).Should(Succeed())
+		env := map[string]string{}
+		for _, e := range pod.Spec.Containers[0].Env {
+			env[e.Name] = e.Value
+		}
+		Expect(env["KICKQ_REPORT_URL"]).To(Equal(mgr.ctrls.Endpoint.URL(ns, "podjob")))
+		Expect(env["KICKQ_TOKEN"]).To(HavePrefix("kq1.1."))
+		code, body := postReport(ns, "podjob", env["KICKQ_TOKEN"], `{"progress":{"percent":75,"message":"3/4"}}`)
+		Expect(code).To(Equal(http.StatusAccepted), body)
+		Eventually(func() *kickqv1alpha1.Progress { return getJob(ns, "podjob").Status.Progress }, timeout, interval).Should(Equal(&kickqv1alpha1.Progress{Percent: 75, Message: "3/4"}))
+	})
+})
+
+// verifyIndependently checks a Standard Webhooks signature from the specification's algorithm.
+func verifyIndependently(secret string, h http.Header, body []byte) bool {
+	keys, err := signing.Keys(secret)
+	if err != nil || len(keys) != 1 {
+		return false
+	}
+	want, err := signing.Signature(keys, h.Get("webhook-id"), timeOf(h.Get("webhook-timestamp")), body)
+	return err == nil && bytes.Equal([]byte(want), []byte(h.Get("webhook-signature")))
+}
+
+func timeOf(s string) time.Time {
+	var sec int64
+	_, _ = fmt.Sscan(s, &sec)
+	return time.Unix(sec, 0)
+}
