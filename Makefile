@@ -53,6 +53,22 @@ control-plane: ## Build etcd and kube-apiserver from source into bin/k8s (once p
 test: control-plane ## Run the unit and envtest suites against the control plane built from source.
 	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s hack/test.sh $(GO_TEST_FLAGS)
 
+##@ Benchmarks
+
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: bench-deps ## Run the benchmarks at full size (docs/benchmarks.md; results in bin/bench/).
+	go run ./test/bench $(BENCH_FLAGS)
+
+.PHONY: bench-quick
+bench-quick: bench-deps ## Run the benchmarks at small sizes (under 3 minutes).
+	go run ./test/bench -quick $(BENCH_FLAGS)
+
+.PHONY: bench-deps
+bench-deps: build
+	hack/build-control-plane.sh etcd kube-apiserver kube-controller-manager >/dev/null
+
 ##@ Run
 
 .PHONY: run

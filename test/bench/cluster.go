@@ -304,7 +304,7 @@ type AuditEvent struct {
 	} `json:"responseStatus"`
 	RequestObject   json.RawMessage `json:"requestObject,omitempty"`
 	RequestReceived time.Time       `json:"requestReceivedTimestamp"`
-	StageTime       time.Time `json:"stageTimestamp"`
+	StageTime       time.Time       `json:"stageTimestamp"`
 }
 
 // Resource is "resource" or "resource/subresource".

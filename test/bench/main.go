@@ -35,8 +35,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/test/util"
@@ -55,7 +57,9 @@ type config struct {
 	parallelism int
 	profile     bool
 
-	s0N, s2N, s3Spread, s3Burst, s3SpreadSeconds, s4N, s4Limit, s4Period, s5N int
+	webhookWorkers int
+
+	s0N, s1N, s2N, s3Spread, s3Burst, s3SpreadSeconds, s4N, s4Limit, s4Period, s5N int
 }
 
 func (c *config) bind(fs *flag.FlagSet) {
@@ -63,13 +67,15 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.out, "out", filepath.Join(util.RepoRoot(), "bin", "bench"), "Where the table, the JSON files, logs and profiles go.")
 	fs.StringVar(&c.assets, "assets", util.AssetsDir(), "Folder with etcd, kube-apiserver and kube-controller-manager.")
 	fs.StringVar(&c.manager, "manager", filepath.Join(util.RepoRoot(), "bin", "manager"), "The manager binary.")
-	fs.StringVar(&c.scenarios, "scenarios", "S0,S2,S3,S4,S5", "Comma-separated scenarios to run.")
+	fs.StringVar(&c.scenarios, "scenarios", "S0,S1,S2,S3,S4,S5", "Comma-separated scenarios to run.")
 	fs.Float64Var(&c.qps, "qps", 1000, "Client QPS of every client: harness, fake kubelet, manager, kube-controller-manager.")
 	fs.IntVar(&c.burst, "burst", 2000, "Client burst of every client.")
 	fs.IntVar(&c.workers, "workers", 5, "Reconcile workers: manager --concurrency and kube-controller-manager --concurrent-job-syncs.")
 	fs.IntVar(&c.parallelism, "parallelism", 32, "Goroutines the harness creates objects with.")
 	fs.BoolVar(&c.profile, "profile", true, "Take CPU profiles of the manager while it works (under -out).")
+	fs.IntVar(&c.webhookWorkers, "webhook-workers", 16, "The manager's --webhook-workers (S1).")
 	fs.IntVar(&c.s0N, "s0-n", 0, "S0: writes per kind (default 3000, quick 600).")
+	fs.IntVar(&c.s1N, "s1-n", 0, "S1: webhook jobs (default 5000, quick 1000).")
 	fs.IntVar(&c.s2N, "s2-n", 0, "S2: jobs per arm (default 2000, quick 300).")
 	fs.IntVar(&c.s3Spread, "s3-spread", 0, "S3: jobs due spread over -s3-spread-seconds (default 10000, quick 1000).")
 	fs.IntVar(&c.s3SpreadSeconds, "s3-spread-seconds", 0, "S3: the spread (default 60, quick 10).")
@@ -90,6 +96,7 @@ func (c *config) defaults() {
 		}
 	}
 	def(&c.s0N, 3000, 600)
+	def(&c.s1N, 5000, 1000)
 	def(&c.s2N, 2000, 300)
 	def(&c.s3Spread, 10000, 1000)
 	def(&c.s3SpreadSeconds, 60, 10)
@@ -117,6 +124,8 @@ func main() {
 	cfg.bind(flag.CommandLine)
 	flag.Parse()
 	cfg.defaults()
+	// The harness's own watches log nothing; the manager's log is under -out.
+	ctrllog.SetLogger(logr.Discard())
 	if err := run(cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -157,7 +166,7 @@ func run(cfg config) error {
 	logf("control plane up (%s); %d cores; client QPS %g burst %d; workers %d", b.env.Kubernetes, b.env.Cores, cfg.qps, cfg.burst, cfg.workers)
 
 	scenarios := map[string]func(context.Context) *Result{
-		"S0": b.s0Ceiling, "S2": b.s2PodDispatch, "S3": b.s3Delayed, "S4": b.s4Limits, "S5": b.s5AtRest,
+		"S0": b.s0Ceiling, "S1": b.s1Webhook, "S2": b.s2PodDispatch, "S3": b.s3Delayed, "S4": b.s4Limits, "S5": b.s5AtRest,
 	}
 	var results []*Result
 	for _, id := range strings.Split(cfg.scenarios, ",") {
@@ -170,6 +179,9 @@ func run(cfg config) error {
 		logf("%s: start", id)
 		r := fn(ctx)
 		r.Metrics["wallSeconds"] = time.Since(t0).Round(time.Millisecond).Seconds()
+		if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+			r.Metrics["loadAvgAtEnd"] = strings.Join(strings.Fields(string(l))[:3], " ")
+		}
 		if r.Error != "" {
 			logf("%s: error: %s", id, r.Error)
 		}

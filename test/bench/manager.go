@@ -93,6 +93,7 @@ func StartManager(f ManagerFlags, logPath string) (*Manager, error) {
 		"--health-probe-bind-address=" + m.probe,
 		"--pprof-bind-address=" + m.pprof,
 		"--zap-time-encoding=rfc3339nano",
+		fmt.Sprintf("--report-bind-address=127.0.0.1:%d", freePort()),
 	}, m.Args...)
 	m.cmd = exec.Command(f.Binary, args...)
 	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+f.Kubeconfig)
@@ -149,9 +150,9 @@ func (m *Manager) workersStarted(ctrl string) (time.Time, bool) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var l struct {
-			TS         string  `json:"ts"`
-			Msg        string  `json:"msg"`
-			Controller string  `json:"controller"`
+			TS         string `json:"ts"`
+			Msg        string `json:"msg"`
+			Controller string `json:"controller"`
 		}
 		if json.Unmarshal(sc.Bytes(), &l) != nil {
 			continue

@@ -68,7 +68,9 @@ func (r *Result) target(metric, value, ref, target string, met bool) {
 	r.Rows = append(r.Rows, Row{Metric: metric, Value: value, Reference: ref, Target: target, Met: m})
 }
 
-func (r *Result) note(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
 
 // EnvInfo is the machine and the versions a run used.
 type EnvInfo struct {

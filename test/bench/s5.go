@@ -163,7 +163,7 @@ func (b *bench) s5Measure(ctx context.Context, id string, n int) (restMeasure, e
 		return out, err
 	}
 	out.sync = at.Sub(m.Started)
-	if err := m.WaitIdle(ctx, 10 * time.Minute); err != nil {
+	if err := m.WaitIdle(ctx, 10*time.Minute); err != nil {
 		return out, err
 	}
 	out.settle = time.Since(m.Started)
@@ -211,7 +211,7 @@ func synthesizedFinished() *kickqv1alpha1.QueueJobStatus {
 	now := metav1.Now()
 	return &kickqv1alpha1.QueueJobStatus{
 		Phase: kickqv1alpha1.PhaseSucceeded, Reason: "Completed", Attempts: 1, StartTime: &now, FinishTime: &now,
-		Conditions: []metav1.Condition{{Type: "Complete", Status: metav1.ConditionTrue, Reason: "Completed", LastTransitionTime: now}},
+		Conditions:     []metav1.Condition{{Type: "Complete", Status: metav1.ConditionTrue, Reason: "Completed", LastTransitionTime: now}},
 		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, StartTime: &now, FinishTime: &now, Outcome: "Succeed"}},
 	}
 }
