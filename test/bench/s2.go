@@ -125,6 +125,10 @@ func (b *bench) s2PodDispatch(ctx context.Context) *Result {
 	r.row("API requests per job (controller)", fmt.Sprintf("%.2f (%s)", kq.RequestsTotal, kq.requestsText),
 		ref("%.2f (%s)", bj.RequestsTotal, bj.requestsText))
 	r.row("queuejob reconciles per job / mean reconcile", fmt.Sprintf("%.1f / %.1f ms", kq.Reconciles, kq.ReconcileMs), "")
+	cpPerJob := func(a *armResult) string {
+		return fmt.Sprintf("%.1f + %.1f", a.ControlPlane["kube-apiserver"]/float64(a.N)*1000, a.ControlPlane["etcd"]/float64(a.N)*1000)
+	}
+	r.row("kube-apiserver + etcd CPU-ms per job", cpPerJob(kq), "batch/v1 Job: "+cpPerJob(bj))
 	r.row("controller CPU-s per 1,000 jobs", fmt.Sprintf("%.2f", kq.CPUPer1000), ref("%.2f", bj.CPUPer1000))
 	r.row("controller peak RSS", mib(kq.PeakRSS), ref("%s", mib(bj.PeakRSS)))
 	r.note("each arm runs alone (kickq first, then batch/v1 with kube-controller-manager started for it); the harness creates the N objects with %d goroutines (%.1f s kickq, %.1f s batch/v1); pods/s = N / (last pod seen by the harness's watch − first create)",
