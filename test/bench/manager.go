@@ -274,9 +274,9 @@ func (m *Manager) Profile(ctx context.Context, seconds int, path string) <-chan 
 	return out
 }
 
-// HeapProfile writes the manager's heap profile to path.
+// HeapProfile forces a garbage collection in the manager and writes its heap profile to path.
 func (m *Manager) HeapProfile(path string) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", m.pprof))
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", m.pprof))
 	if err != nil {
 		return err
 	}
