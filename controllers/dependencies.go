@@ -39,9 +39,19 @@ func (r *QueueJobReconciler) dependencies(ctx context.Context, job *kickqv1alpha
 	if after == nil || job.Status.Attempts > 0 {
 		return lifecycle.Dependencies{}, nil
 	}
+	for _, name := range after.JobNames {
+		if name == job.Name {
+			return lifecycle.Dependencies{Invalid: true, Message: "spec.after.jobNames names the job itself"}, nil
+		}
+	}
 	var deps []kickqv1alpha1.QueueJob
 	var missing []string
+	seen := map[string]bool{}
 	for _, name := range after.JobNames {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		var d kickqv1alpha1.QueueJob
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, &d); err != nil {
 			if !apierrors.IsNotFound(err) {
@@ -60,27 +70,43 @@ func (r *QueueJobReconciler) dependencies(ctx context.Context, job *kickqv1alpha
 		n := 0
 		for _, d := range l.Items {
 			if d.Name != job.Name && d.Spec.Cron == nil {
-				deps = append(deps, d)
 				n++
+				if !seen[d.Name] {
+					seen[d.Name] = true
+					deps = append(deps, d)
+				}
 			}
 		}
 		if n == 0 {
 			missing = append(missing, "any job of batch "+after.Batch)
 		}
 	}
+	counts := &kickqv1alpha1.DependencyCounts{Total: int32(len(deps)), Missing: int32(len(missing))}
 	allSucceeded := after.Require != kickqv1alpha1.RequireAllFinished
 	var waiting []string
+	var failed *kickqv1alpha1.QueueJob
 	for i := range deps {
 		d := &deps[i]
-		switch {
-		case allSucceeded && d.Status.Phase == kickqv1alpha1.PhaseFailed:
-			return lifecycle.Dependencies{Failed: true, Message: fmt.Sprintf("dependency %s failed (%s); spec.after requires AllSucceeded", d.Name, d.Status.Reason)}, nil
-		case !lifecycle.IsFinished(&d.Status):
+		if !lifecycle.IsFinished(&d.Status) {
 			waiting = append(waiting, d.Name)
+			continue
+		}
+		counts.Finished++
+		if d.Status.Phase == kickqv1alpha1.PhaseFailed {
+			counts.Failed++
+			if failed == nil || d.Name < failed.Name {
+				failed = d
+			}
+		} else {
+			counts.Succeeded++
 		}
 	}
+	if allSucceeded && failed != nil {
+		return lifecycle.Dependencies{Failed: true, Counts: counts,
+			Message: fmt.Sprintf("dependency %s failed (%s); spec.after requires AllSucceeded", failed.Name, failed.Status.Reason)}, nil
+	}
 	if len(waiting) == 0 && len(missing) == 0 {
-		return lifecycle.Dependencies{}, nil
+		return lifecycle.Dependencies{Counts: counts}, nil
 	}
 	sort.Strings(waiting)
 	parts := missing
@@ -92,9 +118,9 @@ func (r *QueueJobReconciler) dependencies(ctx context.Context, job *kickqv1alpha
 		if len(shown) > 5 {
 			shown = append(shown[:5:5], fmt.Sprintf("and %d more", len(waiting)-5))
 		}
-		parts = append(parts, "waiting for "+strings.Join(shown, ", ")+" to finish")
+		parts = append(parts, fmt.Sprintf("waiting for %s to finish (%d of %d finished)", strings.Join(shown, ", "), counts.Finished, counts.Total))
 	}
-	return lifecycle.Dependencies{Pending: true, Message: strings.Join(parts, "; ")}, nil
+	return lifecycle.Dependencies{Pending: true, Counts: counts, Message: strings.Join(parts, "; ")}, nil
 }
 
 // dependents enqueues the jobs waiting for a job that appeared, finished or went away.

@@ -18,6 +18,8 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -35,6 +37,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
+	"kickq.dev/kickq/internal/lifecycle"
 )
 
 // StatusWriteInterval is the least time between two status writes of one queue.
@@ -108,6 +111,9 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 	}
 	st.OldestPendingTime = oldest
+	if err := r.enforceHistoryLimits(ctx, &q, jobs.Items); err != nil {
+		return ctrl.Result{}, err
+	}
 	st.StartedInWindow = r.Admission.Stats(admission.QueueKey{Namespace: q.Namespace, Name: q.Name}).StartedInWindow
 	now := metav1.NewTime(r.Clock.Now())
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.QueueReady, Status: metav1.ConditionTrue,
@@ -131,6 +137,59 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 	log.V(4).Info("queue status written", "counts", st.Counts)
 	return ctrl.Result{}, nil
+}
+
+// maxDeletesPerPass bounds how many jobs one pass deletes for history limits.
+const maxDeletesPerPass = 500
+
+// enforceHistoryLimits deletes the oldest finished jobs of each phase beyond the queue's
+// retention historyLimit. Jobs whose completion callback is still due are kept until it settles.
+func (r *QueueReconciler) enforceHistoryLimits(ctx context.Context, q *kickqv1alpha1.Queue, jobs []kickqv1alpha1.QueueJob) error {
+	deleted := 0
+	for _, phase := range []kickqv1alpha1.QueueJobPhase{kickqv1alpha1.PhaseSucceeded, kickqv1alpha1.PhaseFailed} {
+		p := lifecycle.RetentionFor(&q.Spec, phase)
+		if p == nil || p.HistoryLimit == nil {
+			continue
+		}
+		var done []*kickqv1alpha1.QueueJob
+		for i := range jobs {
+			j := &jobs[i]
+			if j.Status.Phase == phase && j.DeletionTimestamp == nil && j.Spec.Cron == nil && lifecycle.IsFinished(&j.Status) &&
+				(j.Spec.Notify == nil || lifecycle.NotifySettled(&j.Status)) {
+				done = append(done, j)
+			}
+		}
+		extra := len(done) - int(*p.HistoryLimit)
+		if extra <= 0 {
+			continue
+		}
+		sort.Slice(done, func(a, b int) bool {
+			fa, fb := finishOf(done[a]), finishOf(done[b])
+			if !fa.Equal(fb) {
+				return fa.Before(fb)
+			}
+			return done[a].Name < done[b].Name
+		})
+		for _, j := range done[:extra] {
+			if deleted >= maxDeletesPerPass {
+				return nil
+			}
+			uid := j.UID
+			if err := r.Client.Delete(ctx, j, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting job %s beyond the queue's historyLimit: %w", j.Name, err)
+			}
+			deleted++
+		}
+		ctrl.LoggerFrom(ctx).V(2).Info("deleted finished jobs beyond the history limit", "phase", phase, "deleted", extra)
+	}
+	return nil
+}
+
+func finishOf(j *kickqv1alpha1.QueueJob) time.Time {
+	if j.Status.FinishTime != nil {
+		return j.Status.FinishTime.Time
+	}
+	return j.CreationTimestamp.Time
 }
 
 // SetupWithManager registers the controller: Queues and the jobs that name them.

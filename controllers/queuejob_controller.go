@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -58,6 +59,8 @@ type QueueJobReconciler struct {
 	Executors map[executor.TargetKind]executor.Executor
 	// Reports holds what running attempts reported until it is written (nil: no report API).
 	Reports *report.Store
+	// Hooks sends completion callbacks (spec.notify); nil: none are sent.
+	Hooks *executor.Webhooks
 
 	// Timers, when set, also wakes jobs at their due time through the injected clock's timers:
 	// tests that drive a fake clock set it, as RequeueAfter counts real time.
@@ -68,6 +71,28 @@ type QueueJobReconciler struct {
 
 	mu         sync.Mutex
 	limitsFrom map[admission.QueueKey]int64 // queue generation whose limits admission has; -1 implicit
+	// written is what this reconciler last wrote to each job's status: a cached job that is
+	// behind it is stale (the watch event of the write will bring it), and deciding on it would
+	// repeat side effects (a webhook call) and end in a conflict.
+	written map[types.NamespacedName]writtenState
+}
+
+// writtenState is the part of a written status that tells a stale cached copy.
+type writtenState struct {
+	uid      types.UID
+	attempts int32
+	running  bool
+	finished bool
+}
+
+func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
+	switch {
+	case st.Attempts < w.attempts:
+		return true
+	case st.Attempts > w.attempts:
+		return false
+	}
+	return (w.finished && !lifecycle.IsFinished(st)) || (!w.running && st.Phase == kickqv1alpha1.PhaseRunning)
 }
 
 // NewQueueJobReconciler wires a reconciler with its admission component.
@@ -76,6 +101,7 @@ func NewQueueJobReconciler(c client.Client, scheme *runtime.Scheme, clk clock.Pa
 		Client: c, Scheme: scheme, Clock: clk, Recorder: rec, Executors: execs,
 		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], 1024),
 		limitsFrom: map[admission.QueueKey]int64{},
+		written:    map[types.NamespacedName]writtenState{},
 	}
 	r.Admission = admission.New(clk, r.notify)
 	return r
@@ -99,6 +125,9 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if apierrors.IsNotFound(err) {
 			r.Admission.Forget(req.NamespacedName)
 			r.dropReports(req.NamespacedName)
+			r.mu.Lock()
+			delete(r.written, req.NamespacedName)
+			r.mu.Unlock()
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -113,11 +142,32 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if job.Spec.Cron != nil {
 		return ctrl.Result{}, nil
 	}
+	r.mu.Lock()
+	w, ok := r.written[req.NamespacedName]
+	r.mu.Unlock()
+	if ok && w.uid == job.UID && w.newerThan(&job.Status) {
+		log.V(4).Info("cached job is behind this reconciler's last status write; waiting for the watch")
+		return ctrl.Result{}, nil
+	}
 	return r.reconcile(ctx, job)
 }
 
 func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.QueueJob) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
+	if b := job.Spec.Batch; b != "" && job.Labels[kickqv1alpha1.LabelBatch] != b {
+		// spec.batch is mirrored to a label so that `kubectl get -l kickq.dev/batch=...` works.
+		patch := client.MergeFrom(job.DeepCopy())
+		if job.Labels == nil {
+			job.Labels = map[string]string{}
+		}
+		job.Labels[kickqv1alpha1.LabelBatch] = b
+		if err := r.Client.Patch(ctx, job, patch); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("labelling the job with its batch: %w", err)
+		}
+	}
 	now := r.Clock.Now()
 	qv, qkey, err := r.queueView(ctx, job)
 	if err != nil {
@@ -144,6 +194,9 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 
 	if in.Deps, err = r.dependencies(ctx, job); err != nil {
 		return ctrl.Result{}, err
+	}
+	if r.Hooks != nil && job.Spec.Notify != nil && lifecycle.IsFinished(&job.Status) {
+		in.Notification = r.Hooks.NotifyStatus(job.UID)
 	}
 	key := client.ObjectKeyFromObject(job)
 	if r.Reports != nil && job.Status.Phase == kickqv1alpha1.PhaseRunning {
@@ -175,6 +228,10 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
 		}
 		job = updated
+		r.mu.Lock()
+		r.written[key] = writtenState{uid: job.UID, attempts: job.Status.Attempts, running: job.Status.Phase == kickqv1alpha1.PhaseRunning,
+			finished: lifecycle.IsFinished(&job.Status)}
+		r.mu.Unlock()
 		if in.Report != nil {
 			r.Reports.Ack(key, in.Report)
 		}
@@ -209,6 +266,27 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 		log.V(2).Info("stopping attempt", "attempt", res.Attempt)
 		if err := exec.Stop(ctx, job, res.Attempt); err != nil {
 			return ctrl.Result{}, err
+		}
+	case lifecycle.Notify:
+		if r.Hooks != nil {
+			body, err := executor.NotifyBody(job)
+			if err != nil {
+				return ctrl.Result{}, fmt.Errorf("encoding the completion callback: %w", err)
+			}
+			log.V(2).Info("sending the completion callback")
+			if err := r.Hooks.Notify(ctx, job, job.Spec.Notify.Webhook, body); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	case lifecycle.Delete:
+		log.V(2).Info("deleting the finished job: its time to live has passed")
+		uid := job.UID
+		if err := r.Client.Delete(ctx, job, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("deleting the finished job: %w", err)
+		}
+	case lifecycle.NotifyRecorded:
+		if r.Hooks != nil {
+			r.Hooks.ForgetNotify(job.UID)
 		}
 	}
 	if lifecycle.IsFinished(&job.Status) && res.Action != lifecycle.Stop {

@@ -123,6 +123,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, Guard: opts.WebhookGuard, Clock: timers,
 		Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
 	jobs.Executors[executor.KindWebhook] = hooks
+	jobs.Hooks = hooks
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {
 		return nil, fmt.Errorf("adding the webhook pool: %w", err)
 	}
@@ -134,6 +135,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	}
 	if err := jobs.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queuejob controller: %w", err)
+	}
+	crons := NewCronReconciler(c, mgr.GetScheme(), opts.Clock, mgr.GetEventRecorder("kickq"))
+	crons.Timers = opts.Timers
+	if err := crons.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the cron controller: %w", err)
 	}
 	queues := &QueueReconciler{Client: c, Clock: opts.Clock, WriteClock: clock.RealClock{}, Admission: jobs.Admission}
 	if err := queues.SetupWithManager(mgr); err != nil {

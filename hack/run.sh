@@ -9,7 +9,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-manager_flags=(--metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address=127.0.0.1:8081 --zap-log-level=info)
+manager_flags=(--metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address=127.0.0.1:8081 --zap-log-level=info
+  --report-bind-address=127.0.0.1:8082)
 
 if kubectl config current-context >/dev/null 2>&1 && kubectl version --request-timeout=3s >/dev/null 2>&1; then
   ctx=$(kubectl config current-context 2>/dev/null || echo "?")
@@ -55,6 +56,10 @@ cat <<EOM
   Ctrl-C here stops the manager and the control plane.
 
 EOM
+# Local mode: webhook receivers run on this machine, so loopback is allowed (a deployed manager
+# refuses it by default).
+manager_flags+=(--webhook-allow-cidrs=127.0.0.0/8,::1/128)
+echo "make run: webhook calls may reach loopback (--webhook-allow-cidrs=127.0.0.0/8,::1/128, local mode only)"
 KUBECONFIG="$kubeconfig" bin/manager "${manager_flags[@]}" &
 pids+=($!)
 wait -n "${pids[@]}" || true

@@ -530,6 +530,15 @@ type QueueJobStatus struct {
 	// +optional
 	Result *apiextensionsv1.JSON `json:"result,omitempty"`
 
+	// dependencies counts the jobs spec.after waits for, as last seen before the first attempt.
+	// +optional
+	Dependencies *DependencyCounts `json:"dependencies,omitempty"`
+
+	// notification records the delivery of the completion callback (spec.notify) once the job
+	// is terminal.
+	// +optional
+	Notification *NotificationStatus `json:"notification,omitempty"`
+
 	// lastScheduleTime is when a cron template last fired.
 	// +optional
 	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
@@ -558,6 +567,64 @@ type QueueJobStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	LastHandledRunNow string `json:"lastHandledRunNow,omitempty"`
+}
+
+// DependencyCounts says how far the jobs a job waits for (spec.after) have got.
+type DependencyCounts struct {
+	// total is the number of jobs waited for that exist (named jobs and batch members).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Total int32 `json:"total,omitempty"`
+
+	// missing is the number of named jobs (or an empty batch) that do not exist yet.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Missing int32 `json:"missing,omitempty"`
+
+	// finished is the number that are terminal (Succeeded or Failed).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Finished int32 `json:"finished,omitempty"`
+
+	// succeeded is the number that Succeeded.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Succeeded int32 `json:"succeeded,omitempty"`
+
+	// failed is the number that Failed.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Failed int32 `json:"failed,omitempty"`
+}
+
+// NotificationStatus is the state of a job's completion callback.
+type NotificationStatus struct {
+	// id is the callback's stable webhook-id: the same on every delivery attempt.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	ID string `json:"id,omitempty"`
+
+	// deliveredTime is when the receiver accepted the callback (2xx); unset until then.
+	// +optional
+	DeliveredTime *metav1.Time `json:"deliveredTime,omitempty"`
+
+	// attempts counts the delivery attempts made.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// nextAttemptTime is when the next delivery attempt is due after a failed one.
+	// +optional
+	NextAttemptTime *metav1.Time `json:"nextAttemptTime,omitempty"`
+
+	// failed is true when delivery was given up after the last allowed attempt.
+	// +optional
+	Failed bool `json:"failed,omitempty"`
+
+	// message says how the last delivery attempt went.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
 }
 
 // QueueJob is one job of a queue, run as a Pod, a webhook call or by a pull worker; with cron set,

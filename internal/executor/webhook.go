@@ -109,6 +109,7 @@ type Webhooks struct {
 
 	mu      sync.Mutex
 	calls   map[attemptKey]*call
+	notes   map[types.UID]*call
 	secrets map[types.NamespacedName]cachedSecret
 }
 
@@ -130,6 +131,9 @@ type call struct {
 	job     types.NamespacedName
 	payload Payload
 	target  kickqv1alpha1.WebhookTarget
+
+	// body, when set, is sent instead of the attempt payload (completion callbacks).
+	body []byte
 
 	state  callState
 	result outcome.Result
@@ -161,6 +165,7 @@ func NewWebhooks(opts WebhookOptions) *Webhooks {
 		},
 		queue:   make(chan *call, 4096),
 		calls:   map[attemptKey]*call{},
+		notes:   map[types.UID]*call{},
 		secrets: map[types.NamespacedName]cachedSecret{},
 	}
 }
@@ -311,7 +316,7 @@ func (w *Webhooks) run(pool context.Context, c *call) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w.mu.Lock()
-	if w.calls[c.key] != c {
+	if !w.current(c) {
 		w.mu.Unlock() // stopped while queued
 		return
 	}
@@ -334,7 +339,7 @@ func (w *Webhooks) run(pool context.Context, c *call) {
 		return
 	}
 	w.mu.Lock()
-	if w.calls[c.key] != c {
+	if !w.current(c) {
 		w.mu.Unlock() // stopped while in flight
 		return
 	}
@@ -349,7 +354,10 @@ func (w *Webhooks) run(pool context.Context, c *call) {
 
 // do sends the call and classifies its answer.
 func (w *Webhooks) do(ctx context.Context, c *call) outcome.Result {
-	body, err := json.Marshal(c.payload)
+	body, err := c.body, error(nil)
+	if body == nil {
+		body, err = json.Marshal(c.payload)
+	}
 	if err != nil {
 		return outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: "InvalidPayload", Message: "encoding the call: " + err.Error()}
 	}
@@ -545,3 +553,114 @@ func (w *Webhooks) secret(ctx context.Context, key types.NamespacedName, k strin
 }
 
 func ptr32(v int32) *int32 { return &v }
+
+// current reports whether c is still the call its key names (not stopped or forgotten). Called
+// with w.mu held.
+func (w *Webhooks) current(c *call) bool {
+	if c.key.attempt == notifyAttempt {
+		return w.notes[c.key.job] == c
+	}
+	return w.calls[c.key] == c
+}
+
+// notifyAttempt marks completion-callback calls in attemptKey.
+const notifyAttempt = -1
+
+// NotifyID is the stable webhook-id of a job's completion callback.
+func NotifyID(uid types.UID) string { return string(uid) + "-notify" }
+
+// NotifyState is what the executor knows of a job's completion callback.
+type NotifyState struct {
+	// InFlight: a delivery is queued or being sent.
+	InFlight bool
+	// Done: a delivery ended; Delivered says whether the receiver took it (2xx), Message how.
+	Done      bool
+	Delivered bool
+	Message   string
+}
+
+// Notify queues one delivery of a job's completion callback: body is POSTed to target, signed,
+// with webhook-id NotifyID(uid). A delivery already queued, in flight or done is not repeated.
+func (w *Webhooks) Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget, body []byte) error {
+	w.mu.Lock()
+	if w.notes[job.UID] != nil {
+		w.mu.Unlock()
+		return nil
+	}
+	c := &call{key: attemptKey{job: job.UID, attempt: notifyAttempt}, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name},
+		target: target, body: body, payload: Payload{ID: NotifyID(job.UID)}}
+	w.notes[job.UID] = c
+	w.mu.Unlock()
+	select {
+	case w.queue <- c:
+		return nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		delete(w.notes, job.UID)
+		w.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// NotifyStatus reports the job's callback delivery.
+func (w *Webhooks) NotifyStatus(uid types.UID) NotifyState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.notes[uid]
+	switch {
+	case c == nil:
+		return NotifyState{}
+	case c.state != done:
+		return NotifyState{InFlight: true}
+	}
+	delivered := c.result.Outcome == kickqv1alpha1.OutcomeSucceed ||
+		(c.result.HTTPStatusCode != nil && *c.result.HTTPStatusCode >= 200 && *c.result.HTTPStatusCode < 300)
+	return NotifyState{Done: true, Delivered: delivered, Message: c.result.Message}
+}
+
+// ForgetNotify drops what the executor knows of a job's callback (its result is recorded).
+func (w *Webhooks) ForgetNotify(uid types.UID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c := w.notes[uid]; c != nil && c.state == done {
+		delete(w.notes, uid)
+	}
+}
+
+// NotifyPayload is the body of a completion callback.
+type NotifyPayload struct {
+	ID             string                `json:"id"`
+	Namespace      string                `json:"namespace"`
+	Name           string                `json:"name"`
+	UID            types.UID             `json:"uid"`
+	Queue          string                `json:"queue"`
+	Type           string                `json:"type,omitempty"`
+	Batch          string                `json:"batch,omitempty"`
+	Phase          string                `json:"phase"`
+	Reason         string                `json:"reason,omitempty"`
+	Message        string                `json:"message,omitempty"`
+	Result         *apiextensionsv1.JSON `json:"result,omitempty"`
+	Attempts       int32                 `json:"attempts"`
+	FailedAttempts int32                 `json:"failedAttempts"`
+	CreationTime   time.Time             `json:"creationTime"`
+	StartTime      *time.Time            `json:"startTime,omitempty"`
+	FinishTime     *time.Time            `json:"finishTime,omitempty"`
+}
+
+// NotifyBody is the completion callback's JSON body for a finished job.
+func NotifyBody(job *kickqv1alpha1.QueueJob) ([]byte, error) {
+	st := &job.Status
+	p := NotifyPayload{ID: NotifyID(job.UID), Namespace: job.Namespace, Name: job.Name, UID: job.UID,
+		Queue: job.Spec.QueueName, Type: job.Spec.Type, Batch: job.Spec.Batch, Phase: string(st.Phase),
+		Reason: st.Reason, Message: st.Message, Result: st.Result, Attempts: st.Attempts,
+		FailedAttempts: st.FailedAttempts, CreationTime: job.CreationTimestamp.UTC()}
+	if st.StartTime != nil {
+		t := st.StartTime.UTC()
+		p.StartTime = &t
+	}
+	if st.FinishTime != nil {
+		t := st.FinishTime.UTC()
+		p.FinishTime = &t
+	}
+	return json.Marshal(p)
+}

@@ -61,6 +61,12 @@ const (
 	Start Action = "Start"
 	// Stop: stop attempt Result.Attempt.
 	Stop Action = "Stop"
+	// Notify: send the completion callback (spec.notify), then look again when it ended.
+	Notify Action = "Notify"
+	// NotifyRecorded: the callback's delivery is recorded in status; the executor may forget it.
+	NotifyRecorded Action = "NotifyRecorded"
+	// Delete: the finished job's time to live has passed; delete it.
+	Delete Action = "Delete"
 	// Admit: the job is ready; ask admission, then call Admit with its decision.
 	AwaitAdmission Action = "AwaitAdmission"
 )
@@ -86,7 +92,9 @@ type Input struct {
 	// Report is what the running attempt reported through the report API and status does not
 	// show yet (nil: nothing due).
 	Report *report.Pending
-	Now    time.Time
+	// Notification is what the executor knows of the completion callback's delivery.
+	Notification executor.NotifyState
+	Now          time.Time
 }
 
 // Dependencies is what the reconciler found of the jobs a job waits for (spec.after).
@@ -94,8 +102,12 @@ type Dependencies struct {
 	// Pending: some are not done yet (or do not exist yet); Message says which.
 	Pending bool
 	// Failed: one failed although all had to succeed; Message names it.
-	Failed  bool
+	Failed bool
+	// Invalid: spec.after cannot be met (it names the job itself); Message says why.
+	Invalid bool
 	Message string
+	// Counts is what status.dependencies shows.
+	Counts *kickqv1alpha1.DependencyCounts
 }
 
 // Event is a Kubernetes Event to emit once the status write succeeded.
@@ -155,7 +167,15 @@ func Decide(in Input) Result {
 		// A finished job's running attempt (cancel, deadline) is stopped after the status said so.
 		if st.Attempts > 0 && (in.Current.Phase == executor.Running || in.Current.Phase == executor.NotStarted) && !in.Current.Deleting {
 			res.Action, res.Attempt = Stop, st.Attempts
+			return res
 		}
+		if job.Spec.Notify != nil {
+			decideNotify(&res, in)
+			if !NotifySettled(st) {
+				return res // a job is deleted only after its callback was delivered or given up
+			}
+		}
+		decideTTL(&res, in)
 		return res
 	}
 	if job.Spec.Data != nil && len(job.Spec.Data.Raw) > MaxDataBytes {
@@ -434,12 +454,32 @@ func decideWaiting(res *Result, in Input, target executor.Target, blockReason, b
 	st.NextAttemptTime = nil
 
 	if job.Status.Attempts == 0 && job.Spec.After != nil {
-		if in.Deps.Failed {
+		if in.Deps.Counts != nil {
+			st.Dependencies = in.Deps.Counts.DeepCopy()
+		}
+		switch {
+		case in.Deps.Invalid:
+			finish(res, now, false, kickqv1alpha1.ReasonInvalidSpec, in.Deps.Message)
+			return
+		case in.Deps.Failed:
 			finish(res, now, false, kickqv1alpha1.ReasonDependencyFailed, in.Deps.Message)
 			return
 		}
-		if in.Deps.Pending && blockReason == "" {
-			blockReason, blockMsg = kickqv1alpha1.ReasonDependenciesPending, in.Deps.Message
+		if in.Deps.Pending {
+			// A job waiting for its dependencies is bounded by activeDeadlineSeconds, counted
+			// from its creation (a dependency that never appears must not hold it forever).
+			if d := res.effective.ActiveDeadlineSeconds; d != nil {
+				due := job.CreationTimestamp.Add(seconds(*d))
+				if !now.Before(due) {
+					finish(res, now, false, kickqv1alpha1.ReasonDeadlineExceeded,
+						fmt.Sprintf("waited longer than activeDeadlineSeconds (%ds) for its dependencies: %s", *d, in.Deps.Message))
+					return
+				}
+				res.requeue(due)
+			}
+			if blockReason == "" {
+				blockReason, blockMsg = kickqv1alpha1.ReasonDependenciesPending, in.Deps.Message
+			}
 		}
 	}
 	if blockReason != "" {
@@ -533,7 +573,11 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	} else {
 		appendLog(st, now, fmt.Sprintf("attempt %d started", n))
 	}
-	res.event(corev1.EventTypeNormal, "Started", "attempt %d started", n)
+	if n > 1 {
+		// A first start is in status (and its pod's own events); an Event for it would cost an
+		// API write per job. Retries starting are worth one.
+		res.event(corev1.EventTypeNormal, "Started", "attempt %d started", n)
+	}
 	res.Action, res.Attempt = Start, n
 	if eff := res.Target.AttemptDeadlineSeconds; eff != nil {
 		res.requeue(now.Add(seconds(*eff)))
@@ -801,3 +845,109 @@ func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }
 func mt(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }
+
+// Completion callback delivery bounds.
+const (
+	// MaxNotifyAttempts is how many times a completion callback is tried.
+	MaxNotifyAttempts = 8
+	notifyBackoffBase = 5 * time.Second
+	notifyBackoffMax  = 5 * time.Minute
+)
+
+// decideNotify drives the completion callback of a finished job: send it, record how it went,
+// and retry a failed delivery with backoff up to MaxNotifyAttempts. Its delivery is recorded in
+// status, so a delivered callback is never sent again.
+func decideNotify(res *Result, in Input) {
+	st := &res.Status
+	now := in.Now
+	n := st.Notification
+	if n != nil && (n.DeliveredTime != nil || n.Failed) {
+		return
+	}
+	obs := in.Notification
+	switch {
+	case obs.InFlight:
+		return
+	case obs.Done:
+		if n == nil {
+			n = &kickqv1alpha1.NotificationStatus{ID: executor.NotifyID(in.Job.UID)}
+		} else {
+			n = n.DeepCopy()
+		}
+		n.Attempts++
+		n.NextAttemptTime = nil
+		n.Message = trim(obs.Message, 1024)
+		switch {
+		case obs.Delivered:
+			n.DeliveredTime = mt(now)
+			res.event(corev1.EventTypeNormal, "Notified", "completion callback delivered (attempt %d)", n.Attempts)
+		case n.Attempts >= MaxNotifyAttempts:
+			n.Failed = true
+			res.event(corev1.EventTypeWarning, "NotifyFailed", "completion callback not delivered after %d attempts: %s", n.Attempts, obs.Message)
+		default:
+			wait := notifyBackoffBase << (n.Attempts - 1)
+			if wait > notifyBackoffMax || wait <= 0 {
+				wait = notifyBackoffMax
+			}
+			n.NextAttemptTime = mt(now.Add(wait))
+			res.requeue(now.Add(wait))
+		}
+		st.Notification = n
+		// The reconciler drops the executor's result once this status is written.
+		res.Action = NotifyRecorded
+		return
+	}
+	if n != nil && n.NextAttemptTime != nil && now.Before(n.NextAttemptTime.Time) {
+		res.requeue(n.NextAttemptTime.Time)
+		return
+	}
+	res.Action = Notify
+}
+
+// NotifySettled reports whether a finished job's completion callback needs nothing more: it was
+// delivered, given up, or there is none.
+func NotifySettled(st *kickqv1alpha1.QueueJobStatus) bool {
+	n := st.Notification
+	return n != nil && (n.DeliveredTime != nil || n.Failed)
+}
+
+// TTL returns how long a finished job is kept: spec.ttlSecondsAfterFinished, else its queue's
+// retention for the phase it ended in; nil keeps it.
+func TTL(job *kickqv1alpha1.QueueJob, q *kickqv1alpha1.QueueSpec) *int32 {
+	if job.Spec.TTLSecondsAfterFinished != nil {
+		return job.Spec.TTLSecondsAfterFinished
+	}
+	if p := RetentionFor(q, job.Status.Phase); p != nil {
+		return p.TTLSecondsAfterFinished
+	}
+	return nil
+}
+
+// RetentionFor is the queue's retention policy for jobs that ended in phase (nil: none).
+func RetentionFor(q *kickqv1alpha1.QueueSpec, phase kickqv1alpha1.QueueJobPhase) *kickqv1alpha1.RetentionPolicy {
+	if q == nil || q.Retention == nil {
+		return nil
+	}
+	switch phase {
+	case kickqv1alpha1.PhaseSucceeded:
+		return q.Retention.Succeeded
+	case kickqv1alpha1.PhaseFailed:
+		return q.Retention.Failed
+	}
+	return nil
+}
+
+// decideTTL deletes a finished job whose time to live has passed, or wakes it then.
+func decideTTL(res *Result, in Input) {
+	st := &res.Status
+	ttl := TTL(in.Job, in.Queue.Spec)
+	if ttl == nil || st.FinishTime == nil || in.Job.Spec.Cron != nil {
+		return
+	}
+	due := st.FinishTime.Add(seconds(*ttl))
+	if in.Now.Before(due) {
+		res.requeue(due)
+		return
+	}
+	res.Action = Delete
+}

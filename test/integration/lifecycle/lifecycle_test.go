@@ -25,6 +25,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -83,7 +84,9 @@ var _ = Describe("A pod job", func() {
 				}
 			}
 			return reasons
-		}, util.Timeout, util.Interval).Should(ContainElements("Started", kickqv1alpha1.ReasonCompleted))
+		}, util.Timeout, util.Interval).Should(ContainElement(kickqv1alpha1.ReasonCompleted))
+		// A first attempt's start is in status, not an Event: that would cost an API write per job.
+		Expect(done.Status.Logs[0].Message).To(HavePrefix("attempt 1 started"))
 	})
 
 	It("keeps a termination message that is not JSON as a string", func() {
@@ -467,6 +470,74 @@ var _ = Describe("Dependencies", func() {
 		waitPod(ns, "merge", 1)
 	})
 
+	It("starts a follow-up only when all 20 members of its batch are terminal, and shows the counts", func() {
+		for i := 1; i <= 20; i++ {
+			j := makeJob(fmt.Sprintf("member-%02d", i), ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj()
+			j.Spec.Batch = "nightly"
+			create(j)
+		}
+		report := makeJob("report", ns).Pod().Obj()
+		report.Spec.After = &kickqv1alpha1.Dependencies{Batch: "nightly", Require: kickqv1alpha1.RequireAllFinished}
+		create(report)
+		Eventually(blockedReason("report"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
+		// spec.batch is mirrored to the kickq.dev/batch label.
+		Eventually(func() int {
+			var l kickqv1alpha1.QueueJobList
+			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{kickqv1alpha1.LabelBatch: "nightly"})).To(Succeed())
+			return len(l.Items)
+		}, util.Timeout, util.Interval).Should(Equal(20))
+		for i := 1; i <= 19; i++ {
+			code := int32(0)
+			if i == 7 {
+				code = 1 // AllFinished: a failed member counts as finished
+			}
+			finishPod(ns, fmt.Sprintf("member-%02d", i), 1, code, "")
+		}
+		Eventually(func() *kickqv1alpha1.DependencyCounts { return getJob(ns, "report").Status.Dependencies }, util.Timeout, util.Interval).
+			Should(Equal(&kickqv1alpha1.DependencyCounts{Total: 20, Finished: 19, Succeeded: 18, Failed: 1}))
+		Expect(getJob(ns, "report").Status.Phase).To(Equal(kickqv1alpha1.PhaseBlocked))
+		Consistently(podExists(ns, "report-1"), util.ConsistentDuration, util.Interval).Should(BeFalse(), "member-20 has not finished")
+		finishPod(ns, "member-20", 1, 0, "")
+		waitPod(ns, "report", 1)
+		Expect(getJob(ns, "report").Status.Dependencies).To(Equal(&kickqv1alpha1.DependencyCounts{Total: 20, Finished: 20, Succeeded: 19, Failed: 1}))
+	})
+
+	It("fails a follow-up with DependencyFailed when one batch member failed under AllSucceeded", func() {
+		for i := 1; i <= 3; i++ {
+			j := makeJob(fmt.Sprintf("m-%d", i), ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj()
+			j.Spec.Batch = "b"
+			create(j)
+		}
+		f := makeJob("follow", ns).Pod().Obj()
+		f.Spec.After = &kickqv1alpha1.Dependencies{Batch: "b", Require: kickqv1alpha1.RequireAllSucceeded}
+		create(f)
+		finishPod(ns, "m-2", 1, 1, "")
+		j := expectPhase(ns, "follow", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDependencyFailed))
+		Expect(j.Status.Message).To(ContainSubstring("m-2"))
+	})
+
+	It("refuses a job that waits for itself, and bounds waiting for a missing job by activeDeadlineSeconds", func() {
+		self := makeJob("self", ns).Pod().Obj()
+		self.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"self"}, Require: kickqv1alpha1.RequireAllSucceeded}
+		create(self)
+		j := expectPhase(ns, "self", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonInvalidSpec))
+		Expect(j.Status.Message).To(ContainSubstring("spec.after.jobNames"))
+
+		waits := makeJob("waits", ns).Pod().ActiveDeadline(120).Obj()
+		waits.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"never"}, Require: kickqv1alpha1.RequireAllSucceeded}
+		create(waits)
+		Eventually(blockedReason("waits"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
+		Expect(getJob(ns, "waits").Status.Dependencies).To(Equal(&kickqv1alpha1.DependencyCounts{Missing: 1}))
+		created := getJob(ns, "waits").CreationTimestamp.Time
+		fakeClock.SetTime(created.Add(119 * time.Second))
+		Consistently(phaseOf(ns, "waits"), util.ConsistentDuration, util.Interval).Should(Equal(kickqv1alpha1.PhaseBlocked))
+		fakeClock.SetTime(created.Add(120 * time.Second))
+		j = expectPhase(ns, "waits", kickqv1alpha1.PhaseFailed)
+		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDeadlineExceeded))
+	})
+
 	It("fails a job with DependencyFailed when a dependency failed and all had to succeed", func() {
 		create(makeJob("first", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
 		second := makeJob("second", ns).Pod().Obj()
@@ -489,5 +560,58 @@ var _ = Describe("Dependencies", func() {
 		create(makeJob("later", ns).Pod().Obj())
 		finishPod(ns, "later", 1, 0, "")
 		waitPod(ns, "cleanup", 1)
+	})
+})
+
+var _ = Describe("Clean-up of finished jobs", func() {
+	var ns string
+	BeforeEach(func() {
+		ns = newNamespace()
+		fakeClock.SetTime(time.Now().Truncate(time.Second))
+	})
+
+	gone := func(name string) func() bool {
+		return func() bool {
+			var j kickqv1alpha1.QueueJob
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j))
+		}
+	}
+
+	It("deletes a job ttlSecondsAfterFinished after it finished, on the fake clock", func() {
+		j := makeJob("short-lived", ns).Pod().Obj()
+		j.Spec.TTLSecondsAfterFinished = ptr.To[int32](60)
+		create(j)
+		finishPod(ns, "short-lived", 1, 0, "")
+		done := expectPhase(ns, "short-lived", kickqv1alpha1.PhaseSucceeded)
+		stepTo(done.Status.FinishTime.Add(59 * time.Second))
+		Consistently(gone("short-lived"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+		stepTo(done.Status.FinishTime.Add(60 * time.Second))
+		Eventually(gone("short-lived"), util.Timeout, util.Interval).Should(BeTrue())
+	})
+
+	It("applies the queue's retention: a TTL for failed jobs and a history limit for succeeded ones", func() {
+		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: ns},
+			Spec: kickqv1alpha1.QueueSpec{Retention: &kickqv1alpha1.Retention{
+				Succeeded: &kickqv1alpha1.RetentionPolicy{HistoryLimit: ptr.To[int32](2)},
+				Failed:    &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](30)},
+			}}})
+		for i := 1; i <= 4; i++ {
+			name := fmt.Sprintf("ok-%d", i)
+			create(makeJob(name, ns).Queue("kept").Pod().Obj())
+			finishPod(ns, name, 1, 0, "")
+			expectPhase(ns, name, kickqv1alpha1.PhaseSucceeded)
+			fakeClock.Step(time.Second) // distinct finish times: ok-1 is the oldest
+		}
+		Eventually(gone("ok-1"), util.Timeout, util.Interval).Should(BeTrue())
+		Eventually(gone("ok-2"), util.Timeout, util.Interval).Should(BeTrue())
+		Consistently(func() bool { return gone("ok-3")() || gone("ok-4")() }, util.ConsistentDuration, util.Interval).Should(BeFalse())
+
+		create(makeJob("bad", ns).Queue("kept").Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		finishPod(ns, "bad", 1, 1, "")
+		failed := expectPhase(ns, "bad", kickqv1alpha1.PhaseFailed)
+		stepTo(failed.Status.FinishTime.Add(29 * time.Second))
+		Consistently(gone("bad"), util.ConsistentDuration, util.Interval).Should(BeFalse())
+		stepTo(failed.Status.FinishTime.Add(30 * time.Second))
+		Eventually(gone("bad"), util.Timeout, util.Interval).Should(BeTrue())
 	})
 })

@@ -98,6 +98,7 @@ type delivery struct {
 	ID        string
 	Timestamp string
 	Signature string
+	Path      string
 	Payload   executor.Payload
 	Raw       []byte
 }
@@ -121,9 +122,13 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	var p executor.Payload
 	_ = json.Unmarshal(raw, &p)
 	r.mu.Lock()
-	r.got[p.Name] = append(r.got[p.Name], delivery{ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp"),
-		Signature: req.Header.Get("webhook-signature"), Payload: p, Raw: raw})
-	h := r.handlers[p.Name]
+	key := p.Name
+	if req.URL.Path == "/notify" {
+		key = "notify/" + p.Name
+	}
+	r.got[key] = append(r.got[key], delivery{ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp"),
+		Signature: req.Header.Get("webhook-signature"), Path: req.URL.Path, Payload: p, Raw: raw})
+	h := r.handlers[key]
 	r.mu.Unlock()
 	if h == nil {
 		w.WriteHeader(http.StatusOK)

@@ -449,6 +449,113 @@ var _ = Describe("The report API", func() {
 	})
 })
 
+var _ = Describe("Completion callbacks", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	withNotify := func(j *kickqv1alpha1.QueueJob) {
+		j.Spec.Notify = &kickqv1alpha1.Notify{Webhook: kickqv1alpha1.WebhookTarget{URL: sink.URL + "/notify",
+			SecretRef: &kickqv1alpha1.SecretKeyRef{Name: "hook", Key: "secret"}}}
+	}
+	secret := func() {
+		ExpectWithOffset(1, k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+			StringData: map[string]string{"secret": hookSecret}})).To(Succeed())
+	}
+	delivered := func(name string) *kickqv1alpha1.NotificationStatus {
+		var n *kickqv1alpha1.NotificationStatus
+		EventuallyWithOffset(1, func() *metav1.Time {
+			n = getJob(ns, name).Status.Notification
+			if n == nil {
+				return nil
+			}
+			return n.DeliveredTime
+		}, timeout, interval).ShouldNot(BeNil())
+		return n
+	}
+
+	It("delivers a signed callback once when the job succeeds", func() {
+		secret()
+		sink.answer("ok", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{"result":{"n":1}}`) })
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "ok", withNotify))).To(Succeed())
+		n := delivered("ok")
+		j := getJob(ns, "ok")
+		Expect(n.Attempts).To(Equal(int32(1)))
+		Expect(n.ID).To(Equal(string(j.UID) + "-notify"))
+		d := sink.deliveries("notify/ok")
+		Expect(d).To(HaveLen(1))
+		Expect(d[0].ID).To(Equal(n.ID))
+		var p map[string]any
+		Expect(json.Unmarshal(d[0].Raw, &p)).To(Succeed())
+		Expect(p).To(HaveKeyWithValue("phase", "Succeeded"))
+		Expect(p).To(HaveKeyWithValue("reason", "Completed"))
+		Expect(p).To(HaveKeyWithValue("result", map[string]any{"n": float64(1)}))
+		Expect(p).To(HaveKeyWithValue("attempts", float64(1)))
+		Expect(p).To(HaveKey("finishTime"))
+		h := http.Header{}
+		h.Set("webhook-id", d[0].ID)
+		h.Set("webhook-timestamp", d[0].Timestamp)
+		h.Set("webhook-signature", d[0].Signature)
+		Expect(verifyIndependently(hookSecret, h, d[0].Raw)).To(BeTrue())
+		Consistently(func() int { return len(sink.deliveries("notify/ok")) }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(1))
+	})
+
+	It("delivers the callback when the job fails", func() {
+		secret()
+		sink.answer("dies", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(410) })
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "dies", withNotify))).To(Succeed())
+		delivered("dies")
+		d := sink.deliveries("notify/dies")
+		Expect(d).To(HaveLen(1))
+		var p map[string]any
+		Expect(json.Unmarshal(d[0].Raw, &p)).To(Succeed())
+		Expect(p).To(HaveKeyWithValue("phase", "Failed"))
+		Expect(p).To(HaveKeyWithValue("reason", "Died"))
+	})
+
+	It("retries a callback answered 500 with backoff, then records its delivery", func() {
+		secret()
+		calls := 0
+		sink.answer("notify/flaky", func(w http.ResponseWriter, _ *http.Request) {
+			calls++
+			if calls == 1 {
+				w.WriteHeader(500)
+				return
+			}
+			w.WriteHeader(204)
+		})
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "flaky", withNotify))).To(Succeed())
+		Eventually(func() int32 {
+			if n := getJob(ns, "flaky").Status.Notification; n != nil {
+				return n.Attempts
+			}
+			return 0
+		}, timeout, interval).Should(Equal(int32(1)))
+		n := getJob(ns, "flaky").Status.Notification
+		Expect(n.DeliveredTime).To(BeNil())
+		Expect(n.Message).To(ContainSubstring("500"))
+		Expect(n.NextAttemptTime.Time).To(Equal(fakeClock.Now().Add(5 * time.Second)))
+		fakeClock.Step(4 * time.Second)
+		Consistently(func() int { return len(sink.deliveries("notify/flaky")) }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(1))
+		fakeClock.Step(time.Second)
+		n = delivered("flaky")
+		Expect(n.Attempts).To(Equal(int32(2)))
+		d := sink.deliveries("notify/flaky")
+		Expect(d).To(HaveLen(2))
+		Expect(d[1].ID).To(Equal(d[0].ID), "every delivery attempt carries the same webhook-id")
+	})
+
+	It("does not repeat a delivered callback after a manager restart", func() {
+		secret()
+		Expect(k8sClient.Create(ctx, webhookJob(ns, "once", withNotify))).To(Succeed())
+		delivered("once")
+		mgr.stop()
+		mgr = startManager()
+		// The new manager has reconciled the job (it re-observes every job at start).
+		Consistently(func() int { return len(sink.deliveries("notify/once")) }, time.Second, 50*time.Millisecond).Should(Equal(1))
+		Expect(getJob(ns, "once").Status.Notification.Attempts).To(Equal(int32(1)))
+	})
+})
+
 // verifyIndependently checks a Standard Webhooks signature from the specification's algorithm.
 func verifyIndependently(secret string, h http.Header, body []byte) bool {
 	keys, err := signing.Keys(secret)
