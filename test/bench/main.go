@@ -59,6 +59,8 @@ type config struct {
 
 	webhookWorkers int
 
+	s6N, s6Minutes int
+
 	s0N, s1N, s2N, s3Spread, s3Burst, s3SpreadSeconds, s4N, s4Limit, s4Period, s5N int
 }
 
@@ -67,7 +69,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.out, "out", filepath.Join(util.RepoRoot(), "bin", "bench"), "Where the table, the JSON files, logs and profiles go.")
 	fs.StringVar(&c.assets, "assets", util.AssetsDir(), "Folder with etcd, kube-apiserver and kube-controller-manager.")
 	fs.StringVar(&c.manager, "manager", filepath.Join(util.RepoRoot(), "bin", "manager"), "The manager binary.")
-	fs.StringVar(&c.scenarios, "scenarios", "S0,S1,S2,S3,S4,S5", "Comma-separated scenarios to run.")
+	fs.StringVar(&c.scenarios, "scenarios", "", "Comma-separated scenarios to run (default S0,S1,S2,S3,S4,S5,S6; quick leaves out S6, which waits for whole minutes).")
 	fs.Float64Var(&c.qps, "qps", 1000, "Client QPS of every client: harness, fake kubelet, manager, kube-controller-manager.")
 	fs.IntVar(&c.burst, "burst", 2000, "Client burst of every client.")
 	fs.IntVar(&c.workers, "workers", 5, "Reconcile workers: manager --concurrency and kube-controller-manager --concurrent-job-syncs.")
@@ -83,6 +85,8 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.s4N, "s4-n", 0, "S4: jobs fed to the limited queue (default 3000, quick 150).")
 	fs.IntVar(&c.s4Limit, "s4-rate", 0, "S4: rate limit per period (default 600, quick 50).")
 	fs.IntVar(&c.s4Period, "s4-period", 0, "S4: rate period in seconds (default 60, quick 10).")
+	fs.IntVar(&c.s6N, "s6-n", 0, "S6: cron templates and CronJobs each (default 1000, quick 100).")
+	fs.IntVar(&c.s6Minutes, "s6-minutes", 0, "S6: whole minutes of firings counted (default 3, quick 1).")
 	fs.IntVar(&c.s5N, "s5-n", 0, "S5: finished jobs at rest (default 100000, quick 5000).")
 }
 
@@ -95,6 +99,12 @@ func (c *config) defaults() {
 			}
 		}
 	}
+	if c.scenarios == "" {
+		c.scenarios = "S0,S1,S2,S3,S4,S5,S6"
+		if c.quick {
+			c.scenarios = "S0,S1,S2,S3,S4,S5"
+		}
+	}
 	def(&c.s0N, 2000, 300)
 	def(&c.s1N, 5000, 300)
 	def(&c.s2N, 2000, 200)
@@ -105,6 +115,8 @@ func (c *config) defaults() {
 	def(&c.s4Limit, 600, 50)
 	def(&c.s4Period, 60, 10)
 	def(&c.s5N, 100000, 5000)
+	def(&c.s6N, 1000, 100)
+	def(&c.s6Minutes, 3, 1)
 }
 
 // bench is one run.
@@ -166,7 +178,7 @@ func run(cfg config) error {
 	logf("control plane up (%s); %d cores; client QPS %g burst %d; workers %d", b.env.Kubernetes, b.env.Cores, cfg.qps, cfg.burst, cfg.workers)
 
 	scenarios := map[string]func(context.Context) *Result{
-		"S0": b.s0Ceiling, "S1": b.s1Webhook, "S2": b.s2PodDispatch, "S3": b.s3Delayed, "S4": b.s4Limits, "S5": b.s5AtRest,
+		"S0": b.s0Ceiling, "S1": b.s1Webhook, "S6": b.s6Cron, "S2": b.s2PodDispatch, "S3": b.s3Delayed, "S4": b.s4Limits, "S5": b.s5AtRest,
 	}
 	var results []*Result
 	for _, id := range strings.Split(cfg.scenarios, ",") {
