@@ -68,6 +68,22 @@ e2e: ## Run the end-to-end suite on the real cluster (brings it up; real contain
 	hack/cluster/up.sh >/dev/null
 	KUBECONFIG=$(LOCALBIN)/cluster/kubeconfig go test -tags e2e -count=1 -timeout 20m ./test/e2e/ -ginkgo.v $(GO_TEST_FLAGS)
 
+##@ Benchmarks
+
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: bench-deps ## Run the benchmarks at full size (docs/benchmarks.md; results in bin/bench/).
+	go run ./test/bench $(BENCH_FLAGS)
+
+.PHONY: bench-quick
+bench-quick: bench-deps ## Run the benchmarks at small sizes (under 3 minutes).
+	go run ./test/bench -quick $(BENCH_FLAGS)
+
+.PHONY: bench-deps
+bench-deps: build
+	hack/build-control-plane.sh etcd kube-apiserver kube-controller-manager >/dev/null
+
 ##@ Run
 
 .PHONY: run

@@ -60,6 +60,7 @@ type options struct {
 	qps                  float64
 	burst                int
 	concurrency          int
+	pprofAddr            string
 
 	webhookWorkers    int
 	webhookAllowCIDRs string
@@ -79,6 +80,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.Float64Var(&o.qps, "kube-api-qps", 50, "Steady queries per second to the Kubernetes API server.")
 	fs.IntVar(&o.burst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "Reconcile workers per controller.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the pprof endpoints (/debug/pprof/) bind to; empty disables them.")
 	fs.IntVar(&o.webhookWorkers, "webhook-workers", 16, "Webhook calls in flight at once (the call pool's size).")
 	fs.StringVar(&o.webhookAllowCIDRs, "webhook-allow-cidrs", "", "Comma-separated CIDRs webhook calls may reach although blocked by default (loopback, link-local, metadata, unspecified, multicast), e.g. 127.0.0.0/8 for local tests.")
 	fs.StringVar(&o.webhookDenyCIDRs, "webhook-deny-cidrs", "", "Comma-separated CIDRs webhook calls may never reach (checked first).")
@@ -151,6 +153,7 @@ func main() {
 		},
 		Controller:                    config.Controller{MaxConcurrentReconciles: opts.concurrency},
 		HealthProbeBindAddress:        opts.probeAddr,
+		PprofBindAddress:              opts.pprofAddr,
 		LeaderElection:                opts.enableLeaderElection,
 		LeaderElectionID:              "kickq-manager.kickq.dev",
 		LeaderElectionNamespace:       opts.leaderElectionNS,
