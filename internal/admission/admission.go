@@ -671,6 +671,17 @@ func (a *Admission) setStarts(j *job, ts []time.Time, now time.Time) {
 		return
 	}
 	norm := slices.Clone(ts)
+	// Status stores times to the whole second. A stored start that is the truncation of an exact
+	// start admission recorded keeps the exact one: a start at 10.9 s must not leave a rate
+	// window 0.9 s early.
+	for i, t := range norm {
+		for _, o := range j.starts {
+			if o.t.After(t) && o.t.Truncate(time.Second).Equal(t) {
+				norm[i] = o.t
+				break
+			}
+		}
+	}
 	slices.SortFunc(norm, time.Time.Compare)
 	norm = slices.CompactFunc(norm, time.Time.Equal)
 	if sameStarts(j.starts, norm) {
