@@ -254,7 +254,7 @@ var _ = Describe("Pod jobs on a real node", func() {
 		script := "mkdir -p /www/cgi-bin && cat > /www/cgi-bin/hook <<'EOS'\n" + cgi + "\nEOS\nchmod +x /www/cgi-bin/hook && exec httpd -f -p 8080 -h /www"
 		recv := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "receiver", Namespace: ns}, Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: ptr.To[int64](1),
-			Containers: []corev1.Container{{Name: "httpd", Image: image, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", script}}}}}
+			Containers:                    []corev1.Container{{Name: "httpd", Image: image, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", script}}}}}
 		Expect(k8sClient.Create(ctx, recv)).To(Succeed())
 		Eventually(func() string {
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(recv), recv)).To(Succeed())
