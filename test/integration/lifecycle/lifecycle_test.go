@@ -69,9 +69,9 @@ var _ = Describe("A pod job", func() {
 		Expect(string(done.Status.Result.Raw)).To(MatchJSON(`{"rows": 42}`))
 		Expect(done.Status.FinishTime).NotTo(BeNil())
 		Expect(done.Status.Logs).NotTo(BeEmpty())
-		Consistently(func() int { return writes.of(ns, "hello") }, util.ConsistentDuration, util.Interval).Should(Equal(3),
+		Consistently(func() int { return writes.Of(ns, "hello") }, util.ConsistentDuration, util.Interval).Should(Equal(3),
 			"a one-attempt pod job costs 2 status writes and 1 pod create")
-		AddReportEntry("API writes for a one-attempt pod job", writes.of(ns, "hello"))
+		AddReportEntry("API writes for a one-attempt pod job", writes.Of(ns, "hello"))
 
 		// Events follow each transition, after the status write that records it.
 		Eventually(func() []string {
@@ -432,8 +432,8 @@ var _ = Describe("Limits under load", func() {
 			g.Expect(q.Status.OldestPendingTime).To(BeNil())
 		}, util.Timeout, util.Interval).Should(Succeed())
 		realSeconds := int(time.Since(began).Seconds())
-		Expect(writes.of(ns, "limited")).To(BeNumerically("<=", realSeconds+2), "queue status writes are coalesced to about one a second")
-		AddReportEntry("queue status writes / real seconds", fmt.Sprintf("%d / %d", writes.of(ns, "limited"), realSeconds))
+		Expect(writes.Of(ns, "limited")).To(BeNumerically("<=", realSeconds+2), "queue status writes are coalesced to about one a second")
+		AddReportEntry("queue status writes / real seconds", fmt.Sprintf("%d / %d", writes.Of(ns, "limited"), realSeconds))
 		AddReportEntry("most jobs seen running at once", maxRunning)
 	})
 })

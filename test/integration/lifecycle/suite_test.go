@@ -18,26 +18,21 @@ package lifecycle
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
 	"kickq.dev/kickq/test/util"
 )
@@ -52,37 +47,12 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 	fakeClock *clocktesting.FakeClock
-	writes    = &writeCounter{byJob: map[string]int{}}
+	writes    = util.NewWriteCounter()
 )
 
 func TestLifecycle(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Lifecycle suite")
-}
-
-// writeCounter counts the manager's API writes per QueueJob name (pod creates count for their job).
-type writeCounter struct {
-	mu    sync.Mutex
-	byJob map[string]int
-}
-
-func (w *writeCounter) add(o client.Object) {
-	if _, ok := o.(*eventsv1.Event); ok {
-		return // events are not counted as the job's writes
-	}
-	name := o.GetName()
-	if p, ok := o.(*corev1.Pod); ok {
-		name = p.Labels[kickqv1alpha1.LabelJob]
-	}
-	w.mu.Lock()
-	w.byJob[o.GetNamespace()+"/"+name]++
-	w.mu.Unlock()
-}
-
-func (w *writeCounter) of(ns, name string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.byJob[ns+"/"+name]
 }
 
 var _ = BeforeSuite(func() {
@@ -104,26 +74,8 @@ var _ = BeforeSuite(func() {
 
 	fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	// The manager's client (reads from the cache), wrapped to count writes.
-	base, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: mgr.GetCache()}})
+	c, err := util.CountingClient(cfg, scheme, mgr.GetCache(), writes)
 	Expect(err).NotTo(HaveOccurred())
-	c := interceptor.NewClient(base, interceptor.Funcs{
-		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
-			writes.add(o)
-			return c.Create(ctx, o, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
-			writes.add(o)
-			return c.Update(ctx, o, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-			writes.add(o)
-			return c.Patch(ctx, o, p, opts...)
-		},
-		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
-			writes.add(o)
-			return c.SubResource(sub).Update(ctx, o, opts...)
-		},
-	})
 	_, err = controllers.Setup(ctx, mgr, controllers.Options{Clock: fakeClock, Timers: fakeClock, Client: c})
 	Expect(err).NotTo(HaveOccurred())
 

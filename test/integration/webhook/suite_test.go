@@ -29,12 +29,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -59,7 +57,7 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 	fakeClock *clocktesting.FakeClock
-	writes    = &writeCounter{byJob: map[string]int{}}
+	writes    = util.NewWriteCounter()
 	sink      *receiver
 	mgr       *runningManager
 )
@@ -70,27 +68,6 @@ var tokenKey = []byte("kickq-webhook-suite-token-key-32b")
 func TestWebhook(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Webhook suite")
-}
-
-// writeCounter counts the manager's API writes per QueueJob.
-type writeCounter struct {
-	mu    sync.Mutex
-	byJob map[string]int
-}
-
-func (w *writeCounter) add(o client.Object) {
-	if _, ok := o.(*eventsv1.Event); ok {
-		return
-	}
-	w.mu.Lock()
-	w.byJob[o.GetNamespace()+"/"+o.GetName()]++
-	w.mu.Unlock()
-}
-
-func (w *writeCounter) of(ns, name string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.byJob[ns+"/"+name]
 }
 
 // delivery is one call the receiver got.
@@ -172,26 +149,8 @@ func startManager() *runningManager {
 		Controller:             config.Controller{MaxConcurrentReconciles: 4, SkipNameValidation: ptrTrue()},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	base, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: m.GetCache()}})
+	c, err := util.CountingClient(cfg, scheme, m.GetCache(), writes)
 	Expect(err).NotTo(HaveOccurred())
-	c := interceptor.NewClient(base, interceptor.Funcs{
-		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
-			writes.add(o)
-			return c.Create(ctx, o, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
-			writes.add(o)
-			return c.Update(ctx, o, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-			writes.add(o)
-			return c.Patch(ctx, o, p, opts...)
-		},
-		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
-			writes.add(o)
-			return c.SubResource(sub).Update(ctx, o, opts...)
-		},
-	})
 	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	GinkgoWriter.Printf("webhook calls may reach loopback (allowed for this test suite: %v)\n", allow)
 	ctrls, err := controllers.Setup(ctx, m, controllers.Options{Clock: fakeClock, Timers: fakeClock, Client: c,

@@ -127,8 +127,8 @@ var _ = Describe("Webhook jobs", func() {
 		Expect(d[0].Timestamp).To(Equal(fmt.Sprint(fakeClock.Now().Unix())))
 
 		// Attempt recorded as Running, then Succeeded: two status writes, and no more after.
-		Expect(writes.of(ns, "signed")).To(Equal(2))
-		Consistently(func() int { return writes.of(ns, "signed") }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(2))
+		Expect(writes.Of(ns, "signed")).To(Equal(2))
+		Consistently(func() int { return writes.Of(ns, "signed") }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(2))
 	})
 
 	DescribeTable("answers, row by row",
@@ -377,7 +377,7 @@ var _ = Describe("The report API", func() {
 
 	It("coalesces 100 progress reports in a second into at most 2 status writes", func() {
 		d := accepted("burst")
-		before := writes.of(ns, "burst")
+		before := writes.Of(ns, "burst")
 		for i := 1; i <= 100; i++ {
 			code, body := postReport(ns, "burst", d.Payload.Token, fmt.Sprintf(`{"progress":{"percent":%d}}`, i))
 			Expect(code).To(Equal(http.StatusAccepted), body)
@@ -390,8 +390,8 @@ var _ = Describe("The report API", func() {
 			}
 			return p.Percent
 		}, timeout, interval).Should(Equal(int32(100)))
-		Consistently(func() int { return writes.of(ns, "burst") - before }, 500*time.Millisecond, 50*time.Millisecond).Should(BeNumerically("<=", 2))
-		AddReportEntry("status writes for 100 progress reports", writes.of(ns, "burst")-before)
+		Consistently(func() int { return writes.Of(ns, "burst") - before }, 500*time.Millisecond, 50*time.Millisecond).Should(BeNumerically("<=", 2))
+		AddReportEntry("status writes for 100 progress reports", writes.Of(ns, "burst")-before)
 	})
 
 	It("records heartbeats and fails an attempt that stops sending them", func() {
