@@ -312,29 +312,8 @@ func (r *CronReconciler) trimHistory(ctx context.Context, c *kickqv1alpha1.CronS
 		{kickqv1alpha1.PhaseSucceeded, limit(c.SuccessfulJobsHistoryLimit, defaultSuccessfulHistory)},
 		{kickqv1alpha1.PhaseFailed, limit(c.FailedJobsHistoryLimit, defaultFailedHistory)},
 	} {
-		var done []*kickqv1alpha1.QueueJob
-		for i := range children {
-			ch := &children[i]
-			if ch.Status.Phase == g.phase && lifecycle.IsFinished(&ch.Status) && ch.DeletionTimestamp == nil &&
-				(ch.Spec.Notify == nil || lifecycle.NotifySettled(&ch.Status)) {
-				done = append(done, ch)
-			}
-		}
-		if len(done) <= g.keep {
-			continue
-		}
-		sort.Slice(done, func(a, b int) bool {
-			fa, fb := finishOf(done[a]), finishOf(done[b])
-			if !fa.Equal(fb) {
-				return fa.Before(fb)
-			}
-			return done[a].Name < done[b].Name
-		})
-		for _, ch := range done[:len(done)-g.keep] {
-			uid := ch.UID
-			if err := r.Client.Delete(ctx, ch, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting child %s beyond the history limit: %w", ch.Name, err)
-			}
+		if _, err := deleteOldestFinished(ctx, r.Client, children, g.phase, g.keep, len(children)); err != nil {
+			return err
 		}
 	}
 	return nil

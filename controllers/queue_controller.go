@@ -18,8 +18,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -145,51 +143,22 @@ const maxDeletesPerPass = 500
 // enforceHistoryLimits deletes the oldest finished jobs of each phase beyond the queue's
 // retention historyLimit. Jobs whose completion callback is still due are kept until it settles.
 func (r *QueueReconciler) enforceHistoryLimits(ctx context.Context, q *kickqv1alpha1.Queue, jobs []kickqv1alpha1.QueueJob) error {
-	deleted := 0
+	budget := maxDeletesPerPass
 	for _, phase := range []kickqv1alpha1.QueueJobPhase{kickqv1alpha1.PhaseSucceeded, kickqv1alpha1.PhaseFailed} {
 		p := lifecycle.RetentionFor(&q.Spec, phase)
 		if p == nil || p.HistoryLimit == nil {
 			continue
 		}
-		var done []*kickqv1alpha1.QueueJob
-		for i := range jobs {
-			j := &jobs[i]
-			if j.Status.Phase == phase && j.DeletionTimestamp == nil && j.Spec.Cron == nil && lifecycle.IsFinished(&j.Status) &&
-				(j.Spec.Notify == nil || lifecycle.NotifySettled(&j.Status)) {
-				done = append(done, j)
-			}
+		n, err := deleteOldestFinished(ctx, r.Client, jobs, phase, int(*p.HistoryLimit), budget)
+		if err != nil {
+			return err
 		}
-		extra := len(done) - int(*p.HistoryLimit)
-		if extra <= 0 {
-			continue
+		budget -= n
+		if n > 0 {
+			ctrl.LoggerFrom(ctx).V(2).Info("deleted finished jobs beyond the history limit", "phase", phase, "deleted", n)
 		}
-		sort.Slice(done, func(a, b int) bool {
-			fa, fb := finishOf(done[a]), finishOf(done[b])
-			if !fa.Equal(fb) {
-				return fa.Before(fb)
-			}
-			return done[a].Name < done[b].Name
-		})
-		for _, j := range done[:extra] {
-			if deleted >= maxDeletesPerPass {
-				return nil
-			}
-			uid := j.UID
-			if err := r.Client.Delete(ctx, j, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting job %s beyond the queue's historyLimit: %w", j.Name, err)
-			}
-			deleted++
-		}
-		ctrl.LoggerFrom(ctx).V(2).Info("deleted finished jobs beyond the history limit", "phase", phase, "deleted", extra)
 	}
 	return nil
-}
-
-func finishOf(j *kickqv1alpha1.QueueJob) time.Time {
-	if j.Status.FinishTime != nil {
-		return j.Status.FinishTime.Time
-	}
-	return j.CreationTimestamp.Time
 }
 
 // SetupWithManager registers the controller: Queues and the jobs that name them.
