@@ -23,7 +23,9 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -75,6 +77,19 @@ func create(o client.Object) {
 	ExpectWithOffset(1, k8sClient.Create(ctx, o)).To(Succeed())
 }
 
+// modify reads o afresh, applies change and updates it, again on a conflict:
+// the manager writes the same objects' status at any time, so an update from
+// a copy read earlier may meet a newer resourceVersion.
+func modify[T client.Object](o T, change func(T)) {
+	ExpectWithOffset(1, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+			return err
+		}
+		change(o)
+		return k8sClient.Update(ctx, o)
+	})).To(Succeed())
+}
+
 func getJob(ns, name string) *kickqv1alpha1.QueueJob {
 	var j kickqv1alpha1.QueueJob
 	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
@@ -94,6 +109,24 @@ func phaseOf(ns, name string) func() kickqv1alpha1.QueueJobPhase {
 
 func expectPhase(ns, name string, p kickqv1alpha1.QueueJobPhase) *kickqv1alpha1.QueueJob {
 	EventuallyWithOffset(1, phaseOf(ns, name), util.Timeout, util.Interval).Should(Equal(p))
+	return getJob(ns, name)
+}
+
+// expectBlocked waits until a job is Blocked for the given reason. The
+// manager may first block a job for an earlier reason (its cache has not seen
+// a queue created just before the job yet) and move to the final one when it
+// does, so the reason is awaited, not read once.
+func expectBlocked(ns, name, reason string) *kickqv1alpha1.QueueJob {
+	EventuallyWithOffset(1, func() string {
+		var j kickqv1alpha1.QueueJob
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j); err != nil || j.Status.Phase != kickqv1alpha1.PhaseBlocked {
+			return ""
+		}
+		if c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked); c != nil {
+			return c.Reason
+		}
+		return ""
+	}, util.Timeout, util.Interval).Should(Equal(reason))
 	return getJob(ns, name)
 }
 

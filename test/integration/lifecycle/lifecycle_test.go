@@ -215,9 +215,7 @@ var _ = Describe("A pod job", func() {
 			return meta.IsStatusConditionTrue(getJob(ns, "held").Status.Conditions, kickqv1alpha1.JobSuspended)
 		}, util.Timeout, util.Interval).Should(BeTrue())
 		Consistently(podExists(ns, "held-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
-		j := getJob(ns, "held")
-		j.Spec.Suspend = ptr.To(false)
-		Expect(k8sClient.Update(ctx, j)).To(Succeed())
+		modify(getJob(ns, "held"), func(j *kickqv1alpha1.QueueJob) { j.Spec.Suspend = ptr.To(false) })
 		waitPod(ns, "held", 1)
 	})
 
@@ -225,10 +223,8 @@ var _ = Describe("A pod job", func() {
 		create(makeJob("stopme", ns).Pod().Obj())
 		setPodRunning(waitPod(ns, "stopme", 1))
 		expectPhase(ns, "stopme", kickqv1alpha1.PhaseRunning)
-		j := getJob(ns, "stopme")
-		j.Spec.Cancel = ptr.To(true)
-		Expect(k8sClient.Update(ctx, j)).To(Succeed())
-		j = expectPhase(ns, "stopme", kickqv1alpha1.PhaseFailed)
+		modify(getJob(ns, "stopme"), func(j *kickqv1alpha1.QueueJob) { j.Spec.Cancel = ptr.To(true) })
+		j := expectPhase(ns, "stopme", kickqv1alpha1.PhaseFailed)
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonCancelled))
 		Eventually(func() bool {
 			var p corev1.Pod
@@ -257,9 +253,8 @@ var _ = Describe("Queues and handlers", func() {
 
 	It("blocks a job whose queue does not exist, and runs it once the queue is created", func() {
 		create(makeJob("early", ns).Queue("later").Pod().Obj())
-		j := expectPhase(ns, "early", kickqv1alpha1.PhaseBlocked)
+		j := expectBlocked(ns, "early", kickqv1alpha1.ReasonQueueNotFound)
 		c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked)
-		Expect(c.Reason).To(Equal(kickqv1alpha1.ReasonQueueNotFound))
 		Expect(c.Message).To(ContainSubstring(`queue "later" does not exist`))
 		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "later", Namespace: ns}})
 		waitPod(ns, "early", 1)
@@ -269,12 +264,11 @@ var _ = Describe("Queues and handlers", func() {
 		q := &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "work", Namespace: ns}}
 		create(q)
 		create(makeJob("typed", ns).Queue("work").Type("thumbs").Obj())
-		j := expectPhase(ns, "typed", kickqv1alpha1.PhaseBlocked)
-		Expect(meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked).Reason).To(Equal(kickqv1alpha1.ReasonHandlerNotFound))
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
-		q.Spec.Handlers = []kickqv1alpha1.Handler{{Type: "thumbs", HandlerSpec: kickqv1alpha1.HandlerSpec{Pod: &kickqv1alpha1.PodTarget{
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "thumbs"}}}}}}}}
-		Expect(k8sClient.Update(ctx, q)).To(Succeed())
+		expectBlocked(ns, "typed", kickqv1alpha1.ReasonHandlerNotFound)
+		modify(q, func(q *kickqv1alpha1.Queue) {
+			q.Spec.Handlers = []kickqv1alpha1.Handler{{Type: "thumbs", HandlerSpec: kickqv1alpha1.HandlerSpec{Pod: &kickqv1alpha1.PodTarget{
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "thumbs"}}}}}}}}
+		})
 		pod := waitPod(ns, "typed", 1)
 		Expect(pod.Spec.Containers[0].Image).To(Equal("thumbs"))
 		Expect(pod.Labels).To(HaveKeyWithValue(kickqv1alpha1.LabelType, "thumbs"))
@@ -284,9 +278,8 @@ var _ = Describe("Queues and handlers", func() {
 		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "locked", Namespace: ns},
 			Spec: kickqv1alpha1.QueueSpec{InlineTargets: kickqv1alpha1.InlineTargetsDeny}})
 		create(makeJob("sneaky", ns).Queue("locked").Pod().Obj())
-		j := expectPhase(ns, "sneaky", kickqv1alpha1.PhaseBlocked)
+		j := expectBlocked(ns, "sneaky", kickqv1alpha1.ReasonInlineTargetDenied)
 		c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked)
-		Expect(c.Reason).To(Equal(kickqv1alpha1.ReasonInlineTargetDenied))
 		Expect(c.Message).To(ContainSubstring("inlineTargets: Deny"))
 		Consistently(podExists(ns, "sneaky-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
 	})
@@ -302,9 +295,7 @@ var _ = Describe("Queues and handlers", func() {
 		for _, n := range remaining {
 			expectPhase(ns, n, kickqv1alpha1.PhasePending)
 		}
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
-		q.Spec.Paused = ptr.To(false)
-		Expect(k8sClient.Update(ctx, q)).To(Succeed())
+		modify(q, func(q *kickqv1alpha1.Queue) { q.Spec.Paused = ptr.To(false) })
 
 		activePods := func() []string {
 			var l corev1.PodList
@@ -342,9 +333,7 @@ var _ = Describe("Queues and handlers", func() {
 			return c.Reason
 		}, util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonPaused))
 		Expect(getJob(ns, "wait").Status.Phase).To(Equal(kickqv1alpha1.PhasePending))
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
-		q.Spec.Paused = ptr.To(false)
-		Expect(k8sClient.Update(ctx, q)).To(Succeed())
+		modify(q, func(q *kickqv1alpha1.Queue) { q.Spec.Paused = ptr.To(false) })
 		waitPod(ns, "wait", 1)
 	})
 })
