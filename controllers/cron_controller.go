@@ -31,7 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,16 +61,14 @@ const (
 type CronReconciler struct {
 	Client   client.Client
 	Scheme   *runtime.Scheme
-	Clock    clock.PassiveClock
+	Clock    Clock
 	Recorder events.EventRecorder
-	// Timers, when set, also wakes templates through the injected clock (tests with a fake clock).
-	Timers clock.WithDelayedExecution
 
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
 }
 
 // NewCronReconciler returns a cron reconciler.
-func NewCronReconciler(c client.Client, scheme *runtime.Scheme, clk clock.PassiveClock, rec events.EventRecorder) *CronReconciler {
+func NewCronReconciler(c client.Client, scheme *runtime.Scheme, clk Clock, rec events.EventRecorder) *CronReconciler {
 	return &CronReconciler{Client: c, Scheme: scheme, Clock: clk, Recorder: rec,
 		wake: make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], 1024)}
 }
@@ -92,11 +89,7 @@ func (r *CronReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("template", klog.KObj(t)))
-	res, err := r.reconcile(ctx, t)
-	if err == nil && res.RequeueAfter > 0 && r.Timers != nil {
-		r.Timers.AfterFunc(res.RequeueAfter, func() { r.notify(req.NamespacedName) })
-	}
-	return res, err
+	return r.reconcile(ctx, t)
 }
 
 func (r *CronReconciler) reconcile(ctx context.Context, t *kickqv1alpha1.QueueJob) (ctrl.Result, error) {
@@ -199,7 +192,8 @@ func (r *CronReconciler) reconcile(ctx context.Context, t *kickqv1alpha1.QueueJo
 		r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, "MissedRuns", "MissedRuns", "%d firings did not run (missedRuns %s, concurrencyPolicy %s)",
 			plan.Skipped, c.MissedRuns, c.ConcurrencyPolicy)
 	}
-	return ctrl.Result{RequeueAfter: max(plan.Next.Sub(r.Clock.Now()), time.Millisecond)}, nil
+	key := client.ObjectKeyFromObject(t)
+	return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, plan.Next, func() { r.notify(key) })}, nil
 }
 
 // writeStatus writes the template's status if it changed.

@@ -30,7 +30,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +41,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
+	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/lifecycle"
 	"kickq.dev/kickq/internal/report"
@@ -53,18 +53,14 @@ import (
 type QueueJobReconciler struct {
 	Client    client.Client
 	Scheme    *runtime.Scheme
-	Clock     clock.PassiveClock
+	Clock     Clock
 	Recorder  events.EventRecorder
 	Admission *admission.Admission
-	Executors map[executor.TargetKind]executor.Executor
+	Executors map[attempt.TargetKind]executor.Executor
 	// Reports holds what running attempts reported until it is written (nil: no report API).
 	Reports *report.Store
 	// Hooks sends completion callbacks (spec.notify); nil: none are sent.
 	Hooks *executor.Webhooks
-
-	// Timers, when set, also wakes jobs at their due time through the injected clock's timers:
-	// tests that drive a fake clock set it, as RequeueAfter counts real time.
-	Timers clock.WithDelayedExecution
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
@@ -96,7 +92,7 @@ func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
 }
 
 // NewQueueJobReconciler wires a reconciler with its admission component.
-func NewQueueJobReconciler(c client.Client, scheme *runtime.Scheme, clk clock.PassiveClock, rec events.EventRecorder, execs map[executor.TargetKind]executor.Executor) *QueueJobReconciler {
+func NewQueueJobReconciler(c client.Client, scheme *runtime.Scheme, clk Clock, rec events.EventRecorder, execs map[attempt.TargetKind]executor.Executor) *QueueJobReconciler {
 	r := &QueueJobReconciler{
 		Client: c, Scheme: scheme, Clock: clk, Recorder: rec, Executors: execs,
 		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], 1024),
@@ -178,11 +174,10 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 	target, _, _ := lifecycle.ResolveTarget(job, qv)
 	exec := r.Executors[target.Kind]
 	if exec == nil {
-		exec = r.Executors[executor.KindPod]
+		exec = r.Executors[attempt.KindPod]
 	}
-	rules := lifecycle.Effective(job, qv, target).Rules
 	if job.Status.Attempts > 0 {
-		if in.Current, err = exec.Observe(ctx, job, job.Status.Attempts, rules); err != nil {
+		if in.Current, err = exec.Observe(ctx, job, job.Status.Attempts); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -293,11 +288,7 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 		exec.Forget(job.UID)
 	}
 	if !res.RequeueAt.IsZero() {
-		after := max(res.RequeueAt.Sub(r.Clock.Now()), time.Millisecond)
-		if r.Timers != nil {
-			r.Timers.AfterFunc(after, func() { r.notify(key) })
-		}
-		return ctrl.Result{RequeueAfter: after}, nil
+		return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, res.RequeueAt, func() { r.notify(key) })}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -308,11 +299,11 @@ func (r *QueueJobReconciler) dropReports(key types.NamespacedName) {
 	}
 }
 
-func (r *QueueJobReconciler) executorFor(t executor.Target) executor.Executor {
+func (r *QueueJobReconciler) executorFor(t attempt.Target) executor.Executor {
 	if e := r.Executors[t.Kind]; e != nil {
 		return e
 	}
-	return r.Executors[executor.KindPod]
+	return r.Executors[attempt.KindPod]
 }
 
 // queueView reads the job's queue from the cache and makes sure admission knows the queue and

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/report"
@@ -37,10 +38,9 @@ import (
 
 // Options configure the controllers.
 type Options struct {
-	// Clock is the time decisions use (a fake clock in tests).
-	Clock clock.PassiveClock
-	// Timers, when set, also wakes jobs through the clock's timers (tests with a fake clock).
-	Timers clock.WithDelayedExecution
+	// Clock is the time decisions, timers and wake-ups use; nil means the real clock. Tests pass
+	// a fake clock (k8s.io/utils/clock/testing) and step it.
+	Clock Clock
 	// Client writes to the API server and reads from the cache; nil means the manager's client.
 	// Tests wrap it to count writes or inject failures.
 	Client client.Client
@@ -84,10 +84,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("registering field indexes: %w", err)
 	}
-	timers := opts.Timers
-	if timers == nil {
-		timers = clock.RealClock{}
-	}
 	key := opts.ReportTokenKey
 	if key == nil {
 		key = make([]byte, 32)
@@ -113,16 +109,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	pods := executor.NewPods(c, mgr.GetCache(), mgr.GetScheme(), opts.Clock)
 	pods.Report = endpoint
 	jobs := NewQueueJobReconciler(c, mgr.GetScheme(), opts.Clock, mgr.GetEventRecorder("kickq"),
-		map[executor.TargetKind]executor.Executor{executor.KindPod: pods})
-	jobs.Timers = opts.Timers
-	jobs.Reports = report.NewStore(timers, jobs.notify)
+		map[attempt.TargetKind]executor.Executor{attempt.KindPod: pods})
+	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	workers := opts.WebhookWorkers
 	if workers == 0 {
 		workers = 16
 	}
-	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, Guard: opts.WebhookGuard, Clock: timers,
+	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, Guard: opts.WebhookGuard, Clock: opts.Clock,
 		Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
-	jobs.Executors[executor.KindWebhook] = hooks
+	jobs.Executors[attempt.KindWebhook] = hooks
 	jobs.Hooks = hooks
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {
 		return nil, fmt.Errorf("adding the webhook pool: %w", err)
@@ -137,7 +132,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		return nil, fmt.Errorf("setting up the queuejob controller: %w", err)
 	}
 	crons := NewCronReconciler(c, mgr.GetScheme(), opts.Clock, mgr.GetEventRecorder("kickq"))
-	crons.Timers = opts.Timers
 	if err := crons.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the cron controller: %w", err)
 	}

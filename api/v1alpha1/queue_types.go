@@ -176,6 +176,15 @@ const (
 	QueuePaused = "Paused"
 )
 
+// Reasons of the queue's conditions.
+const (
+	// QueueReasonConfigured: Ready is True.
+	QueueReasonConfigured = "Configured"
+	// QueueReasonRunning and QueueReasonPaused: Paused is False or True.
+	QueueReasonRunning = "Running"
+	QueueReasonPaused  = "Paused"
+)
+
 // QueueStatus is the observed state of a queue.
 type QueueStatus struct {
 	// conditions are Ready and Paused.

@@ -327,6 +327,53 @@ const (
 	ReasonCancelled        = "Cancelled"
 )
 
+// Other reasons of the job's conditions.
+const (
+	// ReasonUnblocked: the Blocked condition turned False.
+	ReasonUnblocked = "Unblocked"
+	// ReasonSuspended and ReasonResumed: the Suspended condition turned True or False.
+	ReasonSuspended = "Suspended"
+	ReasonResumed   = "Resumed"
+)
+
+// Reasons of an attempt's end (status.attemptHistory[].reason), besides the ones its run gives
+// (a container's reason, an HTTP answer's).
+const (
+	// AttemptReasonReported: the attempt reported its outcome through the report API.
+	AttemptReasonReported = "Reported"
+	// AttemptReasonPodLost: the attempt's pod disappeared.
+	AttemptReasonPodLost = "PodLost"
+	// AttemptReasonHeartbeatTimeout: a running attempt sent no report for heartbeatTimeoutSeconds.
+	AttemptReasonHeartbeatTimeout = "HeartbeatTimeout"
+	// AttemptReasonAttemptDeadlineExceeded: the attempt ran longer than attemptDeadlineSeconds.
+	AttemptReasonAttemptDeadlineExceeded = "AttemptDeadlineExceeded"
+	// AttemptReasonStartDeadlineExceeded: the pod did not start within pod.startDeadlineSeconds.
+	AttemptReasonStartDeadlineExceeded = "StartDeadlineExceeded"
+	// AttemptReasonCompleted: the run ended successfully.
+	AttemptReasonCompleted = "Completed"
+	// AttemptReasonError: a container failed without a more specific reason.
+	AttemptReasonError = "Error"
+	// Webhook calls that did not get an answer, or could not be made.
+	AttemptReasonTimeout           = "Timeout"
+	AttemptReasonConnectionError   = "ConnectionError"
+	AttemptReasonAddressRefused    = "AddressRefused"
+	AttemptReasonInvalidURL        = "InvalidURL"
+	AttemptReasonInvalidPayload    = "InvalidPayload"
+	AttemptReasonSecretUnavailable = "SecretUnavailable"
+	AttemptReasonSecretInvalid     = "SecretInvalid"
+	AttemptReasonSigningFailed     = "SigningFailed"
+)
+
+// Reasons of the Events the manager emits about a job, besides its finishing and Blocked reasons.
+const (
+	EventReasonStarted       = "Started"
+	EventReasonRetrying      = "Retrying"
+	EventReasonAttemptFailed = "AttemptFailed"
+	EventReasonSuspended     = "Suspended"
+	EventReasonNotified      = "Notified"
+	EventReasonNotifyFailed  = "NotifyFailed"
+)
+
 // Outcome is how an attempt ended; the same words serve webhook answers, the report API and pull
 // workers.
 // +kubebuilder:validation:Enum=Succeed;Fail;Die;Retry

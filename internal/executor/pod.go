@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/report"
 )
@@ -51,11 +52,6 @@ func IndexPodOwner(o client.Object) []string {
 
 // expectationTTL is how long a created pod that the cache does not show yet counts as expected.
 const expectationTTL = 30 * time.Second
-
-// PodName is the deterministic name of the pod of an attempt.
-func PodName(job *kickqv1alpha1.QueueJob, attempt int32) string {
-	return fmt.Sprintf("%s-%d", job.Name, attempt)
-}
 
 // Pods runs attempts as Pods. It reads pods from the manager's cache (only kickq-labelled pods
 // are cached) and remembers, in memory, which pods it created and saw: a pod it saw that is gone
@@ -88,14 +84,14 @@ func NewPods(c client.Client, reader client.Reader, scheme *runtime.Scheme, clk 
 
 // BuildPod returns the pod of an attempt: the template with kickq's name, labels, owner
 // reference, restartPolicy Never, deadline and KICKQ_* environment.
-func BuildPod(job *kickqv1alpha1.QueueJob, target Target, attempt int32, scheme *runtime.Scheme, rep *report.Endpoint) (*corev1.Pod, error) {
+func BuildPod(job *kickqv1alpha1.QueueJob, target attempt.Target, n int32, scheme *runtime.Scheme, rep *report.Endpoint) (*corev1.Pod, error) {
 	if target.Pod == nil {
 		return nil, fmt.Errorf("job %s has no pod target", job.Name)
 	}
 	tmpl := target.Pod.Template.DeepCopy()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        PodName(job, attempt),
+			Name:        attempt.PodName(job, n),
 			Namespace:   job.Namespace,
 			Labels:      tmpl.Labels,
 			Annotations: tmpl.Annotations,
@@ -107,7 +103,7 @@ func BuildPod(job *kickqv1alpha1.QueueJob, target Target, attempt int32, scheme 
 	}
 	pod.Labels[kickqv1alpha1.LabelJob] = job.Name
 	pod.Labels[kickqv1alpha1.LabelQueue] = job.Spec.QueueName
-	pod.Labels[kickqv1alpha1.LabelAttempt] = strconv.Itoa(int(attempt))
+	pod.Labels[kickqv1alpha1.LabelAttempt] = strconv.Itoa(int(n))
 	if job.Spec.Type != "" {
 		pod.Labels[kickqv1alpha1.LabelType] = job.Spec.Type
 	}
@@ -125,13 +121,13 @@ func BuildPod(job *kickqv1alpha1.QueueJob, target Target, attempt int32, scheme 
 		{Name: "KICKQ_NAMESPACE", Value: job.Namespace},
 		{Name: "KICKQ_QUEUE", Value: job.Spec.QueueName},
 		{Name: "KICKQ_TYPE", Value: job.Spec.Type},
-		{Name: "KICKQ_ATTEMPT", Value: strconv.Itoa(int(attempt))},
+		{Name: "KICKQ_ATTEMPT", Value: strconv.Itoa(int(n))},
 		{Name: "KICKQ_DATA", Value: data},
 	}
 	if rep != nil {
 		env = append(env,
 			corev1.EnvVar{Name: "KICKQ_REPORT_URL", Value: rep.URL(job.Namespace, job.Name)},
-			corev1.EnvVar{Name: "KICKQ_TOKEN", Value: rep.Signer.Token(job.UID, attempt)})
+			corev1.EnvVar{Name: "KICKQ_TOKEN", Value: rep.Signer.Token(job.UID, n)})
 	}
 	for i := range pod.Spec.InitContainers {
 		pod.Spec.InitContainers[i].Env = mergeEnv(pod.Spec.InitContainers[i].Env, env)
@@ -164,23 +160,23 @@ func mergeEnv(have, ours []corev1.EnvVar) []corev1.EnvVar {
 }
 
 // Start creates the attempt's pod; AlreadyExists is success.
-func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target Target, attempt int32) error {
-	pod, err := BuildPod(job, target, attempt, p.Scheme, p.Report)
+func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target attempt.Target, n int32) error {
+	pod, err := BuildPod(job, target, n, p.Scheme, p.Report)
 	if err != nil {
 		return err
 	}
 	if err := p.Client.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating pod %s for attempt %d: %w", pod.Name, attempt, err)
+		return fmt.Errorf("creating pod %s for attempt %d: %w", pod.Name, n, err)
 	}
 	p.mu.Lock()
-	p.created[attemptKey{job.UID, attempt}] = p.Clock.Now()
+	p.created[attemptKey{job.UID, n}] = p.Clock.Now()
 	p.mu.Unlock()
 	return nil
 }
 
 // Stop deletes the attempt's pod.
-func (p *Pods) Stop(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt int32) error {
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: PodName(job, attempt), Namespace: job.Namespace}}
+func (p *Pods) Stop(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32) error {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: attempt.PodName(job, n), Namespace: job.Namespace}}
 	err := p.Client.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground))
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting pod %s: %w", pod.Name, err)
@@ -189,10 +185,10 @@ func (p *Pods) Stop(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt in
 }
 
 // Observe reads the attempt's pod from the cache.
-func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt int32, rules []kickqv1alpha1.RetryRule) (Observation, error) {
-	name := PodName(job, attempt)
-	key := attemptKey{job.UID, attempt}
-	obs := Observation{Name: name}
+func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32) (attempt.Observation, error) {
+	name := attempt.PodName(job, n)
+	key := attemptKey{job.UID, n}
+	obs := attempt.Observation{Name: name}
 	var pod corev1.Pod
 	err := p.Reader.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, &pod)
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -201,7 +197,7 @@ func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt
 	if apierrors.IsNotFound(err) || !metav1.IsControlledBy(&pod, job) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		obs.Phase = Missing
+		obs.Phase = attempt.Missing
 		if p.seen[key] {
 			obs.Lost = true
 		} else if t, ok := p.created[key]; ok && p.Clock.Since(t) < expectationTTL {
@@ -221,26 +217,26 @@ func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt
 	obs.Deleting = pod.DeletionTimestamp != nil
 	switch outcome.State(&pod) {
 	case outcome.PodSucceeded, outcome.PodFailed:
-		obs.Phase = Finished
-		obs.Result = outcome.Classify(&pod, rules)
+		obs.Phase = attempt.Finished
+		obs.Pod = &pod
 	case outcome.PodRunning:
-		obs.Phase = Running
+		obs.Phase = attempt.Running
 	default:
-		obs.Phase = NotStarted
+		obs.Phase = attempt.NotStarted
 		obs.WaitingReason, obs.WaitingMessage = outcome.WaitingReason(&pod)
 	}
 	return obs, nil
 }
 
 // Settled reports whether every pod of the job's earlier attempts is terminal or gone.
-func (p *Pods) Settled(ctx context.Context, job *kickqv1alpha1.QueueJob, attempt int32) (bool, error) {
+func (p *Pods) Settled(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32) (bool, error) {
 	var pods corev1.PodList
 	if err := p.Reader.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingFields{PodOwnerIndex: job.Name}); err != nil {
 		return false, fmt.Errorf("listing pods of %s: %w", job.Name, err)
 	}
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		if !metav1.IsControlledBy(pod, job) || pod.Name == PodName(job, attempt) {
+		if !metav1.IsControlledBy(pod, job) || pod.Name == attempt.PodName(job, n) {
 			continue
 		}
 		if s := outcome.State(pod); s != outcome.PodSucceeded && s != outcome.PodFailed {

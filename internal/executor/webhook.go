@@ -40,6 +40,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/report"
@@ -71,14 +72,9 @@ type Payload struct {
 	Queue     string                `json:"queue"`
 	Type      string                `json:"type,omitempty"`
 	Data      *apiextensionsv1.JSON `json:"data,omitempty"`
-	Attempt   int32                 `json:"attempt"`
+	Attempt   int32                 `json:"n"`
 	ReportURL string                `json:"reportURL,omitempty"`
 	Token     string                `json:"token,omitempty"`
-}
-
-// WebhookID is the stable id of an attempt's call.
-func WebhookID(uid types.UID, attempt int32) string {
-	return fmt.Sprintf("%s-%d", uid, attempt)
 }
 
 // WebhookOptions configure the webhook executor.
@@ -209,25 +205,25 @@ func (w *Webhooks) Run(ctx context.Context) error {
 }
 
 // Start queues attempt `attempt`'s call. A repeated start of a known attempt does nothing.
-func (w *Webhooks) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target Target, attempt int32) error {
+func (w *Webhooks) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target attempt.Target, n int32) error {
 	if target.Webhook == nil {
 		return fmt.Errorf("job %s has no webhook target", job.Name)
 	}
-	key := attemptKey{job: job.UID, attempt: attempt}
+	key := attemptKey{job: job.UID, attempt: n}
 	w.mu.Lock()
 	if _, ok := w.calls[key]; ok {
 		w.mu.Unlock()
 		return nil
 	}
 	c := &call{key: key, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, target: *target.Webhook.DeepCopy()}
-	c.payload = Payload{ID: WebhookID(job.UID, attempt), Namespace: job.Namespace, Name: job.Name,
-		Queue: job.Spec.QueueName, Type: job.Spec.Type, Data: job.Spec.Data, Attempt: attempt}
+	c.payload = Payload{ID: attempt.WebhookID(job.UID, n), Namespace: job.Namespace, Name: job.Name,
+		Queue: job.Spec.QueueName, Type: job.Spec.Type, Data: job.Spec.Data, Attempt: n}
 	if c.payload.Data == nil {
 		c.payload.Data = &apiextensionsv1.JSON{Raw: []byte("{}")}
 	}
 	if r := w.opts.Report; r != nil {
 		c.payload.ReportURL = r.URL(job.Namespace, job.Name)
-		c.payload.Token = r.Signer.Token(job.UID, attempt)
+		c.payload.Token = r.Signer.Token(job.UID, n)
 	}
 	w.calls[key] = c
 	w.mu.Unlock()
@@ -243,10 +239,10 @@ func (w *Webhooks) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, targe
 }
 
 // Stop cancels the attempt's call if it is still queued or in flight.
-func (w *Webhooks) Stop(_ context.Context, job *kickqv1alpha1.QueueJob, attempt int32) error {
+func (w *Webhooks) Stop(_ context.Context, job *kickqv1alpha1.QueueJob, n int32) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	key := attemptKey{job: job.UID, attempt: attempt}
+	key := attemptKey{job: job.UID, attempt: n}
 	if c := w.calls[key]; c != nil {
 		if c.cancel != nil {
 			c.cancel()
@@ -259,33 +255,33 @@ func (w *Webhooks) Stop(_ context.Context, job *kickqv1alpha1.QueueJob, attempt 
 // Observe reports the attempt: Running while its call is queued or in flight, or after the
 // receiver accepted it (202, as recorded in status); Finished with the answer's outcome; Missing
 // when this manager has no call for it (it restarted): Decide then starts the call again.
-func (w *Webhooks) Observe(_ context.Context, job *kickqv1alpha1.QueueJob, attempt int32, _ []kickqv1alpha1.RetryRule) (Observation, error) {
-	name := WebhookID(job.UID, attempt)
+func (w *Webhooks) Observe(_ context.Context, job *kickqv1alpha1.QueueJob, n int32) (attempt.Observation, error) {
+	name := attempt.WebhookID(job.UID, n)
 	for _, a := range job.Status.AttemptHistory {
-		if a.Number == attempt && a.FinishTime == nil && a.HTTPStatusCode != nil && *a.HTTPStatusCode == http.StatusAccepted {
-			return Observation{Phase: Running, Name: name, Accepted: true}, nil
+		if a.Number == n && a.FinishTime == nil && a.HTTPStatusCode != nil && *a.HTTPStatusCode == http.StatusAccepted {
+			return attempt.Observation{Phase: attempt.Running, Name: name, Accepted: true}, nil
 		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c := w.calls[attemptKey{job: job.UID, attempt: attempt}]
+	c := w.calls[attemptKey{job: job.UID, attempt: n}]
 	switch {
 	case c == nil:
-		return Observation{Phase: Missing, Name: name}, nil
+		return attempt.Observation{Phase: attempt.Missing, Name: name}, nil
 	case c.state != done:
-		return Observation{Phase: Running, Name: name}, nil
+		return attempt.Observation{Phase: attempt.Running, Name: name}, nil
 	case c.accepted:
-		return Observation{Phase: Running, Name: name, Accepted: true, Result: c.result}, nil
+		return attempt.Observation{Phase: attempt.Running, Name: name, Accepted: true, Result: c.result}, nil
 	}
-	return Observation{Phase: Finished, Name: name, Result: c.result}, nil
+	return attempt.Observation{Phase: attempt.Finished, Name: name, Result: c.result}, nil
 }
 
 // Settled reports whether no call of an earlier attempt is still queued or in flight.
-func (w *Webhooks) Settled(_ context.Context, job *kickqv1alpha1.QueueJob, attempt int32) (bool, error) {
+func (w *Webhooks) Settled(_ context.Context, job *kickqv1alpha1.QueueJob, n int32) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for k, c := range w.calls {
-		if k.job == job.UID && k.attempt < attempt && c.state != done {
+		if k.job == job.UID && k.attempt < n && c.state != done {
 			return false, nil
 		}
 	}
@@ -566,19 +562,6 @@ func (w *Webhooks) current(c *call) bool {
 // notifyAttempt marks completion-callback calls in attemptKey.
 const notifyAttempt = -1
 
-// NotifyID is the stable webhook-id of a job's completion callback.
-func NotifyID(uid types.UID) string { return string(uid) + "-notify" }
-
-// NotifyState is what the executor knows of a job's completion callback.
-type NotifyState struct {
-	// InFlight: a delivery is queued or being sent.
-	InFlight bool
-	// Done: a delivery ended; Delivered says whether the receiver took it (2xx), Message how.
-	Done      bool
-	Delivered bool
-	Message   string
-}
-
 // Notify queues one delivery of a job's completion callback: body is POSTed to target, signed,
 // with webhook-id NotifyID(uid). A delivery already queued, in flight or done is not repeated.
 func (w *Webhooks) Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget, body []byte) error {
@@ -588,7 +571,7 @@ func (w *Webhooks) Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, targ
 		return nil
 	}
 	c := &call{key: attemptKey{job: job.UID, attempt: notifyAttempt}, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name},
-		target: target, body: body, payload: Payload{ID: NotifyID(job.UID)}}
+		target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}}
 	w.notes[job.UID] = c
 	w.mu.Unlock()
 	select {
@@ -603,19 +586,19 @@ func (w *Webhooks) Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, targ
 }
 
 // NotifyStatus reports the job's callback delivery.
-func (w *Webhooks) NotifyStatus(uid types.UID) NotifyState {
+func (w *Webhooks) NotifyStatus(uid types.UID) attempt.NotifyState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.notes[uid]
 	switch {
 	case c == nil:
-		return NotifyState{}
+		return attempt.NotifyState{}
 	case c.state != done:
-		return NotifyState{InFlight: true}
+		return attempt.NotifyState{InFlight: true}
 	}
 	delivered := c.result.Outcome == kickqv1alpha1.OutcomeSucceed ||
 		(c.result.HTTPStatusCode != nil && *c.result.HTTPStatusCode >= 200 && *c.result.HTTPStatusCode < 300)
-	return NotifyState{Done: true, Delivered: delivered, Message: c.result.Message}
+	return attempt.NotifyState{Done: true, Delivered: delivered, Message: c.result.Message}
 }
 
 // ForgetNotify drops what the executor knows of a job's callback (its result is recorded).
@@ -650,7 +633,7 @@ type NotifyPayload struct {
 // NotifyBody is the completion callback's JSON body for a finished job.
 func NotifyBody(job *kickqv1alpha1.QueueJob) ([]byte, error) {
 	st := &job.Status
-	p := NotifyPayload{ID: NotifyID(job.UID), Namespace: job.Namespace, Name: job.Name, UID: job.UID,
+	p := NotifyPayload{ID: attempt.NotifyID(job.UID), Namespace: job.Namespace, Name: job.Name, UID: job.UID,
 		Queue: job.Spec.QueueName, Type: job.Spec.Type, Batch: job.Spec.Batch, Phase: string(st.Phase),
 		Reason: st.Reason, Message: st.Message, Result: st.Result, Attempts: st.Attempts,
 		FailedAttempts: st.FailedAttempts, CreationTime: job.CreationTimestamp.UTC()}

@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/report"
 	"kickq.dev/kickq/internal/signing"
@@ -150,9 +151,9 @@ func testJob(name string) *kickqv1alpha1.QueueJob {
 }
 
 // call starts attempt 1 and waits for its call to end.
-func (h *harness) call(job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget) Observation {
+func (h *harness) call(job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget) attempt.Observation {
 	h.t.Helper()
-	if err := h.w.Start(context.Background(), job, Target{Kind: KindWebhook, Webhook: &target}, 1); err != nil {
+	if err := h.w.Start(context.Background(), job, attempt.Target{Kind: attempt.KindWebhook, Webhook: &target}, 1); err != nil {
 		h.t.Fatal(err)
 	}
 	select {
@@ -160,7 +161,7 @@ func (h *harness) call(job *kickqv1alpha1.QueueJob, target kickqv1alpha1.Webhook
 	case <-time.After(10 * time.Second):
 		h.t.Fatal("the call did not end")
 	}
-	obs, err := h.w.Observe(context.Background(), job, 1, nil)
+	obs, err := h.w.Observe(context.Background(), job, 1)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestWebhookCallIsSignedAndCarriesThePayload(t *testing.T) {
 	obs := h.call(job, kickqv1alpha1.WebhookTarget{URL: srv.URL + "/jobs",
 		SecretRef: &kickqv1alpha1.SecretKeyRef{Name: "hook", Key: "secret"},
 		Headers:   []kickqv1alpha1.HTTPHeader{{Name: "X-Tenant", Value: "shop"}}})
-	if obs.Phase != Finished || obs.Result.Outcome != kickqv1alpha1.OutcomeSucceed || string(obs.Result.Result.Raw) != `{"ok":1}` {
+	if obs.Phase != attempt.Finished || obs.Result.Outcome != kickqv1alpha1.OutcomeSucceed || string(obs.Result.Result.Raw) != `{"ok":1}` {
 		t.Fatalf("observation %+v", obs)
 	}
 	mu.Lock()
@@ -295,11 +296,11 @@ func TestWebhookTimeoutOnTheFakeClock(t *testing.T) {
 	h := newHarness(t, netguard.New(loopback, nil))
 	job := testJob("slow")
 	five := int32(5)
-	if err := h.w.Start(context.Background(), job, Target{Kind: KindWebhook, Webhook: &kickqv1alpha1.WebhookTarget{URL: srv.URL, TimeoutSeconds: &five}}, 1); err != nil {
+	if err := h.w.Start(context.Background(), job, attempt.Target{Kind: attempt.KindWebhook, Webhook: &kickqv1alpha1.WebhookTarget{URL: srv.URL, TimeoutSeconds: &five}}, 1); err != nil {
 		t.Fatal(err)
 	}
 	<-arrived
-	if obs, _ := h.w.Observe(context.Background(), job, 1, nil); obs.Phase != Running {
+	if obs, _ := h.w.Observe(context.Background(), job, 1); obs.Phase != attempt.Running {
 		t.Fatalf("in flight: %+v", obs)
 	}
 	if ok, _ := h.w.Settled(context.Background(), job, 2); ok {
@@ -313,13 +314,13 @@ func TestWebhookTimeoutOnTheFakeClock(t *testing.T) {
 	}
 	h.clk.Step(time.Second)
 	<-h.woken
-	obs, _ := h.w.Observe(context.Background(), job, 1, nil)
-	if obs.Phase != Finished || obs.Result.Outcome != kickqv1alpha1.OutcomeFail || obs.Result.Reason != "Timeout" {
+	obs, _ := h.w.Observe(context.Background(), job, 1)
+	if obs.Phase != attempt.Finished || obs.Result.Outcome != kickqv1alpha1.OutcomeFail || obs.Result.Reason != "Timeout" {
 		t.Fatalf("%+v", obs)
 	}
 	// Forget drops it; a restarted manager sees nothing and calls again.
 	h.w.Forget(job.UID)
-	if obs, _ := h.w.Observe(context.Background(), job, 1, nil); obs.Phase != Missing {
+	if obs, _ := h.w.Observe(context.Background(), job, 1); obs.Phase != attempt.Missing {
 		t.Fatalf("after Forget: %+v", obs)
 	}
 }

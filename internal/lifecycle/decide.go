@@ -29,11 +29,10 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
+	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/backoff"
-	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/policy"
-	"kickq.dev/kickq/internal/report"
 )
 
 // Bounds of what the manager keeps and accepts.
@@ -84,16 +83,16 @@ type Input struct {
 	Job   *kickqv1alpha1.QueueJob
 	Queue QueueView
 	// Current is what the executor observes of attempt status.attempts (when one was started).
-	Current executor.Observation
+	Current attempt.Observation
 	// Settled: all runs of attempts before the next one have ended.
 	Settled bool
 	// Deps is the state of the jobs named by spec.after.
 	Deps Dependencies
 	// Report is what the running attempt reported through the report API and status does not
 	// show yet (nil: nothing due).
-	Report *report.Pending
+	Report *attempt.Pending
 	// Notification is what the executor knows of the completion callback's delivery.
-	Notification executor.NotifyState
+	Notification attempt.NotifyState
 	Now          time.Time
 }
 
@@ -122,7 +121,7 @@ type Result struct {
 	Status  kickqv1alpha1.QueueJobStatus
 	Action  Action
 	Attempt int32
-	Target  executor.Target
+	Target  attempt.Target
 	// Handler is the admission handler key of the job's target ("" when unresolved).
 	Handler string
 	// RequeueAt is when to look again (zero: on the next event only).
@@ -165,7 +164,7 @@ func Decide(in Input) Result {
 	}
 	if IsFinished(st) {
 		// A finished job's running attempt (cancel, deadline) is stopped after the status said so.
-		if st.Attempts > 0 && (in.Current.Phase == executor.Running || in.Current.Phase == executor.NotStarted) && !in.Current.Deleting {
+		if st.Attempts > 0 && (in.Current.Phase == attempt.Running || in.Current.Phase == attempt.NotStarted) && !in.Current.Deleting {
 			res.Action, res.Attempt = Stop, st.Attempts
 			return res
 		}
@@ -218,7 +217,7 @@ func Decide(in Input) Result {
 }
 
 // decideRunning follows the running attempt.
-func decideRunning(res *Result, in Input, target executor.Target, eff policy.Effective) {
+func decideRunning(res *Result, in Input, target attempt.Target, eff policy.Effective) {
 	st := &res.Status
 	now := in.Now
 	n := st.Attempts
@@ -244,7 +243,7 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 			} else {
 				failAttempt(res, in, eff, r)
 			}
-			if obs.Phase == executor.Running || obs.Phase == executor.NotStarted {
+			if obs.Phase == attempt.Running || obs.Phase == attempt.NotStarted {
 				res.Action, res.Attempt = Stop, n
 			}
 			return
@@ -259,7 +258,7 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 	}
 
 	switch obs.Phase {
-	case executor.Missing:
+	case attempt.Missing:
 		switch {
 		case obs.Lost:
 			failAttempt(res, in, eff, outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "PodLost",
@@ -272,8 +271,11 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 			res.Action, res.Attempt = Start, n
 		}
 		return
-	case executor.Finished:
+	case attempt.Finished:
 		r := obs.Result
+		if obs.Pod != nil {
+			r = outcome.Classify(obs.Pod, eff.Rules)
+		}
 		switch r.Outcome {
 		case kickqv1alpha1.OutcomeSucceed:
 			succeed(res, now, n, r)
@@ -281,7 +283,7 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 			failAttempt(res, in, eff, r)
 		}
 		return
-	case executor.NotStarted:
+	case attempt.NotStarted:
 		if obs.Deleting {
 			return
 		}
@@ -312,7 +314,7 @@ func decideRunning(res *Result, in Input, target executor.Target, eff policy.Eff
 		}
 	}
 	// A running attempt that must send heartbeats (any report counts) and went silent is stuck.
-	if eff.HeartbeatTimeoutSeconds != nil && obs.Phase == executor.Running && !obs.Deleting {
+	if eff.HeartbeatTimeoutSeconds != nil && obs.Phase == attempt.Running && !obs.Deleting {
 		last := started
 		if st.LastHeartbeatTime != nil && st.LastHeartbeatTime.After(last) {
 			last = st.LastHeartbeatTime.Time
@@ -360,7 +362,7 @@ func succeed(res *Result, now time.Time, n int32, r outcome.Result) {
 
 // applyReport copies what an attempt reported into status: the newest progress and result, its
 // log lines (into the bounded ring) and the time of its latest report as its heartbeat.
-func applyReport(st *kickqv1alpha1.QueueJobStatus, p *report.Pending) {
+func applyReport(st *kickqv1alpha1.QueueJobStatus, p *attempt.Pending) {
 	if p.Progress != nil {
 		st.Progress = p.Progress.DeepCopy()
 	}
@@ -432,7 +434,7 @@ func failAttempt(res *Result, in Input, eff policy.Effective, r outcome.Result) 
 }
 
 // decideWaiting handles a job with no running attempt: delayed, blocked, suspended or ready.
-func decideWaiting(res *Result, in Input, target executor.Target, blockReason, blockMsg string) {
+func decideWaiting(res *Result, in Input, target attempt.Target, blockReason, blockMsg string) {
 	st := &res.Status
 	job := in.Job
 	now := in.Now
@@ -506,7 +508,7 @@ func decideWaiting(res *Result, in Input, target executor.Target, blockReason, b
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.JobSuspended, Status: metav1.ConditionFalse,
 			Reason: "Resumed", Message: "spec.suspend is unset", LastTransitionTime: metav1.NewTime(now)})
 	}
-	if target.Kind == executor.KindWorker {
+	if target.Kind == attempt.KindWorker {
 		st.Phase = kickqv1alpha1.PhasePending
 		st.Message = "waiting for a pull worker to claim the job: this manager runs pod and webhook targets"
 		return
@@ -560,8 +562,8 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 		st.StartTime = mt(now)
 	}
 	podName := ""
-	if res.Target.Kind == executor.KindPod {
-		podName = executor.PodName(in.Job, n)
+	if res.Target.Kind == attempt.KindPod {
+		podName = attempt.PodName(in.Job, n)
 	}
 	setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
 		a.StartTime = mt(now)
@@ -588,9 +590,9 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 // ResolveTarget finds how the job runs: its inline target, else the queue's handler for its type,
 // else the "*" handler, else the defaultHandler. When none applies it returns the Blocked reason
 // and message.
-func ResolveTarget(job *kickqv1alpha1.QueueJob, q QueueView) (executor.Target, string, string) {
+func ResolveTarget(job *kickqv1alpha1.QueueJob, q QueueView) (attempt.Target, string, string) {
 	if q.Spec == nil && !q.Implicit {
-		return executor.Target{}, kickqv1alpha1.ReasonQueueNotFound,
+		return attempt.Target{}, kickqv1alpha1.ReasonQueueNotFound,
 			fmt.Sprintf("queue %q does not exist in namespace %s", job.Spec.QueueName, job.Namespace)
 	}
 	spec := q.Spec
@@ -600,7 +602,7 @@ func ResolveTarget(job *kickqv1alpha1.QueueJob, q QueueView) (executor.Target, s
 	js := &job.Spec
 	if js.Pod != nil || js.Webhook != nil || js.Worker != nil {
 		if spec.InlineTargets == kickqv1alpha1.InlineTargetsDeny {
-			return executor.Target{}, kickqv1alpha1.ReasonInlineTargetDenied,
+			return attempt.Target{}, kickqv1alpha1.ReasonInlineTargetDenied,
 				fmt.Sprintf("queue %q denies inline targets (spec.inlineTargets: Deny); remove the job's pod/webhook/worker and pick a handler with spec.type", job.Spec.QueueName)
 		}
 		t := targetOf(js.Pod, js.Webhook, js.Worker, "")
@@ -631,7 +633,7 @@ func ResolveTarget(job *kickqv1alpha1.QueueJob, q QueueView) (executor.Target, s
 		if js.Type == "" {
 			what = "jobs without a type"
 		}
-		return executor.Target{}, kickqv1alpha1.ReasonHandlerNotFound,
+		return attempt.Target{}, kickqv1alpha1.ReasonHandlerNotFound,
 			fmt.Sprintf("queue %q has no handler for %s and no default handler, and the job has no inline target", job.Spec.QueueName, what)
 	}
 	t := targetOf(hs.Pod, hs.Webhook, hs.Worker, key)
@@ -639,22 +641,22 @@ func ResolveTarget(job *kickqv1alpha1.QueueJob, q QueueView) (executor.Target, s
 	return t, "", ""
 }
 
-func targetOf(pod *kickqv1alpha1.PodTarget, hook *kickqv1alpha1.WebhookTarget, worker *kickqv1alpha1.WorkerTarget, handler string) executor.Target {
-	t := executor.Target{Handler: handler, Pod: pod, Webhook: hook, Worker: worker}
+func targetOf(pod *kickqv1alpha1.PodTarget, hook *kickqv1alpha1.WebhookTarget, worker *kickqv1alpha1.WorkerTarget, handler string) attempt.Target {
+	t := attempt.Target{Handler: handler, Pod: pod, Webhook: hook, Worker: worker}
 	switch {
 	case pod != nil:
-		t.Kind = executor.KindPod
+		t.Kind = attempt.KindPod
 	case hook != nil:
-		t.Kind = executor.KindWebhook
+		t.Kind = attempt.KindWebhook
 	default:
-		t.Kind = executor.KindWorker
+		t.Kind = attempt.KindWorker
 	}
 	return t
 }
 
 // Effective is the job's policy: as recorded in status.resolved when it was first admitted, else
 // resolved now under its target (job > handler > queue > built-in).
-func Effective(job *kickqv1alpha1.QueueJob, q QueueView, t executor.Target) policy.Effective {
+func Effective(job *kickqv1alpha1.QueueJob, q QueueView, t attempt.Target) policy.Effective {
 	if job.Status.Resolved != nil {
 		return fromResolved(job.Status.Resolved)
 	}
@@ -686,7 +688,7 @@ func fromResolved(r *kickqv1alpha1.ResolvedPolicy) policy.Effective {
 }
 
 // handlerName says in status what runs the job.
-func handlerName(job *kickqv1alpha1.QueueJob, t executor.Target) string {
+func handlerName(job *kickqv1alpha1.QueueJob, t attempt.Target) string {
 	switch {
 	case job.Spec.Pod != nil || job.Spec.Webhook != nil || job.Spec.Worker != nil:
 		return "inline"
@@ -699,7 +701,7 @@ func handlerName(job *kickqv1alpha1.QueueJob, t executor.Target) string {
 func i32(v int32) *int32 { return &v }
 
 // handlerSpec returns the queue handler behind a resolved target (nil for inline targets).
-func handlerSpec(q QueueView, t executor.Target) *kickqv1alpha1.HandlerSpec {
+func handlerSpec(q QueueView, t attempt.Target) *kickqv1alpha1.HandlerSpec {
 	if q.Spec == nil || t.Kind == "" {
 		return nil
 	}
@@ -767,8 +769,8 @@ func endAttempt(res *Result, now time.Time, o kickqv1alpha1.Outcome, reason, msg
 	})
 }
 
-func stopIfRunning(res *Result, obs executor.Observation, running bool) {
-	if running && (obs.Phase == executor.Running || obs.Phase == executor.NotStarted || obs.Phase == executor.Missing) {
+func stopIfRunning(res *Result, obs attempt.Observation, running bool) {
+	if running && (obs.Phase == attempt.Running || obs.Phase == attempt.NotStarted || obs.Phase == attempt.Missing) {
 		res.Action, res.Attempt = Stop, res.Status.Attempts
 	}
 }
@@ -870,7 +872,7 @@ func decideNotify(res *Result, in Input) {
 		return
 	case obs.Done:
 		if n == nil {
-			n = &kickqv1alpha1.NotificationStatus{ID: executor.NotifyID(in.Job.UID)}
+			n = &kickqv1alpha1.NotificationStatus{ID: attempt.NotifyID(in.Job.UID)}
 		} else {
 			n = n.DeepCopy()
 		}

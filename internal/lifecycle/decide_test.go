@@ -28,7 +28,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
-	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/outcome"
 )
 
@@ -55,8 +55,8 @@ func running(attempt int32, started time.Time) func(*kickqv1alpha1.QueueJob) {
 	}
 }
 
-func finished(o kickqv1alpha1.Outcome, code int32) executor.Observation {
-	return executor.Observation{Phase: executor.Finished, Name: "j-1", Result: outcome.Result{Outcome: o, ExitCode: &code, Reason: "Error", Message: "exit"}}
+func finished(o kickqv1alpha1.Outcome, code int32) attempt.Observation {
+	return attempt.Observation{Phase: attempt.Finished, Name: "j-1", Result: outcome.Result{Outcome: o, ExitCode: &code, Reason: "Error", Message: "exit"}}
 }
 
 func TestDecide(t *testing.T) {
@@ -65,7 +65,7 @@ func TestDecide(t *testing.T) {
 		name       string
 		job        *kickqv1alpha1.QueueJob
 		queue      QueueView
-		current    executor.Observation
+		current    attempt.Observation
 		now        time.Time
 		wantPhase  kickqv1alpha1.QueueJobPhase
 		wantReason string // status.reason, or the Blocked condition's reason
@@ -88,7 +88,7 @@ func TestDecide(t *testing.T) {
 		{name: "suspended: Pending, no action", job: podJob(func(j *kickqv1alpha1.QueueJob) { j.Spec.Suspend = ptr.To(true) }),
 			queue: implicit, now: t0, wantPhase: kickqv1alpha1.PhasePending},
 		{name: "running, pod running: nothing", job: podJob(running(1, t0)), queue: implicit,
-			current: executor.Observation{Phase: executor.Running}, now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseRunning},
+			current: attempt.Observation{Phase: attempt.Running}, now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseRunning},
 		{name: "running, pod succeeded: Succeeded", job: podJob(running(1, t0)), queue: implicit,
 			current: finished(kickqv1alpha1.OutcomeSucceed, 0), now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseSucceeded, wantReason: kickqv1alpha1.ReasonCompleted},
 		{name: "running, counted failure: Delayed by backoff (10s default)", job: podJob(running(1, t0)), queue: implicit,
@@ -100,19 +100,19 @@ func TestDecide(t *testing.T) {
 		{name: "retries exhausted", job: podJob(running(4, t0), func(j *kickqv1alpha1.QueueJob) { j.Status.FailedAttempts = 3 }), queue: implicit,
 			current: finished(kickqv1alpha1.OutcomeFail, 1), now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseFailed, wantReason: kickqv1alpha1.ReasonRetriesExhausted},
 		{name: "pod lost: counted failure", job: podJob(running(1, t0)), queue: implicit,
-			current: executor.Observation{Phase: executor.Missing, Lost: true}, now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseDelayed},
+			current: attempt.Observation{Phase: attempt.Missing, Lost: true}, now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseDelayed},
 		{name: "recorded but never created: start again", job: podJob(running(1, t0)), queue: implicit,
-			current: executor.Observation{Phase: executor.Missing}, now: t0, wantPhase: kickqv1alpha1.PhaseRunning, wantAction: Start},
+			current: attempt.Observation{Phase: attempt.Missing}, now: t0, wantPhase: kickqv1alpha1.PhaseRunning, wantAction: Start},
 		{name: "attempt deadline: fail and stop", job: podJob(running(1, t0), func(j *kickqv1alpha1.QueueJob) { j.Spec.AttemptDeadlineSeconds = ptr.To[int32](30) }),
-			queue: implicit, current: executor.Observation{Phase: executor.Running}, now: t0.Add(30 * time.Second), wantPhase: kickqv1alpha1.PhaseDelayed, wantAction: Stop},
+			queue: implicit, current: attempt.Observation{Phase: attempt.Running}, now: t0.Add(30 * time.Second), wantPhase: kickqv1alpha1.PhaseDelayed, wantAction: Stop},
 		{name: "attempt deadline ahead: requeue at it", job: podJob(running(1, t0), func(j *kickqv1alpha1.QueueJob) { j.Spec.AttemptDeadlineSeconds = ptr.To[int32](30) }),
-			queue: implicit, current: executor.Observation{Phase: executor.Running}, now: t0.Add(10 * time.Second), wantPhase: kickqv1alpha1.PhaseRunning, wantAt: t0.Add(30 * time.Second)},
+			queue: implicit, current: attempt.Observation{Phase: attempt.Running}, now: t0.Add(10 * time.Second), wantPhase: kickqv1alpha1.PhaseRunning, wantAt: t0.Add(30 * time.Second)},
 		{name: "job deadline: Failed/DeadlineExceeded and stop", job: podJob(running(1, t0), func(j *kickqv1alpha1.QueueJob) { j.Spec.ActiveDeadlineSeconds = ptr.To[int32](60) }),
-			queue: implicit, current: executor.Observation{Phase: executor.Running}, now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseFailed, wantReason: kickqv1alpha1.ReasonDeadlineExceeded, wantAction: Stop},
+			queue: implicit, current: attempt.Observation{Phase: attempt.Running}, now: t0.Add(time.Minute), wantPhase: kickqv1alpha1.PhaseFailed, wantReason: kickqv1alpha1.ReasonDeadlineExceeded, wantAction: Stop},
 		{name: "cancel: Failed/Cancelled and stop", job: podJob(running(1, t0), func(j *kickqv1alpha1.QueueJob) { j.Spec.Cancel = ptr.To(true) }),
-			queue: implicit, current: executor.Observation{Phase: executor.Running}, now: t0, wantPhase: kickqv1alpha1.PhaseFailed, wantReason: kickqv1alpha1.ReasonCancelled, wantAction: Stop},
+			queue: implicit, current: attempt.Observation{Phase: attempt.Running}, now: t0, wantPhase: kickqv1alpha1.PhaseFailed, wantReason: kickqv1alpha1.ReasonCancelled, wantAction: Stop},
 		{name: "start deadline with ImagePullBackOff: fail and stop", job: podJob(running(1, t0), func(j *kickqv1alpha1.QueueJob) { j.Spec.Pod.StartDeadlineSeconds = ptr.To[int32](60) }),
-			queue: implicit, current: executor.Observation{Phase: executor.NotStarted, CreatedAt: t0, WaitingReason: "ImagePullBackOff"}, now: t0.Add(time.Minute),
+			queue: implicit, current: attempt.Observation{Phase: attempt.NotStarted, CreatedAt: t0, WaitingReason: "ImagePullBackOff"}, now: t0.Add(time.Minute),
 			wantPhase: kickqv1alpha1.PhaseDelayed, wantAction: Stop},
 		{name: "oversized data: Failed/InvalidSpec", job: podJob(func(j *kickqv1alpha1.QueueJob) {
 			j.Spec.Data = &apiextensionsv1.JSON{Raw: make([]byte, MaxDataBytes+1)}

@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/clock"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/attempt"
 )
 
 // Bounds of what the store holds for one job between two status writes.
@@ -37,26 +38,6 @@ const (
 	// heartbeats or a result. Outcomes are written at once.
 	DefaultInterval = time.Second
 )
-
-// Pending is what reports brought for one attempt that status does not show yet.
-type Pending struct {
-	Attempt int32
-	// Seq identifies this snapshot for Ack.
-	Seq uint64
-
-	Progress *kickqv1alpha1.Progress
-	Logs     []kickqv1alpha1.LogEntry
-	// LogsDropped counts lines dropped before they were written.
-	LogsDropped int64
-	// Heartbeat is the time of the latest report (zero: none).
-	Heartbeat time.Time
-	Result    *apiextensionsv1.JSON
-
-	// Outcome, when set, ends the attempt: Succeed, Fail, Die or Retry.
-	Outcome    kickqv1alpha1.Outcome
-	Message    string
-	RetryAfter time.Duration
-}
 
 // Ack is what a reporter waiting for its outcome learns.
 type Ack struct {
@@ -119,13 +100,13 @@ type Report struct {
 
 // Add records a report for attempt `attempt` of a job. When the report carries an outcome, the
 // returned channel receives one Ack once the outcome is written or dropped.
-func (s *Store) Add(key types.NamespacedName, attempt int32, r Report) <-chan Ack {
+func (s *Store) Add(key types.NamespacedName, n int32, r Report) <-chan Ack {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.jobs[key]
-	if e == nil || e.attempt != attempt {
-		if e != nil && attempt < e.attempt {
+	if e == nil || e.attempt != n {
+		if e != nil && n < e.attempt {
 			// A report of an older attempt than one already reported: the server checked the
 			// token against a cache behind this store; ignore it.
 			return closedAck(false)
@@ -135,7 +116,7 @@ func (s *Store) Add(key types.NamespacedName, attempt int32, r Report) <-chan Ac
 			last = e.lastFlush
 			dropWaiters(e)
 		}
-		e = &entry{attempt: attempt, lastFlush: last}
+		e = &entry{attempt: n, lastFlush: last}
 		s.jobs[key] = e
 	}
 	e.seq++
@@ -191,19 +172,19 @@ func (s *Store) schedule(key types.NamespacedName, e *entry, now time.Time) {
 
 // Take returns the reports of attempt `attempt` that are due for a status write now (nil when
 // there are none, or when they are held back until the interval since the last write ends).
-func (s *Store) Take(key types.NamespacedName, attempt int32) *Pending {
+func (s *Store) Take(key types.NamespacedName, n int32) *attempt.Pending {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.jobs[key]
-	if e == nil || e.attempt != attempt || e.empty() {
+	if e == nil || e.attempt != n || e.empty() {
 		return nil
 	}
 	if e.outcome == "" && now.Before(e.lastFlush.Add(s.interval)) {
 		s.schedule(key, e, now)
 		return nil
 	}
-	p := &Pending{Attempt: e.attempt, Seq: e.seq, Progress: e.progress, Heartbeat: e.heartbeat,
+	p := &attempt.Pending{Attempt: e.attempt, Seq: e.seq, Progress: e.progress, Heartbeat: e.heartbeat,
 		Result: e.result, LogsDropped: e.dropped, Outcome: e.outcome, Message: e.message, RetryAfter: e.retryAfter}
 	p.Logs = append([]kickqv1alpha1.LogEntry(nil), e.logs...)
 	return p
@@ -211,7 +192,7 @@ func (s *Store) Take(key types.NamespacedName, attempt int32) *Pending {
 
 // Ack tells the store that what Take returned as p is written: it is dropped from the store, and
 // reporters waiting for its outcome are answered.
-func (s *Store) Ack(key types.NamespacedName, p *Pending) {
+func (s *Store) Ack(key types.NamespacedName, p *attempt.Pending) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -71,7 +71,7 @@ func startManager() func() {
 	Expect(err).NotTo(HaveOccurred())
 	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	GinkgoWriter.Printf("webhook calls may reach loopback (allowed for this test suite: %v)\n", allow)
-	_, err = controllers.Setup(ctx, m, controllers.Options{Clock: fakeClock, Timers: fakeClock, WebhookGuard: netguard.New(allow, nil)})
+	_, err = controllers.Setup(ctx, m, controllers.Options{Clock: fakeClock, WebhookGuard: netguard.New(allow, nil)})
 	Expect(err).NotTo(HaveOccurred())
 	mctx, mcancel := context.WithCancel(ctx)
 	done := make(chan struct{})

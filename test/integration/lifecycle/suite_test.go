@@ -76,7 +76,7 @@ var _ = BeforeSuite(func() {
 	// The manager's client (reads from the cache), wrapped to count writes.
 	c, err := util.CountingClient(cfg, scheme, mgr.GetCache(), writes)
 	Expect(err).NotTo(HaveOccurred())
-	_, err = controllers.Setup(ctx, mgr, controllers.Options{Clock: fakeClock, Timers: fakeClock, Client: c})
+	_, err = controllers.Setup(ctx, mgr, controllers.Options{Clock: fakeClock, Client: c})
 	Expect(err).NotTo(HaveOccurred())
 
 	go func() {

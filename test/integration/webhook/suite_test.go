@@ -153,7 +153,7 @@ func startManager() *runningManager {
 	Expect(err).NotTo(HaveOccurred())
 	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	GinkgoWriter.Printf("webhook calls may reach loopback (allowed for this test suite: %v)\n", allow)
-	ctrls, err := controllers.Setup(ctx, m, controllers.Options{Clock: fakeClock, Timers: fakeClock, Client: c,
+	ctrls, err := controllers.Setup(ctx, m, controllers.Options{Clock: fakeClock, Client: c,
 		WebhookWorkers: 8, WebhookGuard: netguard.New(allow, nil),
 		ReportBindAddress: "127.0.0.1:0", ReportTokenKey: tokenKey})
 	Expect(err).NotTo(HaveOccurred())
