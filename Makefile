@@ -8,6 +8,7 @@ include hack/versions.env
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 IMG ?= kickq/manager:dev
 GO_TEST_FLAGS ?=
 
@@ -36,6 +37,10 @@ fmt: ## Run go fmt.
 .PHONY: vet
 vet: ## Run go vet.
 	go vet -tags e2e ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint with .golangci.yaml (e2e build tag included).
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
 verify: generate manifests ## Regenerate code and manifests and fail if they differ from what is committed.
@@ -112,3 +117,8 @@ $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN)/.gobin go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/.gobin/controller-gen $(CONTROLLER_GEN)
+
+$(GOLANGCI_LINT):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN)/.gobin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(LOCALBIN)/.gobin/golangci-lint $(GOLANGCI_LINT)
