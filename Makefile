@@ -45,6 +45,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint with .golangci.yaml (e2e build tag i
 .PHONY: verify
 verify: generate manifests ## Regenerate code and manifests and fail if they differ from what is committed.
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "not gofmt-ed: $$gofmt_out"; exit 1; fi
+	hack/check-file-size.sh
 	go vet -tags e2e ./...
 	@if ! git diff --exit-code -- api config; then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
 	@untracked=$$(git ls-files --others --exclude-standard -- api config); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
