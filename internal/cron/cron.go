@@ -69,8 +69,18 @@ func Parse(c *kickqv1alpha1.CronSpec) (*Schedule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spec.cron.schedule %q is not a valid schedule: %v", c.Schedule, err)
 	}
+	// A schedule such as "0 0 30 2 *" parses but names no real date: robfig/cron's Next then
+	// returns the zero time. Its search horizon is five years, which holds every date that
+	// exists (29 February included), so one probe tells.
+	if sched.Next(neverFiresProbe.In(loc)).IsZero() {
+		return nil, fmt.Errorf("spec.cron.schedule %q never fires: no date matches it", c.Schedule)
+	}
 	return &Schedule{sched: sched, loc: loc}, nil
 }
+
+// neverFiresProbe is the time Parse asks a schedule for its next firing, to refuse schedules
+// that never fire.
+var neverFiresProbe = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // Next is the first firing strictly after t. When clocks fall back, a schedule with fixed hours
 // ("30 2 * * *") fires once at the repeated wall-clock time, not twice (robfig/cron alone fires
@@ -111,15 +121,7 @@ type Plan struct {
 // Decide plans the firings due in (last, now] for a template whose last handled firing was last
 // (its creation time before the first).
 func Decide(s *Schedule, c *kickqv1alpha1.CronSpec, last, now time.Time) Plan {
-	var due []time.Time
-	var dropped int64
-	for t := s.Next(last); !t.After(now); t = s.Next(t) {
-		if len(due) == maxScan {
-			due = due[1:]
-			dropped++
-		}
-		due = append(due, t)
-	}
+	due, dropped := dueFirings(s, last, now)
 	p := Plan{Next: s.Next(now)}
 	if len(due) == 0 {
 		return p
@@ -163,6 +165,43 @@ func Decide(s *Schedule, c *kickqv1alpha1.CronSpec, last, now time.Time) Plan {
 	}
 	return p
 }
+
+// dueFirings lists the firings in (last, now], the newest maxScan of them, and counts the older
+// ones. The walk is bounded in time as well as in memory: a template whose last firing is years
+// old (or whose status someone rewrote) with a schedule every second would walk billions of
+// firings. After maxScan firings the walk jumps to the stretch before now that the same number
+// of firings covered, and counts the firings it jumped over by the rate it saw: an estimate,
+// exact for evenly spaced schedules. A zero time (no further firing) ends the walk.
+func dueFirings(s *Schedule, last, now time.Time) ([]time.Time, int64) {
+	var due []time.Time
+	var dropped int64
+	jumped := false
+	for t, n := s.Next(last), 0; !t.IsZero() && !t.After(now); t, n = s.Next(t), n+1 {
+		if n == maxScan && !jumped {
+			jumped = true
+			if span := t.Sub(last); span > 0 && now.Sub(t) > span {
+				from := now.Add(-span)
+				dropped += int64(len(due)) + int64(float64(maxScan)*float64(from.Sub(t))/float64(span))
+				due = due[:0]
+				if t = s.Next(from); t.IsZero() || t.After(now) {
+					break
+				}
+			}
+		}
+		if n >= maxWalk {
+			break
+		}
+		if len(due) == maxScan {
+			due = due[1:]
+			dropped++
+		}
+		due = append(due, t)
+	}
+	return due, dropped
+}
+
+// maxWalk bounds the firings one computation visits, whatever the schedule and the times.
+const maxWalk = 4 * maxScan
 
 // Concurrency is what a firing does given how many children still run.
 type Concurrency string

@@ -176,3 +176,67 @@ func TestConcurrency(t *testing.T) {
 		t.Fatal("child name")
 	}
 }
+
+func TestSchedulesThatNeverFireAreRefused(t *testing.T) {
+	for _, sched := range []string{"0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *"} {
+		_, err := Parse(&kickqv1alpha1.CronSpec{Schedule: sched})
+		if err == nil || !strings.Contains(err.Error(), "spec.cron.schedule") || !strings.Contains(err.Error(), "never fires") {
+			t.Errorf("Parse(%q) = %v, want an error naming spec.cron.schedule that says it never fires", sched, err)
+		}
+	}
+	// Rare but real dates still parse.
+	for _, sched := range []string{"0 0 29 2 *", "0 0 31 12 *", "0 0 13 * 5"} {
+		if _, err := Parse(&kickqv1alpha1.CronSpec{Schedule: sched}); err != nil {
+			t.Errorf("Parse(%q): %v", sched, err)
+		}
+	}
+}
+
+// decideWithin runs Decide and fails the test if it does not return within d.
+func decideWithin(t *testing.T, d time.Duration, s *Schedule, c *kickqv1alpha1.CronSpec, last, now time.Time) Plan {
+	t.Helper()
+	done := make(chan Plan, 1)
+	go func() { done <- Decide(s, c, last, now) }()
+	select {
+	case p := <-done:
+		return p
+	case <-time.After(d):
+		t.Fatalf("Decide(last %s, now %s) did not return within %s", last, now, d)
+		return Plan{}
+	}
+}
+
+func TestDecideEndsForAScheduleWithNoNextFiring(t *testing.T) {
+	// Bypass Parse: a schedule whose Next is the zero time must not hang the walk.
+	never, err := parser.Parse("0 0 30 2 *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Schedule{sched: never, loc: time.UTC}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	p := decideWithin(t, 3*time.Second, s, &kickqv1alpha1.CronSpec{}, now.Add(-time.Hour), now)
+	if len(p.Run) != 0 || p.Skipped != 0 || !p.Next.IsZero() {
+		t.Errorf("plan %+v, want nothing to run and no next firing", p)
+	}
+}
+
+func TestDecideIsBoundedForAYearsOldLastFiring(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	last := now.AddDate(-10, 0, 0) // ten years of firings every second: 315 million
+	s := mustParse(t, &kickqv1alpha1.CronSpec{Schedule: "@every 1s"})
+	c := &kickqv1alpha1.CronSpec{Schedule: "@every 1s", MissedRuns: kickqv1alpha1.MissedRunsSkip}
+	p := decideWithin(t, 3*time.Second, s, c, last, now)
+	if !p.Latest.Equal(now) {
+		t.Errorf("latest due firing %s, want %s", p.Latest, now)
+	}
+	want := int64(now.Sub(last) / time.Second)
+	if p.Skipped < want*99/100 || p.Skipped > want {
+		t.Errorf("skipped %d, want about %d (less the one on time)", p.Skipped, want)
+	}
+	// Every minute for ten years: also bounded, and the newest firings are exact.
+	m := mustParse(t, &kickqv1alpha1.CronSpec{Schedule: "* * * * *"})
+	p = decideWithin(t, 3*time.Second, m, &kickqv1alpha1.CronSpec{MissedRuns: kickqv1alpha1.MissedRunsRunLatest}, last, now)
+	if !p.Latest.Equal(now) || len(p.Run) != 1 || !p.Run[0].Equal(now) {
+		t.Errorf("plan latest %s run %v, want the firing at %s", p.Latest, p.Run, now)
+	}
+}
