@@ -170,8 +170,8 @@ func Decide(s *Schedule, c *kickqv1alpha1.CronSpec, last, now time.Time) Plan {
 // ones. The walk is bounded in time as well as in memory: a template whose last firing is years
 // old (or whose status someone rewrote) with a schedule every second would walk billions of
 // firings. After maxScan firings the walk jumps to the stretch before now that the same number
-// of firings covered, and counts the firings it jumped over by the rate it saw: an estimate,
-// exact for evenly spaced schedules. A zero time (no further firing) ends the walk.
+// of firings covered, and counts the firings it jumped over by the mean period it saw: an
+// estimate, exact for evenly spaced schedules. A zero time (no further firing) ends the walk.
 func dueFirings(s *Schedule, last, now time.Time) ([]time.Time, int64) {
 	var due []time.Time
 	var dropped int64
@@ -181,7 +181,13 @@ func dueFirings(s *Schedule, last, now time.Time) ([]time.Time, int64) {
 			jumped = true
 			if span := t.Sub(last); span > 0 && now.Sub(t) > span {
 				from := now.Add(-span)
-				dropped += int64(len(due)) + int64(float64(maxScan)*float64(from.Sub(t))/float64(span))
+				// t is firing maxScan+1 since last: the mean period over that stretch. The firings
+				// in [t, from] are skipped; the walk resumes after from.
+				period := span / (maxScan + 1)
+				dropped += int64(len(due))
+				if period > 0 {
+					dropped += int64(from.Sub(t)/period) + 1
+				}
 				due = due[:0]
 				if t = s.Next(from); t.IsZero() || t.After(now) {
 					break
