@@ -31,20 +31,6 @@ import (
 	"kickq.dev/kickq/internal/limits"
 )
 
-// Reasons a webhook's answer gives (status.attemptHistory[].reason).
-const (
-	// ReasonAccepted: the receiver answered 202 and reports the outcome later.
-	ReasonAccepted = "Accepted"
-	// ReasonGone: the receiver answered 410; the job is not retried.
-	ReasonGone = "Gone"
-	// ReasonRetryAfter: the receiver answered 429 or 503 with Retry-After.
-	ReasonRetryAfter = "RetryAfter"
-	// ReasonHTTPError: any other status that is not 2xx.
-	ReasonHTTPError = "HTTPError"
-	// ReasonReceiverOutcome: the answer's JSON body named the outcome.
-	ReasonReceiverOutcome = "ReceiverOutcome"
-)
-
 // Bounds of what an answer contributes to a message.
 const (
 	// excerptBytes is how much of a failed answer's body the attempt's message quotes (before the
@@ -75,24 +61,24 @@ func ClassifyResponse(url string, code int, h http.Header, body []byte, now time
 	isJSON := json.Unmarshal(body, &ab) == nil
 	switch {
 	case code == http.StatusAccepted:
-		r.Reason, r.Message = ReasonAccepted, fmt.Sprintf("POST %s answered 202: accepted; waiting for the receiver's report", RedactURL(url))
+		r.Reason, r.Message = kickqv1alpha1.AttemptReasonAccepted, fmt.Sprintf("POST %s answered 202: accepted; waiting for the receiver's report", RedactURL(url))
 	case code >= 200 && code < 300:
 		r.Outcome, r.Reason, r.Message = kickqv1alpha1.OutcomeSucceed, kickqv1alpha1.AttemptReasonCompleted, fmt.Sprintf("POST %s answered %d", RedactURL(url), code)
 	case code == http.StatusGone:
-		r.Outcome, r.Reason, r.Message = kickqv1alpha1.OutcomeDie, ReasonGone, fmt.Sprintf("POST %s answered 410 Gone: no retries", RedactURL(url))
+		r.Outcome, r.Reason, r.Message = kickqv1alpha1.OutcomeDie, kickqv1alpha1.AttemptReasonGone, fmt.Sprintf("POST %s answered 410 Gone: no retries", RedactURL(url))
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
 			capped := ""
 			if d > retryAfterMax {
 				d, capped = retryAfterMax, " (capped by retryAfterMaxSeconds)"
 			}
-			r.Outcome, r.Reason, r.RetryAfter = kickqv1alpha1.OutcomeRetry, ReasonRetryAfter, d
+			r.Outcome, r.Reason, r.RetryAfter = kickqv1alpha1.OutcomeRetry, kickqv1alpha1.AttemptReasonRetryAfter, d
 			r.Message = fmt.Sprintf("POST %s answered %d with Retry-After: retrying in %s%s, not counted", RedactURL(url), code, d, capped)
 			break
 		}
 		fallthrough
 	default:
-		r.Outcome, r.Reason = kickqv1alpha1.OutcomeFail, ReasonHTTPError
+		r.Outcome, r.Reason = kickqv1alpha1.OutcomeFail, kickqv1alpha1.AttemptReasonHTTPError
 		r.Message = fmt.Sprintf("POST %s answered %d", RedactURL(url), code)
 		if ex := excerpt(body); ex != "" {
 			r.Message += ": " + ex
@@ -103,7 +89,7 @@ func ClassifyResponse(url string, code int, h http.Header, body []byte, now time
 	}
 	switch ab.Outcome {
 	case kickqv1alpha1.OutcomeSucceed, kickqv1alpha1.OutcomeFail, kickqv1alpha1.OutcomeDie, kickqv1alpha1.OutcomeRetry:
-		r.Outcome, r.Reason = ab.Outcome, ReasonReceiverOutcome
+		r.Outcome, r.Reason = ab.Outcome, kickqv1alpha1.AttemptReasonReceiverOutcome
 		r.Message = fmt.Sprintf("POST %s answered %d with outcome %s", RedactURL(url), code, ab.Outcome)
 		if ab.Message != "" {
 			r.Message += ": " + ab.Message
