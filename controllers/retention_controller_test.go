@@ -64,13 +64,13 @@ func TestHasHistoryLimit(t *testing.T) {
 		spec *kickqv1alpha1.QueueSpec
 		want bool
 	}{
-		"no retention":         {spec: &kickqv1alpha1.QueueSpec{}, want: false},
-		"a TTL only":           {spec: ttlOnly, want: false},
-		"succeeded limited":    {spec: &retainingQueue(ptr.To[int32](3), nil).Spec, want: true},
-		"failed limited":       {spec: &retainingQueue(nil, ptr.To[int32](0)).Spec, want: true},
-		"empty retention":      {spec: &retainingQueue(nil, nil).Spec, want: false},
-		"both phases limited":  {spec: &retainingQueue(ptr.To[int32](1), ptr.To[int32](1)).Spec, want: true},
-		"the implicit queue":   {spec: nil, want: false},
+		"no retention":        {spec: &kickqv1alpha1.QueueSpec{}, want: false},
+		"a TTL only":          {spec: ttlOnly, want: false},
+		"succeeded limited":   {spec: &retainingQueue(ptr.To[int32](3), nil).Spec, want: true},
+		"failed limited":      {spec: &retainingQueue(nil, ptr.To[int32](0)).Spec, want: true},
+		"empty retention":     {spec: &retainingQueue(nil, nil).Spec, want: false},
+		"both phases limited": {spec: &retainingQueue(ptr.To[int32](1), ptr.To[int32](1)).Spec, want: true},
+		"the implicit queue":  {spec: nil, want: false},
 	} {
 		if got := hasHistoryLimit(tc.spec); got != tc.want {
 			t.Errorf("%s: hasHistoryLimit = %v, want %v", name, got, tc.want)
