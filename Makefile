@@ -8,6 +8,7 @@ include hack/versions.env
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 IMG ?= kickq/manager:dev
 GO_TEST_FLAGS ?=
 
@@ -37,9 +38,14 @@ fmt: ## Run go fmt.
 vet: ## Run go vet.
 	go vet -tags e2e ./...
 
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint with .golangci.yaml (e2e build tag included).
+	$(GOLANGCI_LINT) run ./...
+
 .PHONY: verify
 verify: generate manifests ## Regenerate code and manifests and fail if they differ from what is committed.
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "not gofmt-ed: $$gofmt_out"; exit 1; fi
+	hack/check-file-size.sh
 	go vet -tags e2e ./...
 	@if ! git diff --exit-code -- api config; then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
 	@untracked=$$(git ls-files --others --exclude-standard -- api config); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
@@ -112,3 +118,8 @@ $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN)/.gobin go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/.gobin/controller-gen $(CONTROLLER_GEN)
+
+$(GOLANGCI_LINT):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN)/.gobin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(LOCALBIN)/.gobin/golangci-lint $(GOLANGCI_LINT)

@@ -26,7 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -47,20 +46,38 @@ import (
 	"kickq.dev/kickq/internal/report"
 )
 
-// QueueJobReconciler drives QueueJobs through their lifecycle: observe the job, its queue and its
-// attempt, decide (lifecycle.Decide, a pure function), write status once, then run at most one
-// side effect.
+// conflictRetryDelay is when a pass whose status write met a conflict (a newer copy of the job
+// exists) or a deleted job looks again; the watch event of the newer copy usually comes first.
+const conflictRetryDelay = 100 * time.Millisecond
+
+// Callbacks sends completion callbacks (spec.notify) and knows how each delivery went; the
+// webhook executor is one, tests fake it.
+type Callbacks interface {
+	// Notify queues one delivery of body to target; a delivery queued, in flight or done is not
+	// repeated.
+	Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget, body []byte) error
+	// NotifyStatus reports how the job's delivery goes.
+	NotifyStatus(uid types.UID) attempt.NotifyState
+	// ForgetNotify drops a delivery whose result is recorded in status.
+	ForgetNotify(uid types.UID)
+}
+
+// QueueJobReconciler drives QueueJobs through their lifecycle, one pass as named steps: observe
+// (the job, its queue, its attempt's run, its dependencies, reports, its callback) → decide
+// (lifecycle.Decide, a pure function, and admission for a job that is ready) → write status once
+// (Events after the write) → act (at most one side effect, and when to look again).
 type QueueJobReconciler struct {
 	Client    client.Client
-	Scheme    *runtime.Scheme
 	Clock     Clock
 	Recorder  events.EventRecorder
 	Admission *admission.Admission
+	// Executors run attempts, by target kind. A kind without an executor (pull workers) is left
+	// to the lifecycle, which keeps such jobs waiting.
 	Executors map[attempt.TargetKind]executor.Executor
 	// Reports holds what running attempts reported until it is written (nil: no report API).
 	Reports *report.Store
-	// Hooks sends completion callbacks (spec.notify); nil: none are sent.
-	Hooks *executor.Webhooks
+	// Callbacks sends completion callbacks (spec.notify); nil: none are sent.
+	Callbacks Callbacks
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
@@ -81,6 +98,11 @@ type writtenState struct {
 	finished bool
 }
 
+func writtenOf(job *kickqv1alpha1.QueueJob) writtenState {
+	return writtenState{uid: job.UID, attempts: job.Status.Attempts, running: job.Status.Phase == kickqv1alpha1.PhaseRunning,
+		finished: lifecycle.IsFinished(&job.Status)}
+}
+
 func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
 	switch {
 	case st.Attempts < w.attempts:
@@ -92,16 +114,19 @@ func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
 }
 
 // NewQueueJobReconciler wires a reconciler with its admission component.
-func NewQueueJobReconciler(c client.Client, scheme *runtime.Scheme, clk Clock, rec events.EventRecorder, execs map[attempt.TargetKind]executor.Executor) *QueueJobReconciler {
+func NewQueueJobReconciler(c client.Client, clk Clock, rec events.EventRecorder, execs map[attempt.TargetKind]executor.Executor) *QueueJobReconciler {
 	r := &QueueJobReconciler{
-		Client: c, Scheme: scheme, Clock: clk, Recorder: rec, Executors: execs,
-		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], 1024),
+		Client: c, Clock: clk, Recorder: rec, Executors: execs,
+		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], wakeBuffer),
 		limitsFrom: map[admission.QueueKey]int64{},
 		written:    map[types.NamespacedName]writtenState{},
 	}
 	r.Admission = admission.New(clk, r.notify)
 	return r
 }
+
+// wakeBuffer is how many wake-ups wait for the controller before notify hands them to a goroutine.
+const wakeBuffer = 1024
 
 // notify asks for a reconcile of a job admission may now start. It never blocks the caller.
 func (r *QueueJobReconciler) notify(key types.NamespacedName) {
@@ -119,159 +144,240 @@ func (r *QueueJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	job := &kickqv1alpha1.QueueJob{}
 	if err := r.Client.Get(ctx, req.NamespacedName, job); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Admission.Forget(req.NamespacedName)
-			r.dropReports(req.NamespacedName)
-			r.mu.Lock()
-			delete(r.written, req.NamespacedName)
-			r.mu.Unlock()
+			r.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
-	log := ctrl.LoggerFrom(ctx).WithValues("queuejob", klog.KObj(job))
-	ctx = ctrl.LoggerInto(ctx, log)
-	if job.DeletionTimestamp != nil {
+	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("queuejob", klog.KObj(job)))
+	switch {
+	case job.DeletionTimestamp != nil:
 		r.Admission.Forget(req.NamespacedName)
 		r.dropReports(req.NamespacedName)
 		return ctrl.Result{}, nil
-	}
-	if job.Spec.Cron != nil {
-		return ctrl.Result{}, nil
-	}
-	r.mu.Lock()
-	w, ok := r.written[req.NamespacedName]
-	r.mu.Unlock()
-	if ok && w.uid == job.UID && w.newerThan(&job.Status) {
-		log.V(4).Info("cached job is behind this reconciler's last status write; waiting for the watch")
+	case job.Spec.Cron != nil:
+		return ctrl.Result{}, nil // templates are the cron controller's
+	case r.isStale(job):
+		ctrl.LoggerFrom(ctx).V(4).Info("cached job is behind this reconciler's last status write; waiting for the watch")
 		return ctrl.Result{}, nil
 	}
 	return r.reconcile(ctx, job)
 }
 
+// pass is one reconcile of one job: what it observed and decided.
+type pass struct {
+	job  *kickqv1alpha1.QueueJob
+	key  types.NamespacedName
+	qkey admission.QueueKey
+	in   lifecycle.Input
+	// exec runs the job's current attempt (nil: no executor, e.g. a pull worker's target).
+	exec     executor.Executor
+	res      lifecycle.Result
+	admitted bool // admission reserved a slot for the attempt res starts
+	waiting  bool // the job waits for admission
+}
+
 func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.QueueJob) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
-	if b := job.Spec.Batch; b != "" && job.Labels[kickqv1alpha1.LabelBatch] != b {
-		// spec.batch is mirrored to a label so that `kubectl get -l kickq.dev/batch=...` works.
-		patch := client.MergeFrom(job.DeepCopy())
-		if job.Labels == nil {
-			job.Labels = map[string]string{}
+	if err := r.labelBatch(ctx, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
 		}
-		job.Labels[kickqv1alpha1.LabelBatch] = b
-		if err := r.Client.Patch(ctx, job, patch); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ctrl.Result{}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("labelling the job with its batch: %w", err)
-		}
+		return ctrl.Result{}, err
 	}
-	now := r.Clock.Now()
-	qv, qkey, err := r.queueView(ctx, job)
+	p, err := r.observe(ctx, job)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-
-	in := lifecycle.Input{Job: job, Queue: qv, Now: now}
-	target, _, _ := lifecycle.ResolveTarget(job, qv)
-	exec := r.Executors[target.Kind]
-	if exec == nil {
-		exec = r.Executors[attempt.KindPod]
-	}
-	if job.Status.Attempts > 0 {
-		if in.Current, err = exec.Observe(ctx, job, job.Status.Attempts); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if job.Status.Phase != kickqv1alpha1.PhaseRunning && !lifecycle.IsFinished(&job.Status) {
-		if in.Settled, err = exec.Settled(ctx, job, job.Status.Attempts+1); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-
-	if in.Deps, err = r.dependencies(ctx, job); err != nil {
+	r.decide(p)
+	retry, err := r.writeStatus(ctx, p)
+	switch {
+	case err != nil:
 		return ctrl.Result{}, err
+	case retry:
+		return ctrl.Result{RequeueAfter: conflictRetryDelay}, nil
 	}
-	if r.Hooks != nil && job.Spec.Notify != nil && lifecycle.IsFinished(&job.Status) {
-		in.Notification = r.Hooks.NotifyStatus(job.UID)
-	}
-	key := client.ObjectKeyFromObject(job)
-	if r.Reports != nil && job.Status.Phase == kickqv1alpha1.PhaseRunning {
-		in.Report = r.Reports.Take(key, job.Status.Attempts)
-	}
+	return r.act(ctx, p)
+}
 
-	res := lifecycle.Decide(in)
-	waiting := res.Action == lifecycle.AwaitAdmission
-	admitted := false
-	if waiting {
-		// Waiting frees no slot (the job holds none), so admission may learn it before the write.
-		r.Admission.Observe(r.jobView(job, qkey, res.Handler, &res.Status, true))
-		d := r.Admission.TryAdmit(key)
-		res = lifecycle.Admit(res, in, d)
-		admitted = d.Admitted
-		waiting = !admitted
+// labelBatch mirrors spec.batch to the kickq.dev/batch label, so that
+// `kubectl get -l kickq.dev/batch=...` works. A status write cannot carry metadata, so this is
+// its own patch, once per batch job.
+func (r *QueueJobReconciler) labelBatch(ctx context.Context, job *kickqv1alpha1.QueueJob) error {
+	b := job.Spec.Batch
+	if b == "" || job.Labels[kickqv1alpha1.LabelBatch] == b {
+		return nil
 	}
+	patch := client.MergeFrom(job.DeepCopy())
+	if job.Labels == nil {
+		job.Labels = map[string]string{}
+	}
+	job.Labels[kickqv1alpha1.LabelBatch] = b
+	if err := r.Client.Patch(ctx, job, patch); err != nil {
+		return fmt.Errorf("labelling the job with its batch: %w", err)
+	}
+	return nil
+}
 
-	if !equality.Semantic.DeepEqual(job.Status, res.Status) {
-		updated := job.DeepCopy()
-		updated.Status = res.Status
-		if err := r.Client.Status().Update(ctx, updated); err != nil {
-			if admitted {
-				r.Admission.Release(key)
-			}
-			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-				return ctrl.Result{Requeue: true}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
+// observe gathers what Decide looks at: the queue, the attempt's run, whether earlier runs
+// ended, the dependencies, the callback's delivery and what the attempt reported.
+func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.QueueJob) (*pass, error) {
+	qv, qkey, err := r.queueView(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	p := &pass{job: job, key: client.ObjectKeyFromObject(job), qkey: qkey,
+		in: lifecycle.Input{Job: job, Queue: qv, Now: r.Clock.Now(), Settled: true}}
+	target, _, _ := lifecycle.ResolveTarget(job, qv)
+	if p.exec, err = r.executorFor(job, target); err != nil {
+		return nil, err
+	}
+	st := &job.Status
+	if p.exec != nil && st.Attempts > 0 {
+		if p.in.Current, err = p.exec.Observe(ctx, job, st.Attempts); err != nil {
+			return nil, err
 		}
-		job = updated
-		r.mu.Lock()
-		r.written[key] = writtenState{uid: job.UID, attempts: job.Status.Attempts, running: job.Status.Phase == kickqv1alpha1.PhaseRunning,
-			finished: lifecycle.IsFinished(&job.Status)}
-		r.mu.Unlock()
-		if in.Report != nil {
-			r.Reports.Ack(key, in.Report)
+	}
+	if p.exec != nil && st.Phase != kickqv1alpha1.PhaseRunning && !lifecycle.IsFinished(st) {
+		if p.in.Settled, err = p.exec.Settled(ctx, job, st.Attempts+1); err != nil {
+			return nil, err
 		}
-		for _, e := range res.Events {
-			r.Recorder.Eventf(job, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
+	}
+	if p.in.Deps, err = r.dependencies(ctx, job); err != nil {
+		return nil, err
+	}
+	if r.Callbacks != nil && job.Spec.Notify != nil && lifecycle.IsFinished(st) {
+		p.in.Notification = r.Callbacks.NotifyStatus(job.UID)
+	}
+	if r.Reports != nil && st.Phase == kickqv1alpha1.PhaseRunning {
+		p.in.Report = r.Reports.Take(p.key, st.Attempts)
+	}
+	return p, nil
+}
+
+// executorFor returns the executor of the job's current attempt: the one of its resolved
+// target's kind. When the target does not resolve (its handler is gone) a pod attempt is still
+// followed through its recorded pod name. A kind without an executor (pull workers) gives nil;
+// a kind this manager does not know is an error, never another executor.
+func (r *QueueJobReconciler) executorFor(job *kickqv1alpha1.QueueJob, t attempt.Target) (executor.Executor, error) {
+	switch t.Kind {
+	case "":
+		if rec := currentAttempt(job); rec != nil && rec.PodName != "" {
+			return r.Executors[attempt.KindPod], nil
 		}
-	} else {
-		if in.Report != nil {
-			r.Reports.Ack(key, in.Report)
+		return nil, nil
+	case attempt.KindWorker:
+		return r.Executors[attempt.KindWorker], nil
+	}
+	if e := r.Executors[t.Kind]; e != nil {
+		return e, nil
+	}
+	return nil, reconcile.TerminalError(fmt.Errorf("no executor for target kind %q", t.Kind))
+}
+
+// currentAttempt is the record of the job's latest attempt (nil: none kept).
+func currentAttempt(job *kickqv1alpha1.QueueJob) *kickqv1alpha1.AttemptRecord {
+	for i := range job.Status.AttemptHistory {
+		if job.Status.AttemptHistory[i].Number == job.Status.Attempts {
+			return &job.Status.AttemptHistory[i]
 		}
-		if admitted {
+	}
+	return nil
+}
+
+// decide runs the lifecycle and, for a ready job, admission: waiting frees no slot (the job holds
+// none), so admission may learn it before the write.
+func (r *QueueJobReconciler) decide(p *pass) {
+	p.res = lifecycle.Decide(p.in)
+	if p.res.Action != lifecycle.AwaitAdmission {
+		return
+	}
+	r.Admission.Observe(r.jobView(p.job, p.qkey, p.res.Handler, &p.res.Status, true))
+	d := r.Admission.TryAdmit(p.key)
+	p.res = lifecycle.Admit(p.res, p.in, d)
+	p.admitted = d.Admitted
+	p.waiting = !d.Admitted
+}
+
+// writeStatus writes the decided status once, if it changed, then emits the pass's Events. A
+// conflict or a deleted job releases the reserved slot and asks to look again (retry).
+func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bool, err error) {
+	if equality.Semantic.DeepEqual(p.job.Status, p.res.Status) {
+		if p.admitted {
 			// An admitted attempt is always recorded, so this does not happen; be safe all the same.
-			r.Admission.Release(key)
-			admitted = false
+			r.Admission.Release(p.key)
+			p.admitted = false
 		}
+		r.ackReport(p)
+		return false, nil
 	}
+	updated := p.job.DeepCopy()
+	updated.Status = p.res.Status
+	if err := r.Client.Status().Update(ctx, updated); err != nil {
+		if p.admitted {
+			r.Admission.Release(p.key)
+		}
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("writing status: %w", err)
+	}
+	p.job = updated
+	r.mu.Lock()
+	r.written[p.key] = writtenOf(updated)
+	r.mu.Unlock()
+	r.ackReport(p)
+	for _, e := range p.res.Events {
+		r.Recorder.Eventf(updated, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
+	}
+	return false, nil
+}
+
+// ackReport tells the report store that what this pass took is handled.
+func (r *QueueJobReconciler) ackReport(p *pass) {
+	if p.in.Report != nil {
+		r.Reports.Ack(p.key, p.in.Report)
+	}
+}
+
+// act runs the pass's side effect once its status is stored, and says when to look again.
+func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	job, res := p.job, &p.res
 	if job.Status.Phase != kickqv1alpha1.PhaseRunning {
 		// Reports belong to a running attempt; what is left of an ended one is dropped.
-		r.dropReports(key)
+		r.dropReports(p.key)
 	}
 	// Admission learns the job's new state only once it is stored: a finished job frees its slot
 	// after its status says so, never before, so the next job's Running never overlaps it.
-	r.Admission.Observe(r.jobView(job, qkey, res.Handler, &job.Status, waiting))
+	r.Admission.Observe(r.jobView(job, p.qkey, res.Handler, &job.Status, p.waiting))
 
 	switch res.Action {
 	case lifecycle.Start:
 		log.V(2).Info("starting attempt", "attempt", res.Attempt, "target", res.Target.Kind)
-		if err := r.executorFor(res.Target).Start(ctx, job, res.Target, res.Attempt); err != nil {
+		exec, err := r.executorFor(job, res.Target)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if exec == nil {
+			return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("no executor starts target kind %q", res.Target.Kind))
+		}
+		if err := exec.Start(ctx, job, res.Target, res.Attempt); err != nil {
 			return ctrl.Result{}, err
 		}
 	case lifecycle.Stop:
 		log.V(2).Info("stopping attempt", "attempt", res.Attempt)
-		if err := exec.Stop(ctx, job, res.Attempt); err != nil {
-			return ctrl.Result{}, err
-		}
-	case lifecycle.Notify:
-		if r.Hooks != nil {
-			body, err := executor.NotifyBody(job)
-			if err != nil {
-				return ctrl.Result{}, fmt.Errorf("encoding the completion callback: %w", err)
-			}
-			log.V(2).Info("sending the completion callback")
-			if err := r.Hooks.Notify(ctx, job, job.Spec.Notify.Webhook, body); err != nil {
+		if p.exec != nil {
+			if err := p.exec.Stop(ctx, job, res.Attempt); err != nil {
 				return ctrl.Result{}, err
 			}
+		}
+	case lifecycle.Notify:
+		if err := r.sendCallback(ctx, job); err != nil {
+			return ctrl.Result{}, err
+		}
+	case lifecycle.NotifyRecorded:
+		if r.Callbacks != nil {
+			r.Callbacks.ForgetNotify(job.UID)
 		}
 	case lifecycle.Delete:
 		log.V(2).Info("deleting the finished job: its time to live has passed")
@@ -279,155 +385,51 @@ func (r *QueueJobReconciler) reconcile(ctx context.Context, job *kickqv1alpha1.Q
 		if err := r.Client.Delete(ctx, job, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, fmt.Errorf("deleting the finished job: %w", err)
 		}
-	case lifecycle.NotifyRecorded:
-		if r.Hooks != nil {
-			r.Hooks.ForgetNotify(job.UID)
-		}
 	}
-	if lifecycle.IsFinished(&job.Status) && res.Action != lifecycle.Stop {
-		exec.Forget(job.UID)
+	if lifecycle.IsFinished(&job.Status) && res.Action != lifecycle.Stop && p.exec != nil {
+		p.exec.Forget(job.UID)
 	}
-	if !res.RequeueAt.IsZero() {
-		return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, res.RequeueAt, func() { r.notify(key) })}, nil
+	if res.RequeueAt.IsZero() {
+		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, nil
+	key := p.key
+	return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, res.RequeueAt, func() { r.notify(key) })}, nil
+}
+
+// sendCallback queues the completion callback of a finished job.
+func (r *QueueJobReconciler) sendCallback(ctx context.Context, job *kickqv1alpha1.QueueJob) error {
+	if r.Callbacks == nil {
+		return nil
+	}
+	body, err := executor.NotifyBody(job)
+	if err != nil {
+		return fmt.Errorf("encoding the completion callback: %w", err)
+	}
+	ctrl.LoggerFrom(ctx).V(2).Info("sending the completion callback")
+	return r.Callbacks.Notify(ctx, job, job.Spec.Notify.Webhook, body)
+}
+
+// isStale reports whether the cached job is behind this reconciler's last status write.
+func (r *QueueJobReconciler) isStale(job *kickqv1alpha1.QueueJob) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w, ok := r.written[client.ObjectKeyFromObject(job)]
+	return ok && w.uid == job.UID && w.newerThan(&job.Status)
+}
+
+// forget drops what the reconciler and admission keep of a deleted job.
+func (r *QueueJobReconciler) forget(key types.NamespacedName) {
+	r.Admission.Forget(key)
+	r.dropReports(key)
+	r.mu.Lock()
+	delete(r.written, key)
+	r.mu.Unlock()
 }
 
 func (r *QueueJobReconciler) dropReports(key types.NamespacedName) {
 	if r.Reports != nil {
 		r.Reports.Drop(key)
 	}
-}
-
-func (r *QueueJobReconciler) executorFor(t attempt.Target) executor.Executor {
-	if e := r.Executors[t.Kind]; e != nil {
-		return e
-	}
-	return r.Executors[attempt.KindPod]
-}
-
-// queueView reads the job's queue from the cache and makes sure admission knows the queue and
-// its current limits.
-func (r *QueueJobReconciler) queueView(ctx context.Context, job *kickqv1alpha1.QueueJob) (lifecycle.QueueView, admission.QueueKey, error) {
-	qkey := admission.QueueKey{Namespace: job.Namespace, Name: job.Spec.QueueName}
-	var q kickqv1alpha1.Queue
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: job.Spec.QueueName}, &q)
-	var qv lifecycle.QueueView
-	gen := int64(-2) // no queue
-	switch {
-	case err == nil:
-		qv.Spec = &q.Spec
-		gen = q.Generation
-	case apierrors.IsNotFound(err):
-		if job.Spec.QueueName == kickqv1alpha1.DefaultQueueName {
-			qv.Implicit = true
-			gen = -1
-		}
-	default:
-		return qv, qkey, err
-	}
-	r.Admission.EnsureQueue(qkey, func() []admission.JobView { return r.listViews(ctx, qkey, qv) })
-	r.mu.Lock()
-	known, ok := r.limitsFrom[qkey]
-	if !ok || known != gen {
-		r.limitsFrom[qkey] = gen
-	}
-	r.mu.Unlock()
-	if !ok || known != gen {
-		r.Admission.SetLimits(qkey, LimitsOf(qv.Spec))
-	}
-	return qv, qkey, nil
-}
-
-// listViews lists the queue's jobs from the cache, for admission's rebuild.
-func (r *QueueJobReconciler) listViews(ctx context.Context, qkey admission.QueueKey, qv lifecycle.QueueView) []admission.JobView {
-	var list kickqv1alpha1.QueueJobList
-	if err := r.Client.List(ctx, &list, client.InNamespace(qkey.Namespace), client.MatchingFields{QueueNameIndex: qkey.Name}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing jobs of queue", "queue", qkey.Name)
-		return nil
-	}
-	views := make([]admission.JobView, 0, len(list.Items))
-	for i := range list.Items {
-		j := &list.Items[i]
-		if j.Spec.Cron != nil {
-			continue
-		}
-		t, _, _ := lifecycle.ResolveTarget(j, qv)
-		waiting := j.Status.Phase == kickqv1alpha1.PhasePending && !suspended(j)
-		views = append(views, r.jobView(j, qkey, t.Handler, &j.Status, waiting))
-	}
-	return views
-}
-
-func suspended(j *kickqv1alpha1.QueueJob) bool { return j.Spec.Suspend != nil && *j.Spec.Suspend }
-
-// jobView is what admission needs of a job with status st.
-func (r *QueueJobReconciler) jobView(job *kickqv1alpha1.QueueJob, qkey admission.QueueKey, handler string, st *kickqv1alpha1.QueueJobStatus, waiting bool) admission.JobView {
-	v := admission.JobView{
-		Key:          client.ObjectKeyFromObject(job),
-		Queue:        qkey,
-		Handler:      handler,
-		CreationTime: job.CreationTimestamp.Time,
-		ReadyTime:    job.CreationTimestamp.Time,
-		Attempts:     st.Attempts,
-		State:        admission.Idle,
-	}
-	if job.Spec.Priority != nil {
-		v.Priority = *job.Spec.Priority
-	}
-	if st.ReadyTime != nil {
-		v.ReadyTime = st.ReadyTime.Time
-	}
-	switch {
-	case st.Phase == kickqv1alpha1.PhaseRunning:
-		v.State = admission.Running
-	case waiting:
-		v.State = admission.Waiting
-	}
-	for _, a := range st.AttemptHistory {
-		if a.StartTime != nil {
-			v.AttemptStarts = append(v.AttemptStarts, a.StartTime.Time)
-		}
-	}
-	return v
-}
-
-// LimitsOf converts a queue's spec to admission limits (nil: the implicit queue, no limits).
-func LimitsOf(spec *kickqv1alpha1.QueueSpec) admission.Limits {
-	var l admission.Limits
-	if spec == nil {
-		return l
-	}
-	l.Paused = spec.Paused != nil && *spec.Paused
-	if spec.Concurrency != nil {
-		l.Concurrency = *spec.Concurrency
-	}
-	l.Rate = rateOf(spec.RateLimit)
-	l.Handlers = map[string]admission.HandlerLimits{}
-	add := func(key string, h *kickqv1alpha1.HandlerSpec) {
-		var hl admission.HandlerLimits
-		if h.Concurrency != nil {
-			hl.Concurrency = *h.Concurrency
-		}
-		hl.Rate = rateOf(h.RateLimit)
-		if hl.Concurrency > 0 || hl.Rate != nil {
-			l.Handlers[key] = hl
-		}
-	}
-	for i := range spec.Handlers {
-		add(spec.Handlers[i].Type, &spec.Handlers[i].HandlerSpec)
-	}
-	if spec.DefaultHandler != nil {
-		add("", spec.DefaultHandler)
-	}
-	return l
-}
-
-func rateOf(rl *kickqv1alpha1.RateLimit) *admission.RateLimit {
-	if rl == nil {
-		return nil
-	}
-	return &admission.RateLimit{Limit: rl.Limit, Period: time.Duration(rl.PeriodSeconds) * time.Second}
 }
 
 // SetupWithManager registers the controller: QueueJobs, their pods, their queues, and admission's

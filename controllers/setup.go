@@ -108,7 +108,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 
 	pods := executor.NewPods(c, mgr.GetCache(), mgr.GetScheme(), opts.Clock)
 	pods.Report = endpoint
-	jobs := NewQueueJobReconciler(c, mgr.GetScheme(), opts.Clock, mgr.GetEventRecorder("kickq"),
+	jobs := NewQueueJobReconciler(c, opts.Clock, mgr.GetEventRecorder("kickq"),
 		map[attempt.TargetKind]executor.Executor{attempt.KindPod: pods})
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	workers := opts.WebhookWorkers
@@ -118,7 +118,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, Guard: opts.WebhookGuard, Clock: opts.Clock,
 		Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
 	jobs.Executors[attempt.KindWebhook] = hooks
-	jobs.Hooks = hooks
+	jobs.Callbacks = hooks
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {
 		return nil, fmt.Errorf("adding the webhook pool: %w", err)
 	}

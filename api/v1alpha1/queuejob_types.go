@@ -716,7 +716,3 @@ type QueueJobList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []QueueJob `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&QueueJob{}, &QueueJobList{})
-}

@@ -22,11 +22,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
-
 	_ "time/tzdata" // cron time zones work in images without /usr/share/zoneinfo
 
 	corev1 "k8s.io/api/core/v1"
@@ -92,13 +92,13 @@ func (o *options) bind(fs *flag.FlagSet) {
 
 func (o *options) validate() error {
 	if o.qps <= 0 || o.burst <= 0 {
-		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive")
+		return errors.New("--kube-api-qps and --kube-api-burst must be positive")
 	}
 	if o.concurrency < 1 {
-		return fmt.Errorf("--concurrency must be at least 1")
+		return errors.New("--concurrency must be at least 1")
 	}
 	if o.webhookWorkers < 1 {
-		return fmt.Errorf("--webhook-workers must be at least 1")
+		return errors.New("--webhook-workers must be at least 1")
 	}
 	return nil
 }

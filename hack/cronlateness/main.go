@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -125,7 +126,7 @@ loop:
 		select {
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return fmt.Errorf("the watch closed")
+				return errors.New("the watch closed")
 			}
 			if ev.Type != watch.Added {
 				continue

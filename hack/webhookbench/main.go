@@ -23,6 +23,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -126,7 +127,7 @@ func run(n int, qps float64, burst, workers, pool int) error {
 	}
 	go func() { _ = mgr.Start(ctx) }()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		return fmt.Errorf("cache did not sync")
+		return errors.New("cache did not sync")
 	}
 
 	// The harness's own client: creates at a high rate, watched for completion.

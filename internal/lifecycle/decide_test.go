@@ -29,6 +29,7 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
 	"kickq.dev/kickq/internal/attempt"
+	"kickq.dev/kickq/internal/limits"
 	"kickq.dev/kickq/internal/outcome"
 )
 
@@ -115,7 +116,7 @@ func TestDecide(t *testing.T) {
 			queue: implicit, current: attempt.Observation{Phase: attempt.NotStarted, CreatedAt: t0, WaitingReason: "ImagePullBackOff"}, now: t0.Add(time.Minute),
 			wantPhase: kickqv1alpha1.PhaseDelayed, wantAction: Stop},
 		{name: "oversized data: Failed/InvalidSpec", job: podJob(func(j *kickqv1alpha1.QueueJob) {
-			j.Spec.Data = &apiextensionsv1.JSON{Raw: make([]byte, MaxDataBytes+1)}
+			j.Spec.Data = &apiextensionsv1.JSON{Raw: make([]byte, limits.MaxDataBytes+1)}
 		}), queue: implicit, now: t0, wantPhase: kickqv1alpha1.PhaseFailed, wantReason: kickqv1alpha1.ReasonInvalidSpec},
 	}
 	for _, tc := range cases {
@@ -162,21 +163,21 @@ func TestAdmit(t *testing.T) {
 
 func TestLogRingIsBounded(t *testing.T) {
 	var st kickqv1alpha1.QueueJobStatus
-	for i := 0; i < MaxLogEntries+50; i++ {
+	for range limits.MaxLogEntries + 50 {
 		appendLog(&st, t0, "line")
 	}
-	if len(st.Logs) != MaxLogEntries || st.LogsDropped != 50 {
+	if len(st.Logs) != limits.MaxLogEntries || st.LogsDropped != 50 {
 		t.Errorf("logs %d dropped %d", len(st.Logs), st.LogsDropped)
 	}
-	for i := 0; i < 40; i++ {
+	for range 40 {
 		appendLog(&st, t0, string(make([]byte, 1000)))
 	}
 	size := 0
 	for _, l := range st.Logs {
 		size += len(l.Message)
 	}
-	if size > MaxLogBytes {
-		t.Errorf("log bytes %d > %d", size, MaxLogBytes)
+	if size > limits.MaxLogBytes {
+		t.Errorf("log bytes %d > %d", size, limits.MaxLogBytes)
 	}
 }
 

@@ -21,6 +21,7 @@ package signing
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -56,7 +57,7 @@ func Keys(secret string) ([][]byte, error) {
 		keys = append(keys, []byte(f))
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("the secret holds no key")
+		return nil, errors.New("the secret holds no key")
 	}
 	return keys, nil
 }

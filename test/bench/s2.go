@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -227,7 +228,7 @@ func (b *bench) warmUpJobController(ctx context.Context) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("kube-controller-manager created no pod for a warm-up Job within 2 minutes")
+	return errors.New("kube-controller-manager created no pod for a warm-up Job within 2 minutes")
 }
 
 // runArm creates n objects, waits for all to finish, and measures.

@@ -62,15 +62,7 @@ func (b *bench) s3Delayed(ctx context.Context) *Result {
 	// Creating the jobs and the manager's Delayed writes both take API time: leave room for both.
 	lead := time.Duration(2.5*float64(total)/rate*float64(time.Second)) + 10*time.Second
 	t0 := time.Now().Add(lead).Truncate(time.Second).Add(time.Second)
-	burstDue := t0.Add(time.Duration(secs)*time.Second + 15*time.Second)
-	due := make([]time.Time, total)
-	for i := range total {
-		if i < spread {
-			due[i] = t0.Add(time.Duration(i*secs/spread) * time.Second)
-		} else {
-			due[i] = burstDue
-		}
-	}
+	due, burstDue := s3DueTimes(t0, spread, burst, secs)
 	r.Params["firstDue"], r.Params["burstDue"] = t0.Format(time.RFC3339), burstDue.Format(time.RFC3339)
 	mark := b.cluster.MarkAudit()
 	before := m.Stats()
@@ -156,9 +148,7 @@ func (b *bench) s3Delayed(ctx context.Context) *Result {
 			g.recorded = append(g.recorded, rec[0].Sub(due[i]))
 		}
 	}
-	var allAudit Durations
 	for _, g := range groups {
-		allAudit = append(allAudit, g.audit...)
 		r.Metrics[g.name] = map[string]any{
 			"latenessAtAPIServer":  g.audit.summary(),
 			"latenessSeenByWatch":  g.watched.summary(),
@@ -177,4 +167,19 @@ func (b *bench) s3Delayed(ctx context.Context) *Result {
 	r.note("lateness = when the API server received the manager's status write that starts the attempt (audit log, µs) − notBeforeTime; due times are whole seconds (metav1.Time); the watch column adds the watch's delivery; jobs created after their due time are left out (%d, %d)",
 		groups[0].lateCreated, groups[1].lateCreated)
 	return r
+}
+
+// s3DueTimes gives the due time of each of the spread+burst jobs: the first spread jobs evenly
+// over secs seconds from t0, the burst jobs all at one instant 15 s after the spread ends.
+func s3DueTimes(t0 time.Time, spread, burst, secs int) (due []time.Time, burstDue time.Time) {
+	burstDue = t0.Add(time.Duration(secs)*time.Second + 15*time.Second)
+	due = make([]time.Time, spread+burst)
+	for i := range due {
+		if i < spread {
+			due[i] = t0.Add(time.Duration(i*secs/spread) * time.Second)
+		} else {
+			due[i] = burstDue
+		}
+	}
+	return due, burstDue
 }

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -151,7 +152,7 @@ func (b *bench) s4Limits(ctx context.Context) *Result {
 	if len(watched) > 1 {
 		r.Metrics["firstToLastStartSeconds"] = watched[len(watched)-1].Sub(watched[0]).Seconds()
 	}
-	r.target("most Running at once", fmt.Sprintf("%d", snap.maxRunning), fmt.Sprintf("limit %d", s4Concurrency), "0 violations", snap.maxRunning <= s4Concurrency)
+	r.target("most Running at once", strconv.Itoa(snap.maxRunning), fmt.Sprintf("limit %d", s4Concurrency), "0 violations", snap.maxRunning <= s4Concurrency)
 	r.target(fmt.Sprintf("most starts in any %s window", period), fmt.Sprintf("%d (when the API server received the starting writes)", maxServer),
 		fmt.Sprintf("limit %d; by recorded startTime (1 s resolution) %d; by watch %d", limit, maxRecorded, maxWatched), "0 violations", maxServer <= limit)
 	r.row("rate utilisation", fmt.Sprintf("%.0f %%", rateUtil*100), fmt.Sprintf("last of %d starts ideally at %s", n, ideal))

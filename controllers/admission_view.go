@@ -1,0 +1,157 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/admission"
+	"kickq.dev/kickq/internal/lifecycle"
+)
+
+// What admission learns of queues and jobs: a queue's limits, and a job's view (state, priority,
+// ready time, recorded starts), rebuilt from the cache when a queue is first seen.
+
+// queueView reads the job's queue from the cache and makes sure admission knows the queue and
+// its current limits.
+func (r *QueueJobReconciler) queueView(ctx context.Context, job *kickqv1alpha1.QueueJob) (lifecycle.QueueView, admission.QueueKey, error) {
+	qkey := admission.QueueKey{Namespace: job.Namespace, Name: job.Spec.QueueName}
+	var q kickqv1alpha1.Queue
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: job.Spec.QueueName}, &q)
+	var qv lifecycle.QueueView
+	gen := int64(-2) // no queue
+	switch {
+	case err == nil:
+		qv.Spec = &q.Spec
+		gen = q.Generation
+	case apierrors.IsNotFound(err):
+		if job.Spec.QueueName == kickqv1alpha1.DefaultQueueName {
+			qv.Implicit = true
+			gen = -1
+		}
+	default:
+		return qv, qkey, err
+	}
+	r.Admission.EnsureQueue(qkey, func() []admission.JobView { return r.listViews(ctx, qkey, qv) })
+	r.mu.Lock()
+	known, ok := r.limitsFrom[qkey]
+	if !ok || known != gen {
+		r.limitsFrom[qkey] = gen
+	}
+	r.mu.Unlock()
+	if !ok || known != gen {
+		r.Admission.SetLimits(qkey, LimitsOf(qv.Spec))
+	}
+	return qv, qkey, nil
+}
+
+// listViews lists the queue's jobs from the cache, for admission's rebuild.
+func (r *QueueJobReconciler) listViews(ctx context.Context, qkey admission.QueueKey, qv lifecycle.QueueView) []admission.JobView {
+	var list kickqv1alpha1.QueueJobList
+	if err := r.Client.List(ctx, &list, client.InNamespace(qkey.Namespace), client.MatchingFields{QueueNameIndex: qkey.Name}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing jobs of queue", "queue", qkey.Name)
+		return nil
+	}
+	views := make([]admission.JobView, 0, len(list.Items))
+	for i := range list.Items {
+		j := &list.Items[i]
+		if j.Spec.Cron != nil {
+			continue
+		}
+		t, _, _ := lifecycle.ResolveTarget(j, qv)
+		waiting := j.Status.Phase == kickqv1alpha1.PhasePending && !suspended(j)
+		views = append(views, r.jobView(j, qkey, t.Handler, &j.Status, waiting))
+	}
+	return views
+}
+
+func suspended(j *kickqv1alpha1.QueueJob) bool { return j.Spec.Suspend != nil && *j.Spec.Suspend }
+
+// jobView is what admission needs of a job with status st.
+func (r *QueueJobReconciler) jobView(job *kickqv1alpha1.QueueJob, qkey admission.QueueKey, handler string, st *kickqv1alpha1.QueueJobStatus, waiting bool) admission.JobView {
+	v := admission.JobView{
+		Key:          client.ObjectKeyFromObject(job),
+		Queue:        qkey,
+		Handler:      handler,
+		CreationTime: job.CreationTimestamp.Time,
+		ReadyTime:    job.CreationTimestamp.Time,
+		Attempts:     st.Attempts,
+		State:        admission.Idle,
+	}
+	if job.Spec.Priority != nil {
+		v.Priority = *job.Spec.Priority
+	}
+	if st.ReadyTime != nil {
+		v.ReadyTime = st.ReadyTime.Time
+	}
+	switch {
+	case st.Phase == kickqv1alpha1.PhaseRunning:
+		v.State = admission.Running
+	case waiting:
+		v.State = admission.Waiting
+	}
+	for _, a := range st.AttemptHistory {
+		if a.StartTime != nil {
+			v.AttemptStarts = append(v.AttemptStarts, a.StartTime.Time)
+		}
+	}
+	return v
+}
+
+// LimitsOf converts a queue's spec to admission limits (nil: the implicit queue, no limits).
+func LimitsOf(spec *kickqv1alpha1.QueueSpec) admission.Limits {
+	var l admission.Limits
+	if spec == nil {
+		return l
+	}
+	l.Paused = spec.Paused != nil && *spec.Paused
+	if spec.Concurrency != nil {
+		l.Concurrency = *spec.Concurrency
+	}
+	l.Rate = rateOf(spec.RateLimit)
+	l.Handlers = map[string]admission.HandlerLimits{}
+	add := func(key string, h *kickqv1alpha1.HandlerSpec) {
+		var hl admission.HandlerLimits
+		if h.Concurrency != nil {
+			hl.Concurrency = *h.Concurrency
+		}
+		hl.Rate = rateOf(h.RateLimit)
+		if hl.Concurrency > 0 || hl.Rate != nil {
+			l.Handlers[key] = hl
+		}
+	}
+	for i := range spec.Handlers {
+		add(spec.Handlers[i].Type, &spec.Handlers[i].HandlerSpec)
+	}
+	if spec.DefaultHandler != nil {
+		add("", spec.DefaultHandler)
+	}
+	return l
+}
+
+func rateOf(rl *kickqv1alpha1.RateLimit) *admission.RateLimit {
+	if rl == nil {
+		return nil
+	}
+	return &admission.RateLimit{Limit: rl.Limit, Period: time.Duration(rl.PeriodSeconds) * time.Second}
+}
