@@ -30,14 +30,14 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 )
 
-// t0 is when the test templates were created: a firing of their */5 schedule.
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// epoch is when the test templates were created: a firing of their */5 schedule.
+var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// cronTemplate returns the template "nightly" (schedule */5, created at t0, generation 2) after
+// cronTemplate returns the template "nightly" (schedule */5, created at epoch, generation 2) after
 // the edits.
 func cronTemplate(edits ...func(*kickqv1alpha1.QueueJob)) *kickqv1alpha1.QueueJob {
 	t := &kickqv1alpha1.QueueJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", Generation: 2, CreationTimestamp: metav1.NewTime(t0)},
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ns", Generation: 2, CreationTimestamp: metav1.NewTime(epoch)},
 		Spec:       kickqv1alpha1.QueueJobSpec{Cron: &kickqv1alpha1.CronSpec{Schedule: "*/5 * * * *"}},
 	}
 	for _, e := range edits {
@@ -74,7 +74,7 @@ func seenActive(names ...string) cronChildren {
 }
 
 func TestPlanCron(t *testing.T) {
-	at5, at10 := t0.Add(5*time.Minute), t0.Add(10*time.Minute)
+	at5, at10 := epoch.Add(5*time.Minute), epoch.Add(10*time.Minute)
 	old := "nightly-1"
 	suspended := func(j *kickqv1alpha1.QueueJob) { j.Spec.Cron.Suspend = ptr.To(true) }
 	policy := func(p kickqv1alpha1.ConcurrencyPolicy) func(*kickqv1alpha1.QueueJob) {
@@ -100,7 +100,7 @@ func TestPlanCron(t *testing.T) {
 		name:     "nothing due: wait for the next firing",
 		template: cronTemplate(),
 		seen:     seenActive(),
-		now:      t0.Add(3 * time.Minute),
+		now:      epoch.Add(3 * time.Minute),
 		want:     cronPlan{status: scheduled(at5), trim: true, timer: true, next: at5},
 	}, {
 		name:     "a firing due on time creates its child, then records it",
@@ -162,10 +162,10 @@ func TestPlanCron(t *testing.T) {
 				{Cancel: []string{old}, Create: cronChild{Name: childOf(at5), At: at5}},
 				{Cancel: []string{childOf(at5)}, Create: cronChild{Name: childOf(at10), At: at10}},
 			},
-			status: scheduled(t0.Add(15*time.Minute), func(st *kickqv1alpha1.QueueJobStatus) {
+			status: scheduled(epoch.Add(15*time.Minute), func(st *kickqv1alpha1.QueueJobStatus) {
 				st.LastScheduleTime, st.Active = mtime(at10), []string{childOf(at10)}
 			}),
-			trim: true, timer: true, next: t0.Add(15 * time.Minute),
+			trim: true, timer: true, next: epoch.Add(15 * time.Minute),
 		},
 	}, {
 		name: "missedRuns Skip records the latest firing and runs none of the missed ones",
@@ -175,12 +175,12 @@ func TestPlanCron(t *testing.T) {
 		seen: seenActive(),
 		now:  at10.Add(time.Minute),
 		want: cronPlan{
-			status: scheduled(t0.Add(15*time.Minute), func(st *kickqv1alpha1.QueueJobStatus) {
+			status: scheduled(epoch.Add(15*time.Minute), func(st *kickqv1alpha1.QueueJobStatus) {
 				st.LastScheduleTime, st.MissedRuns = mtime(at10), 2
 			}),
 			events: []cronEvent{{Type: corev1.EventTypeWarning, Reason: kickqv1alpha1.EventReasonMissedRuns,
 				Note: "2 firings did not run (missedRuns Skip, concurrencyPolicy )"}},
-			trim: true, timer: true, next: t0.Add(15 * time.Minute),
+			trim: true, timer: true, next: epoch.Add(15 * time.Minute),
 		},
 	}, {
 		name:     "suspended: no firing, no timer",
@@ -211,7 +211,7 @@ func TestPlanCron(t *testing.T) {
 			s.RunNow["v1"] = true
 			return s
 		}(),
-		now: t0.Add(time.Minute),
+		now: epoch.Add(time.Minute),
 		want: cronPlan{
 			status: scheduled(at5, func(st *kickqv1alpha1.QueueJobStatus) {
 				st.Active, st.LastHandledRunNow = []string{"nightly-99"}, "v1"
@@ -224,7 +224,7 @@ func TestPlanCron(t *testing.T) {
 			j.Status.LastHandledRunNow = "v1"
 		}),
 		seen: seenActive(),
-		now:  t0.Add(time.Minute),
+		now:  epoch.Add(time.Minute),
 		want: cronPlan{
 			status: scheduled(at5, func(st *kickqv1alpha1.QueueJobStatus) { st.LastHandledRunNow = "v1" }),
 			trim:   true, timer: true, next: at5,
@@ -232,23 +232,23 @@ func TestPlanCron(t *testing.T) {
 	}, {
 		name: "the last success moves forward only",
 		template: cronTemplate(func(j *kickqv1alpha1.QueueJob) {
-			j.Status.LastSuccessfulTime = mtime(t0.Add(-time.Hour))
+			j.Status.LastSuccessfulTime = mtime(epoch.Add(-time.Hour))
 		}),
-		seen: cronChildren{LastSuccess: mtime(t0.Add(-time.Minute))},
-		now:  t0.Add(time.Minute),
+		seen: cronChildren{LastSuccess: mtime(epoch.Add(-time.Minute))},
+		now:  epoch.Add(time.Minute),
 		want: cronPlan{
-			status: scheduled(at5, func(st *kickqv1alpha1.QueueJobStatus) { st.LastSuccessfulTime = mtime(t0.Add(-time.Minute)) }),
+			status: scheduled(at5, func(st *kickqv1alpha1.QueueJobStatus) { st.LastSuccessfulTime = mtime(epoch.Add(-time.Minute)) }),
 			trim:   true, timer: true, next: at5,
 		},
 	}, {
 		name: "an older success than the recorded one is ignored",
 		template: cronTemplate(func(j *kickqv1alpha1.QueueJob) {
-			j.Status.LastSuccessfulTime = mtime(t0.Add(-time.Minute))
+			j.Status.LastSuccessfulTime = mtime(epoch.Add(-time.Minute))
 		}),
-		seen: cronChildren{LastSuccess: mtime(t0.Add(-time.Hour))},
-		now:  t0.Add(time.Minute),
+		seen: cronChildren{LastSuccess: mtime(epoch.Add(-time.Hour))},
+		now:  epoch.Add(time.Minute),
 		want: cronPlan{
-			status: scheduled(at5, func(st *kickqv1alpha1.QueueJobStatus) { st.LastSuccessfulTime = mtime(t0.Add(-time.Minute)) }),
+			status: scheduled(at5, func(st *kickqv1alpha1.QueueJobStatus) { st.LastSuccessfulTime = mtime(epoch.Add(-time.Minute)) }),
 			trim:   true, timer: true, next: at5,
 		},
 	}, {
@@ -325,17 +325,17 @@ func TestObserveChildren(t *testing.T) {
 		return j
 	}
 	deleting := running("c-deleting")
-	deleting.DeletionTimestamp = mtime(t0)
-	fromRunNow := finishedAt("c-run-now", kickqv1alpha1.PhaseFailed, t0.Add(time.Hour))
+	deleting.DeletionTimestamp = mtime(epoch)
+	fromRunNow := finishedAt("c-run-now", kickqv1alpha1.PhaseFailed, epoch.Add(time.Hour))
 	fromRunNow.Annotations = map[string]string{kickqv1alpha1.AnnotationRunNow: "v7"}
-	noFinish := finishedAt("c-no-finish", kickqv1alpha1.PhaseSucceeded, t0)
+	noFinish := finishedAt("c-no-finish", kickqv1alpha1.PhaseSucceeded, epoch)
 	noFinish.Status.FinishTime = nil
 
 	got := observeChildren([]kickqv1alpha1.QueueJob{
 		running("c-b"),
-		finishedAt("c-old", kickqv1alpha1.PhaseSucceeded, t0),
+		finishedAt("c-old", kickqv1alpha1.PhaseSucceeded, epoch),
 		running("c-a"),
-		finishedAt("c-new", kickqv1alpha1.PhaseSucceeded, t0.Add(time.Minute)),
+		finishedAt("c-new", kickqv1alpha1.PhaseSucceeded, epoch.Add(time.Minute)),
 		deleting,
 		fromRunNow,
 		noFinish,
@@ -345,7 +345,7 @@ func TestObserveChildren(t *testing.T) {
 			"c-run-now": true, "c-no-finish": true},
 		RunNow:      map[string]bool{"v7": true},
 		Active:      []string{"c-a", "c-b"},
-		LastSuccess: mtime(t0.Add(time.Minute)),
+		LastSuccess: mtime(epoch.Add(time.Minute)),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("observeChildren (-want +got):\n%s", diff)

@@ -27,7 +27,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -48,15 +47,6 @@ func finishedJob(name, queue string, phase kickqv1alpha1.QueueJobPhase, at time.
 		Status: kickqv1alpha1.QueueJobStatus{Phase: phase, FinishTime: mtime(at),
 			Conditions: []metav1.Condition{{Type: cond, Status: metav1.ConditionTrue, Reason: "Test", LastTransitionTime: metav1.NewTime(at)}}},
 	}
-}
-
-func testScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := kickqv1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // deleteCall is one Delete the client saw.
@@ -125,27 +115,27 @@ func remaining(t *testing.T, c client.Client) []string {
 
 func TestDeleteOldestFinished(t *testing.T) {
 	ok := func(name string, minute int) kickqv1alpha1.QueueJob {
-		return finishedJob(name, "q", kickqv1alpha1.PhaseSucceeded, t0.Add(time.Duration(minute)*time.Minute))
+		return finishedJob(name, "q", kickqv1alpha1.PhaseSucceeded, epoch.Add(time.Duration(minute)*time.Minute))
 	}
 	template := ok("template", 0)
 	template.Spec.Cron = &kickqv1alpha1.CronSpec{Schedule: "@daily"}
 	beingDeleted := ok("being-deleted", 0)
-	beingDeleted.DeletionTimestamp = mtime(t0)
+	beingDeleted.DeletionTimestamp = mtime(epoch)
 	beingDeleted.Finalizers = []string{"kickq.dev/test"}
 	notifyDue := ok("notify-due", 0)
 	notifyDue.Spec.Notify = &kickqv1alpha1.Notify{}
 	notifySettled := ok("notify-settled", 1)
 	notifySettled.Spec.Notify = &kickqv1alpha1.Notify{}
-	notifySettled.Status.Notification = &kickqv1alpha1.NotificationStatus{DeliveredTime: mtime(t0)}
+	notifySettled.Status.Notification = &kickqv1alpha1.NotificationStatus{DeliveredTime: mtime(epoch)}
 	unfinished := ok("unfinished", 0)
 	unfinished.Status.Conditions = nil
 	noFinishTime := ok("no-finish-time", 0)
 	noFinishTime.Status.FinishTime = nil
-	noFinishTime.CreationTimestamp = metav1.NewTime(t0.Add(3 * time.Minute))
+	noFinishTime.CreationTimestamp = metav1.NewTime(epoch.Add(3 * time.Minute))
 
 	all := []kickqv1alpha1.QueueJob{
 		ok("e", 5), ok("b", 2), ok("a", 2), ok("d", 4),
-		finishedJob("failed", "q", kickqv1alpha1.PhaseFailed, t0),
+		finishedJob("failed", "q", kickqv1alpha1.PhaseFailed, epoch),
 		template, beingDeleted, notifyDue, notifySettled, unfinished, noFinishTime,
 	}
 	// Succeeded and counted, oldest first: notify-settled (1), a (2), b (2, by name),

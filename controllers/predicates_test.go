@@ -26,8 +26,8 @@ import (
 )
 
 func TestFinishedChanged(t *testing.T) {
-	succeeded := finishedJob("a", "q", kickqv1alpha1.PhaseSucceeded, t0)
-	failed := finishedJob("a", "q", kickqv1alpha1.PhaseFailed, t0)
+	succeeded := finishedJob("a", "q", kickqv1alpha1.PhaseSucceeded, epoch)
+	failed := finishedJob("a", "q", kickqv1alpha1.PhaseFailed, epoch)
 	running := succeeded.DeepCopy()
 	running.Status = kickqv1alpha1.QueueJobStatus{Phase: kickqv1alpha1.PhaseRunning}
 	pending := running.DeepCopy()

@@ -40,8 +40,8 @@ func TestQueueStatus(t *testing.T) {
 	jobs := []kickqv1alpha1.QueueJob{
 		inPhase("b1", kickqv1alpha1.PhaseBlocked, nil),
 		inPhase("d1", kickqv1alpha1.PhaseDelayed, nil),
-		inPhase("p1", kickqv1alpha1.PhasePending, mtime(t0.Add(time.Minute))),
-		inPhase("p2", kickqv1alpha1.PhasePending, mtime(t0)),
+		inPhase("p1", kickqv1alpha1.PhasePending, mtime(epoch.Add(time.Minute))),
+		inPhase("p2", kickqv1alpha1.PhasePending, mtime(epoch)),
 		inPhase("p3", kickqv1alpha1.PhasePending, nil),
 		inPhase("r1", kickqv1alpha1.PhaseRunning, nil),
 		inPhase("r2", kickqv1alpha1.PhaseRunning, nil),
@@ -67,7 +67,7 @@ func TestQueueStatus(t *testing.T) {
 		want: kickqv1alpha1.QueueStatus{
 			ObservedGeneration: 3,
 			Counts:             kickqv1alpha1.QueueCounts{Blocked: 1, Delayed: 1, Pending: 3, Running: 2, Succeeded: 1, Failed: 1},
-			OldestPendingTime:  mtime(t0),
+			OldestPendingTime:  mtime(epoch),
 			StartedInWindow:    4,
 			Conditions: []metav1.Condition{ready(3), {Type: kickqv1alpha1.QueuePaused, Status: metav1.ConditionFalse,
 				Reason: kickqv1alpha1.QueueReasonRunning, Message: "the queue starts new attempts", ObservedGeneration: 3}},
@@ -75,7 +75,7 @@ func TestQueueStatus(t *testing.T) {
 	}, {
 		name: "a paused queue, and stale counts replaced",
 		queue: &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Generation: 1}, Spec: kickqv1alpha1.QueueSpec{Paused: ptr.To(true)},
-			Status: kickqv1alpha1.QueueStatus{Counts: kickqv1alpha1.QueueCounts{Running: 7}, OldestPendingTime: mtime(t0)}},
+			Status: kickqv1alpha1.QueueStatus{Counts: kickqv1alpha1.QueueCounts{Running: 7}, OldestPendingTime: mtime(epoch)}},
 		want: kickqv1alpha1.QueueStatus{
 			ObservedGeneration: 1,
 			Conditions: []metav1.Condition{ready(1), {Type: kickqv1alpha1.QueuePaused, Status: metav1.ConditionTrue,
@@ -84,7 +84,7 @@ func TestQueueStatus(t *testing.T) {
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := queueStatus(tc.queue, tc.jobs, tc.stats, t0)
+			got := queueStatus(tc.queue, tc.jobs, tc.stats, epoch)
 			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(metav1.Condition{}, "LastTransitionTime")); diff != "" {
 				t.Errorf("queueStatus (-want +got):\n%s", diff)
 			}
@@ -93,7 +93,7 @@ func TestQueueStatus(t *testing.T) {
 }
 
 func TestPacer(t *testing.T) {
-	clk := clocktesting.NewFakeClock(t0)
+	clk := clocktesting.NewFakeClock(epoch)
 	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
 	var p pacer
 	steps := []struct {

@@ -52,7 +52,7 @@ func retainingQueue(succeeded, failed *int32) *kickqv1alpha1.Queue {
 func manyFinished(prefix, queue string, phase kickqv1alpha1.QueueJobPhase, n int) []kickqv1alpha1.QueueJob {
 	out := make([]kickqv1alpha1.QueueJob, n)
 	for i := range out {
-		out[i] = finishedJob(fmt.Sprintf("%s-%03d", prefix, i), queue, phase, t0.Add(time.Duration(i)*time.Second))
+		out[i] = finishedJob(fmt.Sprintf("%s-%03d", prefix, i), queue, phase, epoch.Add(time.Duration(i)*time.Second))
 	}
 	return out
 }
@@ -131,7 +131,7 @@ func TestRetentionReconciler(t *testing.T) {
 		if err := c.Create(ctx, retainingQueue(ptr.To[int32](1), nil)); err != nil {
 			t.Fatal(err)
 		}
-		clk := clocktesting.NewFakeClock(t0)
+		clk := clocktesting.NewFakeClock(epoch)
 		r := &RetentionReconciler{Client: c, PaceClock: clk}
 		res, err := r.Reconcile(ctx, req)
 		if err != nil || res != (ctrl.Result{}) {
@@ -162,14 +162,14 @@ func TestRetentionReconciler(t *testing.T) {
 		if err := c.Create(ctx, q); err != nil {
 			t.Fatal(err)
 		}
-		r := &RetentionReconciler{Client: c, PaceClock: clocktesting.NewFakeClock(t0)}
+		r := &RetentionReconciler{Client: c, PaceClock: clocktesting.NewFakeClock(epoch)}
 		if res, err := r.Reconcile(ctx, req); err != nil || res != (ctrl.Result{}) || len(*calls) != 0 {
 			t.Errorf("Reconcile = %+v, %v with %d deletes; want {}, nil, none", res, err, len(*calls))
 		}
 	})
 	t.Run("a missing queue is not an error", func(t *testing.T) {
 		c, _ := recordingClient(t, manyFinished("ok", "q", kickqv1alpha1.PhaseSucceeded, 3), nil)
-		r := &RetentionReconciler{Client: c, PaceClock: clocktesting.NewFakeClock(t0)}
+		r := &RetentionReconciler{Client: c, PaceClock: clocktesting.NewFakeClock(epoch)}
 		if res, err := r.Reconcile(ctx, req); err != nil || res != (ctrl.Result{}) {
 			t.Errorf("Reconcile = %+v, %v; want {}, nil", res, err)
 		}
@@ -180,7 +180,7 @@ func TestRetentionReconciler(t *testing.T) {
 		if err := c.Create(ctx, retainingQueue(ptr.To[int32](1), nil)); err != nil {
 			t.Fatal(err)
 		}
-		clk := clocktesting.NewFakeClock(t0)
+		clk := clocktesting.NewFakeClock(epoch)
 		r := &RetentionReconciler{Client: c, PaceClock: clk}
 		res, err := r.Reconcile(ctx, req)
 		if err != nil || res != (ctrl.Result{RequeueAfter: RetentionInterval}) || len(*calls) != maxDeletesPerPass {
@@ -197,7 +197,7 @@ func TestRetentionReconciler(t *testing.T) {
 }
 
 func TestEnteredHistory(t *testing.T) {
-	done := finishedJob("a", "q", kickqv1alpha1.PhaseSucceeded, t0)
+	done := finishedJob("a", "q", kickqv1alpha1.PhaseSucceeded, epoch)
 	running := done.DeepCopy()
 	running.Status = kickqv1alpha1.QueueJobStatus{Phase: kickqv1alpha1.PhaseRunning}
 	notifyDue := done.DeepCopy()
@@ -205,7 +205,7 @@ func TestEnteredHistory(t *testing.T) {
 	notifySettled := notifyDue.DeepCopy()
 	notifySettled.Status.Notification = &kickqv1alpha1.NotificationStatus{Failed: true}
 	deleting := done.DeepCopy()
-	deleting.DeletionTimestamp = mtime(t0)
+	deleting.DeletionTimestamp = mtime(epoch)
 	relabelled := done.DeepCopy()
 	relabelled.Labels = map[string]string{"x": "y"}
 
