@@ -379,6 +379,9 @@ const (
 	EventReasonSuspended     = "Suspended"
 	EventReasonNotified      = "Notified"
 	EventReasonNotifyFailed  = "NotifyFailed"
+	// EventReasonMissedRuns: firings of a cron template did not run (missedRuns,
+	// concurrencyPolicy Forbid).
+	EventReasonMissedRuns = "MissedRuns"
 )
 
 // Outcome is how an attempt ended; the same words serve webhook answers, the report API and pull
