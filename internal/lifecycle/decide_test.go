@@ -33,7 +33,6 @@ import (
 	"kickq.dev/kickq/internal/outcome"
 )
 
-var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func podJob(mut ...func(*kickqv1alpha1.QueueJob)) *kickqv1alpha1.QueueJob {
 	j := &kickqv1alpha1.QueueJob{
