@@ -35,8 +35,8 @@ import (
 // records is attempt records from..to, each started at from+n seconds.
 func records(from, to int32) []kickqv1alpha1.AttemptRecord {
 	var out []kickqv1alpha1.AttemptRecord
-	for n := from; n <= to; n++ {
-		out = append(out, kickqv1alpha1.AttemptRecord{Number: n, StartTime: mtime(at(int(n)))})
+	for i := range to - from + 1 {
+		out = append(out, kickqv1alpha1.AttemptRecord{Number: from + i, StartTime: mtime(at(int(from + i)))})
 	}
 	return out
 }
@@ -88,8 +88,8 @@ func TestLogRingIsBounded(t *testing.T) {
 		t.Errorf("logs %d dropped %d, want %d and 50", len(st.Logs), st.LogsDropped, limits.MaxLogEntries)
 	}
 	var want []kickqv1alpha1.LogEntry
-	for i := 50; i < limits.MaxLogEntries+50; i++ {
-		want = append(want, kickqv1alpha1.LogEntry{Time: metav1.NewTime(at(i)), Message: fmt.Sprintf("line %d", i)})
+	for i := range limits.MaxLogEntries {
+		want = append(want, kickqv1alpha1.LogEntry{Time: metav1.NewTime(at(50 + i)), Message: fmt.Sprintf("line %d", 50+i)})
 	}
 	if diff := cmp.Diff(want, st.Logs); diff != "" {
 		t.Errorf("the newest %d lines are kept (-want +got):\n%s", limits.MaxLogEntries, diff)
