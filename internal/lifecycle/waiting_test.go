@@ -46,6 +46,7 @@ func TestDecideWaiting(t *testing.T) {
 		queueMissing = `queue "q" does not exist in namespace ns`
 		noHandler    = `queue "q" has no handler for type "t" and no default handler, and the job has no inline target`
 		pendingB     = "waiting for b to finish (1 of 2 finished)"
+		denied       = `queue "default" denies inline targets (spec.inlineTargets: Deny); remove the job's pod/webhook/worker and pick a handler with spec.type`
 	)
 	halfDone := kickqv1alpha1.DependencyCounts{Total: 2, Finished: 1, Succeeded: 1}
 	pending := Dependencies{Pending: true, Counts: &halfDone, Message: pendingB}
@@ -216,6 +217,15 @@ func TestDecideWaiting(t *testing.T) {
 				Status: makeStatus().Ready(t0).Phase(kickqv1alpha1.PhaseBlocked).Message(noHandler).
 					Blocked(kickqv1alpha1.ReasonHandlerNotFound, noHandler).Obj(),
 				Events: []Event{warning(kickqv1alpha1.ReasonHandlerNotFound, noHandler)},
+			},
+		},
+		{
+			name: "inline target on a queue that denies them: Blocked InlineTargetDenied, with an Event",
+			job:  makeJob().Obj(), queue: &QueueView{Spec: &kickqv1alpha1.QueueSpec{InlineTargets: kickqv1alpha1.InlineTargetsDeny}}, now: t0,
+			want: Result{
+				Status: makeStatus().Ready(t0).Phase(kickqv1alpha1.PhaseBlocked).Message(denied).
+					Blocked(kickqv1alpha1.ReasonInlineTargetDenied, denied).Obj(),
+				Events: []Event{warning(kickqv1alpha1.ReasonInlineTargetDenied, denied)},
 			},
 		},
 		{
