@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -92,108 +93,221 @@ func (r *CronReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return r.reconcile(ctx, t)
 }
 
+// reconcile observes the template's children, plans the pass, creates and cancels children,
+// writes the status once, emits the pass's events, and trims the history, in that order.
+//
+// Children are created before the status that records their firing (lastScheduleTime) is
+// written: a firing recorded before its child exists would be lost if the manager stopped between
+// the two. The other way round, a child whose status write did not land is found by its
+// deterministic name on the next pass, and that firing is neither fired twice nor decided again.
 func (r *CronReconciler) reconcile(ctx context.Context, t *kickqv1alpha1.QueueJob) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
-	now := r.Clock.Now()
-	st := t.Status.DeepCopy()
-	st.ObservedGeneration = t.Generation
-	c := t.Spec.Cron
-
-	sched, err := cron.Parse(c)
-	if err != nil {
-		if st.Phase != kickqv1alpha1.PhaseFailed {
-			r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, kickqv1alpha1.ReasonInvalidSpec, kickqv1alpha1.ReasonInvalidSpec, "%s", err.Error())
-		}
-		st.Phase, st.Reason, st.Message = kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonInvalidSpec, err.Error()
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.JobFailed, Status: metav1.ConditionTrue,
-			Reason: kickqv1alpha1.ReasonInvalidSpec, Message: err.Error(), LastTransitionTime: metav1.NewTime(now)})
-		st.NextScheduleTime = nil
-		return ctrl.Result{}, r.writeStatus(ctx, t, st)
-	}
-
 	children, err := r.children(ctx, t)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	active := r.observeChildren(st, children)
-	if err := r.trimHistory(ctx, c, children); err != nil {
+	p := planCron(t, observeChildren(children), r.Clock.Now())
+	for _, at := range p.forbidden {
+		log.V(2).Info("firing skipped: a child still runs (concurrencyPolicy Forbid)", "scheduled", at)
+	}
+	if err := r.act(ctx, t, p.actions); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.writeStatus(ctx, t, &p.status); err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, e := range p.events {
+		r.Recorder.Eventf(t, nil, e.Type, e.Reason, e.Reason, "%s", e.Note)
+	}
+	if p.trim {
+		if err := r.trimHistory(ctx, t.Spec.Cron, children); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if !p.timer {
+		return ctrl.Result{}, nil
+	}
+	key := client.ObjectKeyFromObject(t)
+	return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, p.next, func() { r.notify(key) })}, nil
+}
+
+// cronChildren is what a pass sees of a template's children.
+type cronChildren struct {
+	// Existing names every child: a firing whose child exists has fired.
+	Existing map[string]bool
+	// RunNow holds the kickq.dev/run-now values children were created for.
+	RunNow map[string]bool
+	// Active names the unfinished children not being deleted, sorted.
+	Active []string
+	// LastSuccess is the latest finish time of a succeeded child.
+	LastSuccess *metav1.Time
+}
+
+// observeChildren summarizes the template's children for planCron.
+func observeChildren(children []kickqv1alpha1.QueueJob) cronChildren {
+	seen := cronChildren{Existing: map[string]bool{}, RunNow: map[string]bool{}}
+	for i := range children {
+		c := &children[i]
+		seen.Existing[c.Name] = true
+		if v := c.Annotations[kickqv1alpha1.AnnotationRunNow]; v != "" {
+			seen.RunNow[v] = true
+		}
+		switch {
+		case !lifecycle.IsFinished(&c.Status):
+			if c.DeletionTimestamp == nil {
+				seen.Active = append(seen.Active, c.Name)
+			}
+		case c.Status.Phase == kickqv1alpha1.PhaseSucceeded && c.Status.FinishTime != nil:
+			if seen.LastSuccess == nil || c.Status.FinishTime.After(seen.LastSuccess.Time) {
+				seen.LastSuccess = c.Status.FinishTime.DeepCopy()
+			}
+		}
+	}
+	sort.Strings(seen.Active)
+	return seen
+}
+
+// cronPlan is what one pass does for a template.
+type cronPlan struct {
+	// actions are the children to create, each after cancelling the ones it replaces, in order.
+	actions []cronAction
+	// status is the template's status to write.
+	status kickqv1alpha1.QueueJobStatus
+	// events are emitted once status is written.
+	events []cronEvent
+	// forbidden are the firings skipped because a child still runs (concurrencyPolicy Forbid).
+	forbidden []time.Time
+	// trim: the history limits apply (not while the spec is invalid).
+	trim bool
+	// timer: wake the template at next.
+	timer bool
+	next  time.Time
+}
+
+// cronAction creates one child, after cancelling the running children it replaces
+// (concurrencyPolicy Replace).
+type cronAction struct {
+	Cancel []string
+	Create cronChild
+}
+
+// cronChild is the child of one firing.
+type cronChild struct {
+	Name string
+	At   time.Time
+	// RunNow is the kickq.dev/run-now value that asked for the child, if one did.
+	RunNow string
+}
+
+// cronEvent is an Event about the template.
+type cronEvent struct {
+	Type, Reason, Note string
+}
+
+// planCron decides a pass for template t from what it sees of its children, at now. It does no
+// I/O.
+func planCron(t *kickqv1alpha1.QueueJob, seen cronChildren, now time.Time) cronPlan {
+	st := t.Status.DeepCopy()
+	st.ObservedGeneration = t.Generation
+	c := t.Spec.Cron
+	sched, err := cron.Parse(c)
+	if err != nil {
+		return planInvalid(st, err, now)
+	}
+	p := cronPlan{trim: true}
+	if seen.LastSuccess != nil && (st.LastSuccessfulTime == nil || seen.LastSuccess.After(st.LastSuccessfulTime.Time)) {
+		st.LastSuccessfulTime = seen.LastSuccess.DeepCopy()
+	}
+	active := slices.Clone(seen.Active)
 
 	// kickq.dev/run-now=<new value>: one child now, even while suspended.
 	if v := t.Annotations[kickqv1alpha1.AnnotationRunNow]; v != "" && v != st.LastHandledRunNow {
-		fired := false
-		for i := range children {
-			// A pass whose status write did not land fired it already.
-			fired = fired || children[i].Annotations[kickqv1alpha1.AnnotationRunNow] == v
-		}
-		if !fired {
-			name, err := r.fire(ctx, t, now, v)
-			if err != nil {
-				return ctrl.Result{}, err
-			}
+		// A child made for v means a pass whose status write did not land fired it already.
+		if !seen.RunNow[v] {
+			name := cron.ChildName(t.Name, now)
+			p.actions = append(p.actions, cronAction{Create: cronChild{Name: name, At: now, RunNow: v}})
 			active = append(active, name)
 		}
 		st.LastHandledRunNow = v
 	}
 
 	st.Phase, st.Reason = kickqv1alpha1.PhaseScheduled, ""
-	last := t.CreationTimestamp.Time
-	if st.LastScheduleTime != nil {
-		last = st.LastScheduleTime.Time
-	}
 	if c.Suspend != nil && *c.Suspend {
 		// Firings during the suspension are not recorded: on resume, missedRuns decides.
 		st.Message = "suspended by spec.cron.suspend"
 		st.NextScheduleTime = nil
 		st.Active = active
-		return ctrl.Result{}, r.writeStatus(ctx, t, st)
+		p.status = *st
+		return p
 	}
 
-	existing := map[string]bool{}
-	for i := range children {
-		existing[children[i].Name] = true
+	last := t.CreationTimestamp.Time
+	if st.LastScheduleTime != nil {
+		last = st.LastScheduleTime.Time
 	}
-	plan := cron.Decide(sched, c, last, now)
-	for _, at := range plan.Run {
-		if existing[cron.ChildName(t.Name, at)] {
+	d := cron.Decide(sched, c, last, now)
+	skipped := d.Skipped
+	for _, at := range d.Run {
+		a := cronAction{Create: cronChild{Name: cron.ChildName(t.Name, at), At: at}}
+		if seen.Existing[a.Create.Name] {
 			// Fired already by a pass whose status write did not land (or is not in the cache
 			// yet): not a new firing, so no concurrency decision and no second child.
 			continue
 		}
 		switch cron.ForConcurrency(c.ConcurrencyPolicy, len(active)) {
 		case cron.Skip:
-			plan.Skipped++
-			log.V(2).Info("firing skipped: a child still runs (concurrencyPolicy Forbid)", "scheduled", at)
+			skipped++
+			p.forbidden = append(p.forbidden, at)
 			continue
 		case cron.ReplaceRunning:
-			if err := r.cancel(ctx, t.Namespace, active); err != nil {
-				return ctrl.Result{}, err
-			}
-			active = nil
+			a.Cancel, active = active, nil
 		}
-		name, err := r.fire(ctx, t, at, "")
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		active = append(active, name)
+		p.actions = append(p.actions, a)
+		active = append(active, a.Create.Name)
 	}
-	st.MissedRuns += plan.Skipped
-	if !plan.Latest.IsZero() {
-		st.LastScheduleTime = &metav1.Time{Time: plan.Latest}
+	st.MissedRuns += skipped
+	if !d.Latest.IsZero() {
+		st.LastScheduleTime = &metav1.Time{Time: d.Latest}
 	}
-	st.NextScheduleTime = &metav1.Time{Time: plan.Next}
+	st.NextScheduleTime = &metav1.Time{Time: d.Next}
 	st.Active = active
-	st.Message = "next firing at " + plan.Next.UTC().Format(time.RFC3339)
-	if err := r.writeStatus(ctx, t, st); err != nil {
-		return ctrl.Result{}, err
+	st.Message = "next firing at " + d.Next.UTC().Format(time.RFC3339)
+	p.status = *st
+	if skipped > 0 {
+		p.events = append(p.events, cronEvent{Type: corev1.EventTypeWarning, Reason: kickqv1alpha1.EventReasonMissedRuns,
+			Note: fmt.Sprintf("%d firings did not run (missedRuns %s, concurrencyPolicy %s)", skipped, c.MissedRuns, c.ConcurrencyPolicy)})
 	}
-	if plan.Skipped > 0 {
-		r.Recorder.Eventf(t, nil, corev1.EventTypeWarning, "MissedRuns", "MissedRuns", "%d firings did not run (missedRuns %s, concurrencyPolicy %s)",
-			plan.Skipped, c.MissedRuns, c.ConcurrencyPolicy)
+	p.timer, p.next = true, d.Next
+	return p
+}
+
+// planInvalid fails a template whose schedule or time zone does not parse; the Event is new only
+// when it was not failed already.
+func planInvalid(st *kickqv1alpha1.QueueJobStatus, err error, now time.Time) cronPlan {
+	var p cronPlan
+	if st.Phase != kickqv1alpha1.PhaseFailed {
+		p.events = append(p.events, cronEvent{Type: corev1.EventTypeWarning, Reason: kickqv1alpha1.ReasonInvalidSpec, Note: err.Error()})
 	}
-	key := client.ObjectKeyFromObject(t)
-	return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, plan.Next, func() { r.notify(key) })}, nil
+	st.Phase, st.Reason, st.Message = kickqv1alpha1.PhaseFailed, kickqv1alpha1.ReasonInvalidSpec, err.Error()
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.JobFailed, Status: metav1.ConditionTrue,
+		Reason: kickqv1alpha1.ReasonInvalidSpec, Message: err.Error(), LastTransitionTime: metav1.NewTime(now)})
+	st.NextScheduleTime = nil
+	p.status = *st
+	return p
+}
+
+// act creates and cancels children as planned. Both are idempotent: a child that exists is the
+// same firing, and a cancelled or missing child is left as it is.
+func (r *CronReconciler) act(ctx context.Context, t *kickqv1alpha1.QueueJob, actions []cronAction) error {
+	for _, a := range actions {
+		if err := r.cancel(ctx, t.Namespace, a.Cancel); err != nil {
+			return err
+		}
+		if err := r.fire(ctx, t, a.Create); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeStatus writes the template's status if it changed.
@@ -214,7 +328,7 @@ func (r *CronReconciler) writeStatus(ctx context.Context, t *kickqv1alpha1.Queue
 func (r *CronReconciler) children(ctx context.Context, t *kickqv1alpha1.QueueJob) ([]kickqv1alpha1.QueueJob, error) {
 	var l kickqv1alpha1.QueueJobList
 	if err := r.Client.List(ctx, &l, client.InNamespace(t.Namespace), client.MatchingLabels{kickqv1alpha1.LabelScheduledBy: t.Name}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing the template's children: %w", err)
 	}
 	out := l.Items[:0]
 	for _, c := range l.Items {
@@ -225,56 +339,35 @@ func (r *CronReconciler) children(ctx context.Context, t *kickqv1alpha1.QueueJob
 	return out, nil
 }
 
-// observeChildren returns the unfinished children's names and records the last success.
-func (r *CronReconciler) observeChildren(st *kickqv1alpha1.QueueJobStatus, children []kickqv1alpha1.QueueJob) []string {
-	var active []string
-	for i := range children {
-		c := &children[i]
-		switch {
-		case !lifecycle.IsFinished(&c.Status):
-			if c.DeletionTimestamp == nil {
-				active = append(active, c.Name)
-			}
-		case c.Status.Phase == kickqv1alpha1.PhaseSucceeded && c.Status.FinishTime != nil:
-			if st.LastSuccessfulTime == nil || c.Status.FinishTime.After(st.LastSuccessfulTime.Time) {
-				st.LastSuccessfulTime = c.Status.FinishTime.DeepCopy()
-			}
-		}
-	}
-	sort.Strings(active)
-	return active
-}
-
-// fire creates the child of the firing at `at`. A child that exists already (a repeated pass, a
-// restart before the status write) is the same firing: nothing more is created.
-// runNow, when set, is the kickq.dev/run-now value that asked for this child; it is recorded on it.
-func (r *CronReconciler) fire(ctx context.Context, t *kickqv1alpha1.QueueJob, at time.Time, runNow string) (string, error) {
+// fire creates the child of a firing. A child that exists already (a repeated pass, a restart
+// before the status write) is the same firing: nothing more is created.
+func (r *CronReconciler) fire(ctx context.Context, t *kickqv1alpha1.QueueJob, c cronChild) error {
 	child := &kickqv1alpha1.QueueJob{ObjectMeta: metav1.ObjectMeta{
-		Name:        cron.ChildName(t.Name, at),
+		Name:        c.Name,
 		Namespace:   t.Namespace,
 		Labels:      map[string]string{},
-		Annotations: map[string]string{AnnotationScheduledTime: at.UTC().Format(time.RFC3339)},
+		Annotations: map[string]string{AnnotationScheduledTime: c.At.UTC().Format(time.RFC3339)},
 	}}
 	for k, v := range t.Labels {
 		child.Labels[k] = v
 	}
 	child.Labels[kickqv1alpha1.LabelScheduledBy] = t.Name
-	if runNow != "" {
-		child.Annotations[kickqv1alpha1.AnnotationRunNow] = runNow
+	if c.RunNow != "" {
+		child.Annotations[kickqv1alpha1.AnnotationRunNow] = c.RunNow
 	}
 	child.Spec = *t.Spec.DeepCopy()
 	child.Spec.Cron = nil
 	if err := controllerutil.SetControllerReference(t, child, r.Scheme); err != nil {
-		return "", err
+		return fmt.Errorf("setting the owner of child %s: %w", child.Name, err)
 	}
 	if err := r.Client.Create(ctx, child); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return child.Name, nil
+			return nil
 		}
-		return "", fmt.Errorf("creating child %s: %w", child.Name, err)
+		return fmt.Errorf("creating child %s: %w", child.Name, err)
 	}
-	ctrl.LoggerFrom(ctx).V(2).Info("fired", "child", child.Name, "scheduled", at, "runNow", runNow)
-	return child.Name, nil
+	ctrl.LoggerFrom(ctx).V(2).Info("fired", "child", child.Name, "scheduled", c.At, "runNow", c.RunNow)
+	return nil
 }
 
 // cancel sets spec.cancel on running children (concurrencyPolicy Replace): the lifecycle stops

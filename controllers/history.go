@@ -37,9 +37,7 @@ import (
 func deleteOldestFinished(ctx context.Context, c client.Client, jobs []kickqv1alpha1.QueueJob, phase kickqv1alpha1.QueueJobPhase, keep, budget int) (int, error) {
 	var done []*kickqv1alpha1.QueueJob
 	for i := range jobs {
-		j := &jobs[i]
-		if j.Status.Phase == phase && j.DeletionTimestamp == nil && j.Spec.Cron == nil && lifecycle.IsFinished(&j.Status) &&
-			(j.Spec.Notify == nil || lifecycle.NotifySettled(&j.Status)) {
+		if j := &jobs[i]; j.Status.Phase == phase && inHistory(j) {
 			done = append(done, j)
 		}
 	}
@@ -61,6 +59,13 @@ func deleteOldestFinished(ctx context.Context, c client.Client, jobs []kickqv1al
 		}
 	}
 	return extra, nil
+}
+
+// inHistory tells whether a history limit counts j: a finished job, not a template, not being
+// deleted, whose completion callback (if any) has settled.
+func inHistory(j *kickqv1alpha1.QueueJob) bool {
+	return j.DeletionTimestamp == nil && j.Spec.Cron == nil && lifecycle.IsFinished(&j.Status) &&
+		(j.Spec.Notify == nil || lifecycle.NotifySettled(&j.Status))
 }
 
 func finishOf(j *kickqv1alpha1.QueueJob) time.Time {

@@ -19,21 +19,18 @@ package controllers
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/executor"
-
-	corev1 "k8s.io/api/core/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 // Field indexes of the manager's cache. Tests use the same constants.
 const (
 	// QueueNameIndex indexes QueueJobs by spec.queueName.
 	QueueNameIndex = "spec.queueName"
-	// PhaseIndex indexes QueueJobs by status.phase.
-	PhaseIndex = "status.phase"
 	// BatchIndex indexes QueueJobs by spec.batch.
 	BatchIndex = "spec.batch"
 	// AfterJobIndex indexes QueueJobs by the names in spec.after.jobNames.
@@ -47,11 +44,6 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &kickqv1alpha1.QueueJob{}, QueueNameIndex, func(o client.Object) []string {
 		return []string{o.(*kickqv1alpha1.QueueJob).Spec.QueueName}
-	}); err != nil {
-		return err
-	}
-	if err := idx.IndexField(ctx, &kickqv1alpha1.QueueJob{}, PhaseIndex, func(o client.Object) []string {
-		return []string{string(o.(*kickqv1alpha1.QueueJob).Status.Phase)}
 	}); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -35,23 +36,25 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
-	"kickq.dev/kickq/internal/lifecycle"
 )
 
 // StatusWriteInterval is the least time between two status writes of one queue.
 const StatusWriteInterval = time.Second
 
 // QueueReconciler keeps a Queue's status: counts per phase, the rate window, the oldest pending
-// job and conditions. Writes are coalesced to at most one per StatusWriteInterval per queue.
+// job and conditions. It writes status only; the RetentionReconciler deletes what the queue's
+// retention no longer keeps. Writes are coalesced to at most one per StatusWriteInterval per
+// queue.
 type QueueReconciler struct {
 	Client    client.Client
 	Clock     clock.PassiveClock
 	Admission *admission.Admission
-	// WriteClock paces status writes in real time (also under a test's fake Clock).
+	// WriteClock paces status writes in real time, also under a test's fake Clock: the pacing
+	// bounds cost and decides nothing, and paced by a fake clock that a spec steps only now and
+	// then, every queue's status would stall until the next step.
 	WriteClock clock.PassiveClock
 
-	mu        sync.Mutex
-	lastWrite map[types.NamespacedName]time.Time // when each queue's status was last computed
+	pace pacer
 }
 
 // Reconcile recomputes one queue's status.
@@ -59,37 +62,44 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	var q kickqv1alpha1.Queue
 	if err := r.Client.Get(ctx, req.NamespacedName, &q); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.mu.Lock()
-			delete(r.lastWrite, req.NamespacedName)
-			r.mu.Unlock()
+			r.pace.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("queue", klog.KObj(&q))
 	// Under load, every job event lands here: look (and write) at most once per interval.
-	r.mu.Lock()
-	if r.lastWrite == nil {
-		r.lastWrite = map[types.NamespacedName]time.Time{}
-	}
-	wait := StatusWriteInterval - r.WriteClock.Since(r.lastWrite[req.NamespacedName])
-	if wait <= 0 {
-		r.lastWrite[req.NamespacedName] = r.WriteClock.Now()
-	}
-	r.mu.Unlock()
-	if wait > 0 {
+	if wait := r.pace.wait(req.NamespacedName, r.WriteClock, StatusWriteInterval); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 
 	var jobs kickqv1alpha1.QueueJobList
 	if err := r.Client.List(ctx, &jobs, client.InNamespace(q.Namespace), client.MatchingFields{QueueNameIndex: q.Name}); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("listing the queue's jobs: %w", err)
 	}
+	st := queueStatus(&q, jobs.Items, r.Admission.Stats(admission.QueueKey{Namespace: q.Namespace, Name: q.Name}), r.Clock.Now())
+	if equality.Semantic.DeepEqual(q.Status, st) {
+		return ctrl.Result{}, nil
+	}
+	q.Status = st
+	if err := r.Client.Status().Update(ctx, &q); err != nil {
+		if apierrors.IsConflict(err) {
+			// The next look is paced to an interval from now anyway.
+			return ctrl.Result{RequeueAfter: StatusWriteInterval}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("writing the queue's status: %w", err)
+	}
+	log.V(4).Info("queue status written", "counts", st.Counts)
+	return ctrl.Result{}, nil
+}
+
+// queueStatus computes the queue's status from its jobs and admission's counts, at now.
+func queueStatus(q *kickqv1alpha1.Queue, jobs []kickqv1alpha1.QueueJob, stats admission.Stats, at time.Time) kickqv1alpha1.QueueStatus {
 	st := *q.Status.DeepCopy()
 	st.ObservedGeneration = q.Generation
 	st.Counts = kickqv1alpha1.QueueCounts{}
 	var oldest *metav1.Time
-	for i := range jobs.Items {
-		j := &jobs.Items[i]
+	for i := range jobs {
+		j := &jobs[i]
 		switch j.Status.Phase {
 		case kickqv1alpha1.PhaseBlocked:
 			st.Counts.Blocked++
@@ -109,56 +119,45 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 	}
 	st.OldestPendingTime = oldest
-	if err := r.enforceHistoryLimits(ctx, &q, jobs.Items); err != nil {
-		return ctrl.Result{}, err
-	}
-	st.StartedInWindow = r.Admission.Stats(admission.QueueKey{Namespace: q.Namespace, Name: q.Name}).StartedInWindow
-	now := metav1.NewTime(r.Clock.Now())
+	st.StartedInWindow = stats.StartedInWindow
+	now := metav1.NewTime(at)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.QueueReady, Status: metav1.ConditionTrue,
-		Reason: "Configured", Message: "the queue admits jobs per its spec", ObservedGeneration: q.Generation, LastTransitionTime: now})
-	paused := metav1.Condition{Type: kickqv1alpha1.QueuePaused, Status: metav1.ConditionFalse, Reason: "Running",
+		Reason: kickqv1alpha1.QueueReasonConfigured, Message: "the queue admits jobs per its spec", ObservedGeneration: q.Generation, LastTransitionTime: now})
+	paused := metav1.Condition{Type: kickqv1alpha1.QueuePaused, Status: metav1.ConditionFalse, Reason: kickqv1alpha1.QueueReasonRunning,
 		Message: "the queue starts new attempts", ObservedGeneration: q.Generation, LastTransitionTime: now}
 	if q.Spec.Paused != nil && *q.Spec.Paused {
-		paused.Status, paused.Reason, paused.Message = metav1.ConditionTrue, "Paused", "spec.paused: no new attempts start"
+		paused.Status, paused.Reason, paused.Message = metav1.ConditionTrue, kickqv1alpha1.QueueReasonPaused, "spec.paused: no new attempts start"
 	}
 	meta.SetStatusCondition(&st.Conditions, paused)
-
-	if equality.Semantic.DeepEqual(q.Status, st) {
-		return ctrl.Result{}, nil
-	}
-	q.Status = st
-	if err := r.Client.Status().Update(ctx, &q); err != nil {
-		if apierrors.IsConflict(err) {
-			return ctrl.Result{Requeue: true}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	log.V(4).Info("queue status written", "counts", st.Counts)
-	return ctrl.Result{}, nil
+	return st
 }
 
-// maxDeletesPerPass bounds how many jobs one pass deletes for history limits.
-const maxDeletesPerPass = 500
+// pacer spaces out the passes of a reconciler per object: at most one per interval.
+type pacer struct {
+	mu   sync.Mutex
+	last map[types.NamespacedName]time.Time // when each object's last pass began
+}
 
-// enforceHistoryLimits deletes the oldest finished jobs of each phase beyond the queue's
-// retention historyLimit. Jobs whose completion callback is still due are kept until it settles.
-func (r *QueueReconciler) enforceHistoryLimits(ctx context.Context, q *kickqv1alpha1.Queue, jobs []kickqv1alpha1.QueueJob) error {
-	budget := maxDeletesPerPass
-	for _, phase := range []kickqv1alpha1.QueueJobPhase{kickqv1alpha1.PhaseSucceeded, kickqv1alpha1.PhaseFailed} {
-		p := lifecycle.RetentionFor(&q.Spec, phase)
-		if p == nil || p.HistoryLimit == nil {
-			continue
-		}
-		n, err := deleteOldestFinished(ctx, r.Client, jobs, phase, int(*p.HistoryLimit), budget)
-		if err != nil {
-			return err
-		}
-		budget -= n
-		if n > 0 {
-			ctrl.LoggerFrom(ctx).V(2).Info("deleted finished jobs beyond the history limit", "phase", phase, "deleted", n)
-		}
+// wait returns how long the pass for key must wait, or zero when it may run now (and records
+// it as begun).
+func (p *pacer) wait(key types.NamespacedName, clk clock.PassiveClock, interval time.Duration) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last == nil {
+		p.last = map[types.NamespacedName]time.Time{}
 	}
-	return nil
+	wait := interval - clk.Since(p.last[key])
+	if wait <= 0 {
+		p.last[key] = clk.Now()
+	}
+	return max(wait, 0)
+}
+
+// forget drops what the pacer knows of a deleted object.
+func (p *pacer) forget(key types.NamespacedName) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.last, key)
 }
 
 // SetupWithManager registers the controller: Queues and the jobs that name them.
@@ -166,8 +165,15 @@ func (r *QueueReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("queue").
 		For(&kickqv1alpha1.Queue{}).
-		Watches(&kickqv1alpha1.QueueJob{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*kickqv1alpha1.QueueJob).Spec.QueueName}}}
-		})).
+		Watches(&kickqv1alpha1.QueueJob{}, handler.EnqueueRequestsFromMapFunc(queueOfJob)).
 		Complete(r)
+}
+
+// queueOfJob maps a job to its queue.
+func queueOfJob(_ context.Context, o client.Object) []reconcile.Request {
+	j, ok := o.(*kickqv1alpha1.QueueJob)
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: j.Namespace, Name: j.Spec.QueueName}}}
 }

@@ -50,18 +50,6 @@ import (
 // exists) or a deleted job looks again; the watch event of the newer copy usually comes first.
 const conflictRetryDelay = 100 * time.Millisecond
 
-// Callbacks sends completion callbacks (spec.notify) and knows how each delivery went; the
-// webhook executor is one, tests fake it.
-type Callbacks interface {
-	// Notify queues one delivery of body to target; a delivery queued, in flight or done is not
-	// repeated.
-	Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget, body []byte) error
-	// NotifyStatus reports how the job's delivery goes.
-	NotifyStatus(uid types.UID) attempt.NotifyState
-	// ForgetNotify drops a delivery whose result is recorded in status.
-	ForgetNotify(uid types.UID)
-}
-
 // QueueJobReconciler drives QueueJobs through their lifecycle, one pass as named steps: observe
 // (the job, its queue, its attempt's run, its dependencies, reports, its callback) → decide
 // (lifecycle.Decide, a pure function, and admission for a job that is ready) → write status once
@@ -77,7 +65,7 @@ type QueueJobReconciler struct {
 	// Reports holds what running attempts reported until it is written (nil: no report API).
 	Reports *report.Store
 	// Callbacks sends completion callbacks (spec.notify); nil: none are sent.
-	Callbacks Callbacks
+	Callbacks executor.Callbacks
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]

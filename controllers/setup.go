@@ -139,6 +139,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := queues.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queue controller: %w", err)
 	}
+	retention := &RetentionReconciler{Client: c, PaceClock: clock.RealClock{}}
+	if err := retention.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the retention controller: %w", err)
+	}
 	return &Controllers{Jobs: jobs, Queues: queues, Webhooks: hooks, Report: srv, Endpoint: endpoint}, nil
 }
 

@@ -362,6 +362,13 @@ const (
 	AttemptReasonSecretUnavailable = "SecretUnavailable"
 	AttemptReasonSecretInvalid     = "SecretInvalid"
 	AttemptReasonSigningFailed     = "SigningFailed"
+	// Webhook answers (status.attemptHistory[].reason): 202, 410, 429/503 with Retry-After, any
+	// other non-2xx status, and a JSON body naming the outcome.
+	AttemptReasonAccepted        = "Accepted"
+	AttemptReasonGone            = "Gone"
+	AttemptReasonRetryAfter      = "RetryAfter"
+	AttemptReasonHTTPError       = "HTTPError"
+	AttemptReasonReceiverOutcome = "ReceiverOutcome"
 )
 
 // Reasons of the Events the manager emits about a job, besides its finishing and Blocked reasons.
@@ -372,6 +379,9 @@ const (
 	EventReasonSuspended     = "Suspended"
 	EventReasonNotified      = "Notified"
 	EventReasonNotifyFailed  = "NotifyFailed"
+	// EventReasonMissedRuns: firings of a cron template did not run (missedRuns,
+	// concurrencyPolicy Forbid).
+	EventReasonMissedRuns = "MissedRuns"
 )
 
 // Outcome is how an attempt ended; the same words serve webhook answers, the report API and pull

@@ -313,10 +313,9 @@ func TestHandlerAtLimitDoesNotBlockOthers(t *testing.T) {
 
 func TestRateWindow(t *testing.T) {
 	type step struct {
-		at      float64 // seconds after t0
-		job     string
-		want    Decision // Admitted or the refusal
-		observe bool     // compare only Admitted, Reason and RetryAt
+		at   float64 // seconds after t0
+		job  string
+		want Decision // Admitted or the refusal
 	}
 	cases := map[string]struct {
 		limits  Limits

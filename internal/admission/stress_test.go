@@ -32,191 +32,242 @@ import (
 // land or fail, stale cache reads, finishes and retries, in random order. Never more than the
 // limits run at once, and afterwards notifications alone drain the queue.
 func TestConcurrentWorkers(t *testing.T) {
-	const (
-		jobs         = 200
-		workers      = 8
-		opsPerWorker = 20000
-		limit        = 5
-		emailLimit   = 2
-	)
-	type phase int
-	const (
-		waiting phase = iota
-		reserved
-		running
-		idle
-	)
-	type simJob struct {
-		mu    sync.Mutex
-		view  JobView
-		phase phase
+	w := newWorkerSim(t)
+	var wg sync.WaitGroup
+	for i := range simWorkers {
+		wg.Go(func() { w.work(rand.New(rand.NewPCG(uint64(i), 42))) })
 	}
-	clk := clocktesting.NewFakeClock(t0)
-	// Notifications are delivered, late: the drain below reconciles every job woken meanwhile.
-	var notified atomic.Int64
-	var pendingMu sync.Mutex
-	pending := map[types.NamespacedName]struct{}{}
-	a := New(clk, func(k types.NamespacedName) {
-		notified.Add(1)
-		pendingMu.Lock()
-		pending[k] = struct{}{}
-		pendingMu.Unlock()
+	wg.Wait()
+	if err := w.a.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	if w.maxSeen.Load() != simLimit {
+		t.Errorf("at most %d ran at once; the test should reach the limit %d", w.maxSeen.Load(), simLimit)
+	}
+	t.Logf("%d admissions, %d notifications", w.admissions.Load(), w.notified.Load())
+
+	w.drain()
+	for _, s := range w.jobs {
+		if s.phase != simIdle {
+			t.Errorf("%s left %v after the drain", s.view.Key.Name, s.phase)
+		}
+	}
+	if st := w.a.Stats(qk); st.Running != 0 || st.Waiting != 0 {
+		t.Errorf("Stats after the drain = %+v", st)
+	}
+}
+
+// The world of TestConcurrentWorkers.
+const (
+	simJobs         = 200
+	simWorkers      = 8
+	simOpsPerWorker = 20000
+	simLimit        = 5
+	simEmailLimit   = 2
+)
+
+// simPhase is where a simulated job is, as its reconciler knows it.
+type simPhase int
+
+const (
+	simWaiting simPhase = iota
+	simReserved
+	simRunning
+	simIdle
+)
+
+type simJob struct {
+	mu    sync.Mutex
+	view  JobView
+	phase simPhase
+}
+
+// workerSim is one admission, the jobs of its queue, and what the workers count of them from
+// the outside.
+type workerSim struct {
+	t   *testing.T
+	clk *clocktesting.FakeClock
+	a   *Admission
+	// jobs; a worker holds a job's mu while it works on it.
+	jobs []*simJob
+	// Notifications are delivered, late: the drain reconciles every job woken meanwhile.
+	notified  atomic.Int64
+	pendingMu sync.Mutex
+	pending   map[types.NamespacedName]struct{}
+	// Counted from the outside: up after TryAdmit admitted, down before the call that frees the
+	// slot.
+	inFlight, emailInFlight, maxSeen, admissions atomic.Int64
+}
+
+func newWorkerSim(t *testing.T) *workerSim {
+	w := &workerSim{t: t, clk: clocktesting.NewFakeClock(t0), pending: map[types.NamespacedName]struct{}{}}
+	w.a = New(w.clk, func(k types.NamespacedName) {
+		w.notified.Add(1)
+		w.pendingMu.Lock()
+		w.pending[k] = struct{}{}
+		w.pendingMu.Unlock()
 	})
-	a.SetLimits(qk, Limits{Concurrency: limit, Handlers: map[string]HandlerLimits{"email": {Concurrency: emailLimit}}})
-	sim := make([]*simJob, jobs)
-	for i := range sim {
+	w.a.SetLimits(qk, Limits{Concurrency: simLimit, Handlers: map[string]HandlerLimits{"email": {Concurrency: simEmailLimit}}})
+	w.jobs = make([]*simJob, simJobs)
+	for i := range w.jobs {
 		h := ""
 		if i%3 == 0 {
 			h = "email"
 		}
-		sim[i] = &simJob{view: makeJob(fmt.Sprintf("j%03d", i)).Handler(h).Priority(int32(i % 4)).Ready(at(float64(i))).Obj()}
+		w.jobs[i] = &simJob{view: makeJob(fmt.Sprintf("j%03d", i)).Handler(h).Priority(int32(i % 4)).Ready(at(float64(i))).Obj()}
 	}
-	a.EnsureQueue(qk, func() []JobView {
-		vs := make([]JobView, jobs)
-		for i, s := range sim {
+	w.a.EnsureQueue(qk, func() []JobView {
+		vs := make([]JobView, simJobs)
+		for i, s := range w.jobs {
 			vs[i] = s.view
 		}
 		return vs
 	})
+	return w
+}
 
-	// Counted from the outside: up after TryAdmit admitted, down before the call that frees the slot.
-	var inFlight, emailInFlight, maxSeen, admissions atomic.Int64
-	up := func(s *simJob) {
-		n := inFlight.Add(1)
-		if n > limit {
-			t.Errorf("%d running at once, limit %d", n, limit)
-		}
-		for m := maxSeen.Load(); n > m && !maxSeen.CompareAndSwap(m, n); m = maxSeen.Load() {
-		}
-		if s.view.Handler == "email" {
-			if n := emailInFlight.Add(1); n > emailLimit {
-				t.Errorf("%d email jobs running at once, limit %d", n, emailLimit)
-			}
-		}
-		admissions.Add(1)
+func (w *workerSim) up(s *simJob) {
+	n := w.inFlight.Add(1)
+	if n > simLimit {
+		w.t.Errorf("%d running at once, limit %d", n, simLimit)
 	}
-	down := func(s *simJob) {
-		inFlight.Add(-1)
-		if s.view.Handler == "email" {
-			emailInFlight.Add(-1)
+	for m := w.maxSeen.Load(); n > m && !w.maxSeen.CompareAndSwap(m, n); m = w.maxSeen.Load() {
+	}
+	if s.view.Handler == "email" {
+		if n := w.emailInFlight.Add(1); n > simEmailLimit {
+			w.t.Errorf("%d email jobs running at once, limit %d", n, simEmailLimit)
 		}
 	}
-	commit := func(s *simJob) { // the status write that records the reserved attempt
-		s.view.Attempts++
-		s.view.State = Running
-		s.view.AttemptStarts = append(s.view.AttemptStarts[:len(s.view.AttemptStarts):len(s.view.AttemptStarts)], clk.Now())
-		a.Observe(s.view)
-		s.phase = running
-	}
+	w.admissions.Add(1)
+}
 
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(w), 42))
-			for range opsPerWorker {
-				s := sim[r.IntN(jobs)]
-				if !s.mu.TryLock() { // one worker per job at a time, as with a workqueue
-					continue
-				}
-				switch s.phase {
-				case waiting:
-					if r.IntN(10) == 0 {
-						s.view.Priority = int32(r.IntN(4))
-						a.Observe(s.view)
-					}
-					if !a.TryAdmit(s.view.Key).Admitted {
-						break
-					}
-					up(s)
-					switch r.IntN(10) {
-					case 0: // the status write failed
-						down(s)
-						a.Release(s.view.Key)
-					case 1: // the write is in flight
-						s.phase = reserved
-					default:
-						commit(s)
-					}
-				case reserved:
-					stale := s.view
-					a.Observe(stale) // the cache does not show the attempt yet
-					if r.IntN(2) == 0 {
-						down(s)
-						a.Release(s.view.Key)
-						s.phase = waiting
-					} else {
-						commit(s)
-					}
-				case running:
-					if r.IntN(3) == 0 { // a stale read from before the admission
-						stale := s.view
-						stale.Attempts--
-						stale.State = Waiting
-						stale.AttemptStarts = stale.AttemptStarts[:len(stale.AttemptStarts)-1]
-						a.Observe(stale)
-						break
-					}
-					down(s)
-					if r.IntN(2) == 0 {
-						s.view.State = Waiting // failed, retried at once
-						s.phase = waiting
-					} else {
-						s.view.State = Idle // delayed
-						s.phase = idle
-					}
-					a.Observe(s.view)
-				case idle:
-					s.view.State = Waiting
-					a.Observe(s.view)
-					s.phase = waiting
-				}
-				if st := a.Stats(qk); st.Running > limit {
-					t.Errorf("Stats.Running = %d, limit %d", st.Running, limit)
-				}
-				s.mu.Unlock()
-			}
-		})
+func (w *workerSim) down(s *simJob) {
+	w.inFlight.Add(-1)
+	if s.view.Handler == "email" {
+		w.emailInFlight.Add(-1)
 	}
-	wg.Wait()
-	if err := a.checkInvariants(); err != nil {
-		t.Fatal(err)
-	}
-	if maxSeen.Load() != limit {
-		t.Errorf("at most %d ran at once; the test should reach the limit %d", maxSeen.Load(), limit)
-	}
-	t.Logf("%d admissions, %d notifications", admissions.Load(), notified.Load())
+}
 
-	// Drain: the workers stop; from now on a job is reconciled only when admission wakes it.
+// commit is the status write that records the reserved attempt.
+func (w *workerSim) commit(s *simJob) {
+	s.view.Attempts++
+	s.view.State = Running
+	s.view.AttemptStarts = append(s.view.AttemptStarts[:len(s.view.AttemptStarts):len(s.view.AttemptStarts)], w.clk.Now())
+	w.a.Observe(s.view)
+	s.phase = simRunning
+}
+
+// work is one worker: random operations on random jobs.
+func (w *workerSim) work(r *rand.Rand) {
+	for range simOpsPerWorker {
+		s := w.jobs[r.IntN(simJobs)]
+		if !s.mu.TryLock() { // one worker per job at a time, as with a workqueue
+			continue
+		}
+		w.step(r, s)
+		if st := w.a.Stats(qk); st.Running > simLimit {
+			w.t.Errorf("Stats.Running = %d, limit %d", st.Running, simLimit)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// step is one reconcile of s, by its phase.
+func (w *workerSim) step(r *rand.Rand, s *simJob) {
+	switch s.phase {
+	case simWaiting:
+		w.tryAdmit(r, s)
+	case simReserved:
+		stale := s.view
+		w.a.Observe(stale) // the cache does not show the attempt yet
+		if r.IntN(2) == 0 {
+			w.down(s)
+			w.a.Release(s.view.Key)
+			s.phase = simWaiting
+		} else {
+			w.commit(s)
+		}
+	case simRunning:
+		if r.IntN(3) == 0 { // a stale read from before the admission
+			stale := s.view
+			stale.Attempts--
+			stale.State = Waiting
+			stale.AttemptStarts = stale.AttemptStarts[:len(stale.AttemptStarts)-1]
+			w.a.Observe(stale)
+			return
+		}
+		w.down(s)
+		if r.IntN(2) == 0 {
+			s.view.State = Waiting // failed, retried at once
+			s.phase = simWaiting
+		} else {
+			s.view.State = Idle // delayed
+			s.phase = simIdle
+		}
+		w.a.Observe(s.view)
+	case simIdle:
+		s.view.State = Waiting
+		w.a.Observe(s.view)
+		s.phase = simWaiting
+	}
+}
+
+// tryAdmit is the reconcile of a waiting job: sometimes its priority changes, and when admitted
+// its status write fails, stays in flight, or lands.
+func (w *workerSim) tryAdmit(r *rand.Rand, s *simJob) {
+	if r.IntN(10) == 0 {
+		s.view.Priority = int32(r.IntN(4))
+		w.a.Observe(s.view)
+	}
+	if !w.a.TryAdmit(s.view.Key).Admitted {
+		return
+	}
+	w.up(s)
+	switch r.IntN(10) {
+	case 0: // the status write failed
+		w.down(s)
+		w.a.Release(s.view.Key)
+	case 1: // the write is in flight
+		s.phase = simReserved
+	default:
+		w.commit(s)
+	}
+}
+
+// drain stops the workers: from then on a job is reconciled only when admission wakes it, and
+// every job it admits finishes.
+func (w *workerSim) drain() {
+	a := w.a
 	var mu sync.Mutex
 	var woken []types.NamespacedName
 	a.notify = func(k types.NamespacedName) { mu.Lock(); woken = append(woken, k); mu.Unlock() }
 	byKey := map[types.NamespacedName]*simJob{}
-	for _, s := range sim {
+	for _, s := range w.jobs {
 		byKey[s.view.Key] = s
 	}
 	finish := func(s *simJob) {
 		s.view.State = Idle
-		s.phase = idle
+		s.phase = simIdle
 		a.Observe(s.view)
 	}
-	for _, s := range sim {
+	for _, s := range w.jobs {
 		switch s.phase {
-		case reserved:
-			commit(s)
+		case simReserved:
+			w.commit(s)
 			finish(s)
-		case running:
+		case simRunning:
 			finish(s)
-		case idle:
+		case simIdle:
 			s.view.State = Waiting
-			s.phase = waiting
+			s.phase = simWaiting
 			a.Observe(s.view)
 		}
 	}
-	for k := range pending {
+	for k := range w.pending {
 		woken = append(woken, k)
 	}
-	for _, s := range sim { // any one reconcile starts the chain
-		if s.phase == waiting {
+	for _, s := range w.jobs { // any one reconcile starts the chain
+		if s.phase == simWaiting {
 			woken = append(woken, s.view.Key)
 			break
 		}
@@ -231,22 +282,14 @@ func TestConcurrentWorkers(t *testing.T) {
 		woken = woken[1:]
 		mu.Unlock()
 		s := byKey[k]
-		if s.phase != waiting {
+		if s.phase != simWaiting {
 			continue
 		}
 		a.Observe(s.view) // a reconcile observes, then tries
 		if a.TryAdmit(k).Admitted {
-			commit(s)
+			w.commit(s)
 			finish(s)
 		}
-	}
-	for _, s := range sim {
-		if s.phase != idle {
-			t.Errorf("%s left %v after the drain", s.view.Key.Name, s.phase)
-		}
-	}
-	if st := a.Stats(qk); st.Running != 0 || st.Waiting != 0 {
-		t.Errorf("Stats after the drain = %+v", st)
 	}
 }
 

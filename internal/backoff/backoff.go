@@ -14,10 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package backoff computes the wait between a counted failure and the next attempt of a job. It is
-// pure: the jitter is drawn from a hash of a seed and the failure count, not from a random source,
-// and the next attempt time is computed from the persisted failure time, not from the clock, so a
-// restarted manager computes the same values.
+// Package backoff computes the wait between a counted failure and the next attempt of a job, and
+// between failed deliveries of a job's completion callback (NotifyDelay). It is pure: the jitter is
+// drawn from a hash of a seed and the failure count, not from a random source, and the next attempt
+// time is computed from the persisted failure time, not from the clock, so a restarted manager
+// computes the same values.
 package backoff
 
 import (

@@ -14,10 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package executor runs attempts of QueueJobs. An Executor starts and stops the attempt's run (a
-// Pod, a webhook call, a pull worker's claim) and reports what it observes of it; the lifecycle
-// decides what that means. Start is idempotent: a repeated Start of one attempt never starts a
-// second run (deterministic pod names, stable webhook ids).
+// Package executor runs attempts of QueueJobs and sends their completion callbacks. An Executor
+// starts and stops the attempt's run (a Pod, a webhook call, a pull worker's claim) and reports
+// what it observes of it; Callbacks sends a finished job's callback and reports how it went. Both
+// only act and observe: the lifecycle decides what an observation means, whether to retry and
+// when (the answer's meaning is outcome's, the waits backoff's). Start is idempotent: a repeated
+// Start of one attempt never starts a second run (deterministic pod names, stable webhook ids).
 package executor
 
 import (

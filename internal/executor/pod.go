@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -109,8 +110,7 @@ func BuildPod(job *kickqv1alpha1.QueueJob, target attempt.Target, n int32, schem
 	}
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	if target.AttemptDeadlineSeconds != nil {
-		d := int64(*target.AttemptDeadlineSeconds)
-		pod.Spec.ActiveDeadlineSeconds = &d
+		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(*target.AttemptDeadlineSeconds))
 	}
 	data := "{}"
 	if job.Spec.Data != nil && len(job.Spec.Data.Raw) > 0 {

@@ -17,34 +17,28 @@ limitations under the License.
 package executor
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
+	"kickq.dev/kickq/internal/limits"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/report"
-	"kickq.dev/kickq/internal/signing"
 )
 
 // Webhook call settings.
@@ -53,14 +47,13 @@ const (
 	DefaultWebhookTimeout = 30 * time.Second
 	// DefaultRetryAfterMax caps a Retry-After whose target sets no retryAfterMaxSeconds.
 	DefaultRetryAfterMax = 10 * time.Minute
-	// MaxResponseBytes is how much of an answer's body is read.
-	MaxResponseBytes = 64 * 1024
-	// excerptBytes is how much of a failed answer's body the attempt record quotes.
-	excerptBytes = 256
-	// secretTTL is how long a signing secret read from the API server is reused.
-	secretTTL = 10 * time.Second
 	// UserAgent identifies kickq's calls.
 	UserAgent = "kickq-webhook/v1alpha1"
+	// queueLength is how many calls wait for a worker before Start and Notify block.
+	queueLength = 4096
+	// drainBytes is how much of an answer beyond limits.MaxResponseBytes is read and dropped, so
+	// the connection can be reused.
+	drainBytes = 4096
 )
 
 // Payload is the JSON body of a webhook call.
@@ -95,8 +88,9 @@ type WebhookOptions struct {
 	Transport http.RoundTripper
 }
 
-// Webhooks runs attempts as HTTP calls, in a bounded pool of workers off the reconcilers. What it
-// knows of calls lives in memory: after a restart, an attempt recorded as started whose answer was
+// Webhooks runs attempts as HTTP calls, in a bounded pool of workers off the reconcilers, and sends
+// completion callbacks (Callbacks, callbacks.go) on the same pool. What it knows of calls lives in
+// memory: after a restart, an attempt recorded as started whose answer was
 // not recorded is called again, with the same webhook-id (at-least-once delivery).
 type Webhooks struct {
 	opts   WebhookOptions
@@ -107,11 +101,6 @@ type Webhooks struct {
 	calls   map[attemptKey]*call
 	notes   map[types.UID]*call
 	secrets map[types.NamespacedName]cachedSecret
-}
-
-type cachedSecret struct {
-	data map[string][]byte
-	at   time.Time
 }
 
 type callState int
@@ -159,26 +148,10 @@ func NewWebhooks(opts WebhookOptions) *Webhooks {
 			// Redirects are not followed: a redirect could lead anywhere.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		queue:   make(chan *call, 4096),
+		queue:   make(chan *call, queueLength),
 		calls:   map[attemptKey]*call{},
 		notes:   map[types.UID]*call{},
 		secrets: map[types.NamespacedName]cachedSecret{},
-	}
-}
-
-// GuardedTransport is an HTTP transport that dials only addresses the guard allows, uses no
-// proxy (a proxy would dial for us, past the guard) and keeps connections for reuse.
-func GuardedTransport(g *netguard.Guard, conns int) *http.Transport {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: g.Control}
-	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * conns,
-		MaxIdleConnsPerHost:   conns,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
 	}
 }
 
@@ -325,8 +298,8 @@ func (w *Webhooks) run(pool context.Context, c *call) {
 	res := w.do(ctx, c)
 	t.Stop()
 	if expired.Load() && res.HTTPStatusCode == nil {
-		res = outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "Timeout",
-			Message: fmt.Sprintf("POST %s got no answer within timeoutSeconds (%s)", redact(c.target.URL), timeout)}
+		res = outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: kickqv1alpha1.AttemptReasonTimeout,
+			Message: fmt.Sprintf("POST %s got no answer within timeoutSeconds (%s)", outcome.RedactURL(c.target.URL), timeout)}
 	}
 
 	if pool.Err() != nil {
@@ -355,200 +328,32 @@ func (w *Webhooks) do(ctx context.Context, c *call) outcome.Result {
 		body, err = json.Marshal(c.payload)
 	}
 	if err != nil {
-		return outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: "InvalidPayload", Message: "encoding the call: " + err.Error()}
+		return outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: kickqv1alpha1.AttemptReasonInvalidPayload,
+			Message: "encoding the call: " + err.Error()}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.target.URL, bytes.NewReader(body))
-	if err != nil {
-		return outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: "InvalidURL", Message: "spec webhook url: " + err.Error()}
-	}
-	for _, h := range c.target.Headers {
-		req.Header.Set(h.Name, h.Value)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", UserAgent)
-	var keys [][]byte
-	if ref := c.target.SecretRef; ref != nil {
-		secret, err := w.secret(ctx, types.NamespacedName{Namespace: c.job.Namespace, Name: ref.Name}, ref.Key)
-		if err != nil {
-			return outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "SecretUnavailable", Message: err.Error()}
-		}
-		if keys, err = signing.Keys(secret); err != nil {
-			return outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "SecretInvalid",
-				Message: fmt.Sprintf("secret %s key %s: %v", ref.Name, ref.Key, err)}
-		}
-	}
-	if err := signing.SetHeaders(req.Header, keys, c.payload.ID, w.opts.Clock.Now(), body); err != nil {
-		return outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "SigningFailed", Message: err.Error()}
+	req, failed := w.request(ctx, c, body)
+	if failed != nil {
+		return *failed
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return callError(c.target.URL, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	answer, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+	answer, readErr := io.ReadAll(io.LimitReader(resp.Body, limits.MaxResponseBytes))
 	// Drain a little more so the connection can be reused.
-	_, _ = io.CopyN(io.Discard, resp.Body, 4096)
+	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
 	capRetry := DefaultRetryAfterMax
 	if c.target.RetryAfterMaxSeconds != nil {
 		capRetry = time.Duration(*c.target.RetryAfterMaxSeconds) * time.Second
 	}
 	if readErr != nil && len(answer) == 0 {
 		r := callError(c.target.URL, readErr)
-		r.HTTPStatusCode = ptr32(int32(resp.StatusCode))
+		r.HTTPStatusCode = ptr.To(int32(resp.StatusCode))
 		return r
 	}
-	return ClassifyResponse(c.target.URL, resp.StatusCode, resp.Header, answer, w.opts.Clock.Now(), capRetry)
+	return outcome.ClassifyResponse(c.target.URL, resp.StatusCode, resp.Header, answer, w.opts.Clock.Now(), capRetry)
 }
-
-// callError classifies a call that got no answer.
-func callError(url string, err error) outcome.Result {
-	if r, ok := netguard.IsRefused(err); ok {
-		return outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: "AddressRefused",
-			Message: fmt.Sprintf("POST %s refused: %v", redact(url), r)}
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "Timeout", Message: fmt.Sprintf("POST %s: %v", redact(url), err)}
-	}
-	return outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: "ConnectionError", Message: fmt.Sprintf("POST %s: %v", redact(url), err)}
-}
-
-// answerBody is the part of an answer's JSON body kickq reads.
-type answerBody struct {
-	Outcome           kickqv1alpha1.Outcome `json:"outcome"`
-	Message           string                `json:"message"`
-	Result            json.RawMessage       `json:"result"`
-	RetryAfterSeconds *int32                `json:"retryAfterSeconds"`
-}
-
-// ClassifyResponse turns a webhook answer into an attempt result: 2xx succeeds (keeping the JSON
-// body's result), 202 is accepted (outcome empty: the receiver reports later), 429 and 503 with
-// Retry-After retry uncounted after that time (capped by retryAfterMax), 410 dies, anything else
-// fails. A JSON body's outcome (Succeed, Fail, Die, Retry) overrides, with its message.
-func ClassifyResponse(url string, code int, h http.Header, body []byte, now time.Time, retryAfterMax time.Duration) outcome.Result {
-	r := outcome.Result{HTTPStatusCode: ptr32(int32(code))}
-	var ab answerBody
-	isJSON := json.Unmarshal(body, &ab) == nil
-	switch {
-	case code == http.StatusAccepted:
-		r.Reason, r.Message = "Accepted", fmt.Sprintf("POST %s answered 202: accepted; waiting for the receiver's report", redact(url))
-	case code >= 200 && code < 300:
-		r.Outcome, r.Reason, r.Message = kickqv1alpha1.OutcomeSucceed, "Completed", fmt.Sprintf("POST %s answered %d", redact(url), code)
-	case code == http.StatusGone:
-		r.Outcome, r.Reason, r.Message = kickqv1alpha1.OutcomeDie, "Gone", fmt.Sprintf("POST %s answered 410 Gone: no retries", redact(url))
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
-			capped := ""
-			if d > retryAfterMax {
-				d, capped = retryAfterMax, " (capped by retryAfterMaxSeconds)"
-			}
-			r.Outcome, r.Reason, r.RetryAfter = kickqv1alpha1.OutcomeRetry, "RetryAfter", d
-			r.Message = fmt.Sprintf("POST %s answered %d with Retry-After: retrying in %s%s, not counted", redact(url), code, d, capped)
-			break
-		}
-		fallthrough
-	default:
-		r.Outcome, r.Reason = kickqv1alpha1.OutcomeFail, "HTTPError"
-		r.Message = fmt.Sprintf("POST %s answered %d", redact(url), code)
-		if ex := excerpt(body); ex != "" {
-			r.Message += ": " + ex
-		}
-	}
-	if !isJSON {
-		return r
-	}
-	switch ab.Outcome {
-	case kickqv1alpha1.OutcomeSucceed, kickqv1alpha1.OutcomeFail, kickqv1alpha1.OutcomeDie, kickqv1alpha1.OutcomeRetry:
-		r.Outcome, r.Reason = ab.Outcome, "ReceiverOutcome"
-		r.Message = fmt.Sprintf("POST %s answered %d with outcome %s", redact(url), code, ab.Outcome)
-		if ab.Message != "" {
-			r.Message += ": " + ab.Message
-		}
-		if ab.Outcome == kickqv1alpha1.OutcomeRetry && ab.RetryAfterSeconds != nil && *ab.RetryAfterSeconds > 0 {
-			r.RetryAfter = min(time.Duration(*ab.RetryAfterSeconds)*time.Second, retryAfterMax)
-		}
-	}
-	if r.Outcome == kickqv1alpha1.OutcomeSucceed && len(ab.Result) > 0 && string(ab.Result) != "null" {
-		var compact bytes.Buffer
-		if json.Compact(&compact, ab.Result) == nil {
-			r.Result = outcome.ResultOf(compact.String())
-		}
-	}
-	return r
-}
-
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-		return time.Duration(min(s, 365*24*3600)) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// excerpt is the start of a body, for messages.
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > excerptBytes {
-		s = s[:excerptBytes] + "…"
-	}
-	return strings.ToValidUTF8(s, "")
-}
-
-// redact drops a URL's query and user info from messages (they may hold credentials).
-func redact(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	if i := strings.Index(u, "://"); i >= 0 {
-		if j := strings.Index(u[i+3:], "@"); j >= 0 && !strings.Contains(u[i+3:i+3+j], "/") {
-			u = u[:i+3] + u[i+3+j+1:]
-		}
-	}
-	return u
-}
-
-// secret reads a key of a Secret in the job's namespace, reusing a recent read.
-func (w *Webhooks) secret(ctx context.Context, key types.NamespacedName, k string) (string, error) {
-	now := w.opts.Clock.Now()
-	w.mu.Lock()
-	cs, ok := w.secrets[key]
-	w.mu.Unlock()
-	if !ok || now.Sub(cs.at) > secretTTL || now.Before(cs.at) {
-		if w.opts.Secrets == nil {
-			return "", fmt.Errorf("secret %s: the manager reads no secrets", key.Name)
-		}
-		var s corev1.Secret
-		if err := w.opts.Secrets.Get(ctx, key, &s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return "", fmt.Errorf("secret %s not found in namespace %s", key.Name, key.Namespace)
-			}
-			return "", fmt.Errorf("reading secret %s: %w", key.Name, err)
-		}
-		cs = cachedSecret{data: s.Data, at: now}
-		w.mu.Lock()
-		w.secrets[key] = cs
-		w.mu.Unlock()
-	}
-	v, ok := cs.data[k]
-	if !ok {
-		return "", fmt.Errorf("secret %s has no key %q", key.Name, k)
-	}
-	return string(v), nil
-}
-
-func ptr32(v int32) *int32 { return &v }
 
 // current reports whether c is still the call its key names (not stopped or forgotten). Called
 // with w.mu held.
@@ -557,93 +362,4 @@ func (w *Webhooks) current(c *call) bool {
 		return w.notes[c.key.job] == c
 	}
 	return w.calls[c.key] == c
-}
-
-// notifyAttempt marks completion-callback calls in attemptKey.
-const notifyAttempt = -1
-
-// Notify queues one delivery of a job's completion callback: body is POSTed to target, signed,
-// with webhook-id NotifyID(uid). A delivery already queued, in flight or done is not repeated.
-func (w *Webhooks) Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget, body []byte) error {
-	w.mu.Lock()
-	if w.notes[job.UID] != nil {
-		w.mu.Unlock()
-		return nil
-	}
-	c := &call{key: attemptKey{job: job.UID, attempt: notifyAttempt}, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name},
-		target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}}
-	w.notes[job.UID] = c
-	w.mu.Unlock()
-	select {
-	case w.queue <- c:
-		return nil
-	case <-ctx.Done():
-		w.mu.Lock()
-		delete(w.notes, job.UID)
-		w.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-// NotifyStatus reports the job's callback delivery.
-func (w *Webhooks) NotifyStatus(uid types.UID) attempt.NotifyState {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	c := w.notes[uid]
-	switch {
-	case c == nil:
-		return attempt.NotifyState{}
-	case c.state != done:
-		return attempt.NotifyState{InFlight: true}
-	}
-	delivered := c.result.Outcome == kickqv1alpha1.OutcomeSucceed ||
-		(c.result.HTTPStatusCode != nil && *c.result.HTTPStatusCode >= 200 && *c.result.HTTPStatusCode < 300)
-	return attempt.NotifyState{Done: true, Delivered: delivered, Message: c.result.Message}
-}
-
-// ForgetNotify drops what the executor knows of a job's callback (its result is recorded).
-func (w *Webhooks) ForgetNotify(uid types.UID) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if c := w.notes[uid]; c != nil && c.state == done {
-		delete(w.notes, uid)
-	}
-}
-
-// NotifyPayload is the body of a completion callback.
-type NotifyPayload struct {
-	ID             string                `json:"id"`
-	Namespace      string                `json:"namespace"`
-	Name           string                `json:"name"`
-	UID            types.UID             `json:"uid"`
-	Queue          string                `json:"queue"`
-	Type           string                `json:"type,omitempty"`
-	Batch          string                `json:"batch,omitempty"`
-	Phase          string                `json:"phase"`
-	Reason         string                `json:"reason,omitempty"`
-	Message        string                `json:"message,omitempty"`
-	Result         *apiextensionsv1.JSON `json:"result,omitempty"`
-	Attempts       int32                 `json:"attempts"`
-	FailedAttempts int32                 `json:"failedAttempts"`
-	CreationTime   time.Time             `json:"creationTime"`
-	StartTime      *time.Time            `json:"startTime,omitempty"`
-	FinishTime     *time.Time            `json:"finishTime,omitempty"`
-}
-
-// NotifyBody is the completion callback's JSON body for a finished job.
-func NotifyBody(job *kickqv1alpha1.QueueJob) ([]byte, error) {
-	st := &job.Status
-	p := NotifyPayload{ID: attempt.NotifyID(job.UID), Namespace: job.Namespace, Name: job.Name, UID: job.UID,
-		Queue: job.Spec.QueueName, Type: job.Spec.Type, Batch: job.Spec.Batch, Phase: string(st.Phase),
-		Reason: st.Reason, Message: st.Message, Result: st.Result, Attempts: st.Attempts,
-		FailedAttempts: st.FailedAttempts, CreationTime: job.CreationTimestamp.UTC()}
-	if st.StartTime != nil {
-		t := st.StartTime.UTC()
-		p.StartTime = &t
-	}
-	if st.FinishTime != nil {
-		t := st.FinishTime.UTC()
-		p.FinishTime = &t
-	}
-	return json.Marshal(p)
 }

@@ -17,24 +17,18 @@ limitations under the License.
 package lifecycle
 
 import (
-	"time"
-
 	corev1 "k8s.io/api/core/v1"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
+	"kickq.dev/kickq/internal/backoff"
 )
 
-// Completion callback delivery bounds.
-const (
-	// MaxNotifyAttempts is how many times a completion callback is tried.
-	MaxNotifyAttempts = 8
-	notifyBackoffBase = 5 * time.Second
-	notifyBackoffMax  = 5 * time.Minute
-)
+// MaxNotifyAttempts is how many times a completion callback is tried.
+const MaxNotifyAttempts = 8
 
 // decideNotify drives the completion callback of a finished job: send it, record how it went,
-// and retry a failed delivery with backoff up to MaxNotifyAttempts. Its delivery is recorded in
+// and retry a failed delivery with backoff (backoff.NotifyDelay) up to MaxNotifyAttempts. Its delivery is recorded in
 // status, so a delivered callback is never sent again.
 func decideNotify(res *Result, in Input) {
 	st := &res.Status
@@ -76,10 +70,7 @@ func recordDelivery(res *Result, in Input, obs attempt.NotifyState) {
 		n.Failed = true
 		res.event(corev1.EventTypeWarning, kickqv1alpha1.EventReasonNotifyFailed, "completion callback not delivered after %d attempts: %s", n.Attempts, obs.Message)
 	default:
-		wait := notifyBackoffBase << (n.Attempts - 1)
-		if wait > notifyBackoffMax || wait <= 0 {
-			wait = notifyBackoffMax
-		}
+		wait := backoff.NotifyDelay(n.Attempts)
 		n.NextAttemptTime = mt(now.Add(wait))
 		res.requeue(now.Add(wait))
 	}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/limits"
 )
 
 func terminated(name string, code int32, reason, msg string) corev1.ContainerStatus {
@@ -150,8 +151,8 @@ func TestClassifySuccessResult(t *testing.T) {
 		})
 	}
 	big := Classify(succeeded(strings.Repeat("é", 5000)), nil)
-	if big.Result == nil || len(big.Result.Raw) > MaxResultBytes || !strings.Contains(string(big.Result.Raw), "truncated") {
-		t.Errorf("an oversized message is cut to at most %d bytes with a mark: %d bytes", MaxResultBytes, len(big.Result.Raw))
+	if big.Result == nil || len(big.Result.Raw) > limits.MaxResultBytes || !strings.Contains(string(big.Result.Raw), "truncated") {
+		t.Errorf("an oversized message is cut to at most %d bytes with a mark: %d bytes", limits.MaxResultBytes, len(big.Result.Raw))
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/limits"
 )
 
 const (
@@ -158,7 +159,7 @@ func TestWaitingReasonAndMessage(t *testing.T) {
 		},
 		"long message trimmed to 1024 bytes": {
 			pod:  makePod(corev1.PodPending).Container("main", waiting("ErrImagePull", long)).Obj(),
-			want: want{"ErrImagePull", "container main: " + long[:MaxMessageBytes-len("container main: ")-len(truncatedSuffix)] + truncatedSuffix},
+			want: want{"ErrImagePull", "container main: " + long[:limits.MaxMessageBytes-len("container main: ")-len(limits.TruncatedMark)] + limits.TruncatedMark},
 		},
 	}
 	for name, tc := range cases {
@@ -168,8 +169,8 @@ func TestWaitingReasonAndMessage(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("WaitingReason() mismatch (-want +got):\n%s", diff)
 			}
-			if len(got.Message) > MaxMessageBytes {
-				t.Errorf("message has %d bytes, more than %d", len(got.Message), MaxMessageBytes)
+			if len(got.Message) > limits.MaxMessageBytes {
+				t.Errorf("message has %d bytes, more than %d", len(got.Message), limits.MaxMessageBytes)
 			}
 		})
 	}
@@ -269,8 +270,8 @@ func TestClassifySucceeded(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Classify() mismatch (-want +got):\n%s", diff)
 			}
-			if got.Result != nil && len(got.Result.Raw) > MaxResultBytes {
-				t.Errorf("result has %d bytes, more than %d", len(got.Result.Raw), MaxResultBytes)
+			if got.Result != nil && len(got.Result.Raw) > limits.MaxResultBytes {
+				t.Errorf("result has %d bytes, more than %d", len(got.Result.Raw), limits.MaxResultBytes)
 			}
 		})
 	}
@@ -302,7 +303,7 @@ func TestClassifyFailed(t *testing.T) {
 		"long termination message trimmed to 1024 bytes": {
 			pod: makePod(corev1.PodFailed).Container("main", exited(1, "Error", longMsg)).Obj(),
 			want: Result{Outcome: fail, ExitCode: ptr.To[int32](1), Reason: "Error",
-				Message: "exit code 1 (container main): " + longMsg[:MaxMessageBytes-len("exit code 1 (container main): ")-len(truncatedSuffix)] + truncatedSuffix},
+				Message: "exit code 1 (container main): " + longMsg[:limits.MaxMessageBytes-len("exit code 1 (container main): ")-len(limits.TruncatedMark)] + limits.TruncatedMark},
 		},
 		"In matches": {
 			pod:   makePod(corev1.PodFailed).Container("main", errExit(2)).Obj(),
@@ -534,8 +535,8 @@ func TestClassifyFailed(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Classify() mismatch (-want +got):\n%s", diff)
 			}
-			if len(got.Message) > MaxMessageBytes {
-				t.Errorf("message has %d bytes, more than %d", len(got.Message), MaxMessageBytes)
+			if len(got.Message) > limits.MaxMessageBytes {
+				t.Errorf("message has %d bytes, more than %d", len(got.Message), limits.MaxMessageBytes)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/limits"
 )
 
 func TestTokens(t *testing.T) {
@@ -77,8 +78,8 @@ func TestParse(t *testing.T) {
 		{`{"log":3}`, http.StatusBadRequest},
 		{`not json`, http.StatusBadRequest},
 		{`{"heartbeat":true} {}`, http.StatusBadRequest},
-		{`{"result":"` + strings.Repeat("x", MaxResultBytes) + `"}`, http.StatusRequestEntityTooLarge},
-		{`{"log":[` + strings.TrimSuffix(strings.Repeat(`"l",`, MaxLogLines+1), ",") + `]}`, http.StatusRequestEntityTooLarge},
+		{`{"result":"` + strings.Repeat("x", limits.MaxResultBytes) + `"}`, http.StatusRequestEntityTooLarge},
+		{`{"log":[` + strings.TrimSuffix(strings.Repeat(`"l",`, maxLogLines+1), ",") + `]}`, http.StatusRequestEntityTooLarge},
 	}
 	for _, c := range cases {
 		_, code, msg := parse([]byte(c.body))
@@ -89,9 +90,9 @@ func TestParse(t *testing.T) {
 			t.Errorf("%.60s: an error needs a message", c.body)
 		}
 	}
-	r, _, _ := parse([]byte(`{"log":"` + strings.Repeat("é", MaxLineBytes) + `"}`))
-	if len(r.Logs[0]) > MaxLineBytes {
-		t.Fatalf("a long line is cut to %d bytes, got %d", MaxLineBytes, len(r.Logs[0]))
+	r, _, _ := parse([]byte(`{"log":"` + strings.Repeat("é", limits.MaxMessageBytes) + `"}`))
+	if len(r.Logs[0]) > limits.MaxMessageBytes {
+		t.Fatalf("a long line is cut to %d bytes, got %d", limits.MaxMessageBytes, len(r.Logs[0]))
 	}
 }
 
@@ -177,8 +178,8 @@ func TestStoreBoundsLogs(t *testing.T) {
 		s.Add(key, 1, Report{Logs: []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}})
 	}
 	p := s.Take(key, 1)
-	if len(p.Logs) != MaxPendingLogs || p.LogsDropped != 200 {
-		t.Fatalf("%d lines, %d dropped; want %d and 200", len(p.Logs), p.LogsDropped, MaxPendingLogs)
+	if len(p.Logs) != limits.MaxLogEntries || p.LogsDropped != 200 {
+		t.Fatalf("%d lines, %d dropped; want %d and 200", len(p.Logs), p.LogsDropped, limits.MaxLogEntries)
 	}
 	// Another attempt's reports replace the old attempt's.
 	s.Add(key, 2, Report{Logs: []string{"new"}})

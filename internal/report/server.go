@@ -26,7 +26,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,22 +35,19 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/limits"
 )
 
-// Bounds of one report.
+// Bounds of one report, besides limits.MaxReportBodyBytes (the body; 413 beyond),
+// limits.MaxResultBytes (the result, what status keeps; 413 beyond) and limits.MaxMessageBytes (a
+// log line; longer ones are cut).
 const (
-	// MaxBodyBytes is the largest report body accepted (413 beyond).
-	MaxBodyBytes = 64 * 1024
-	// MaxResultBytes is the largest result accepted (413 beyond); it matches what status keeps.
-	MaxResultBytes = 4096
-	// MaxLogLines is the most log lines one report may carry.
-	MaxLogLines = 100
-	// MaxLineBytes is the longest log line kept; longer lines are cut.
-	MaxLineBytes = 1024
-	// MaxMessageBytes is the longest progress or outcome message kept; longer ones are cut.
-	MaxMessageBytes = 256
-	// MaxRetryAfterSeconds bounds an outcome's retryAfterSeconds.
-	MaxRetryAfterSeconds = 24 * 3600
+	// maxLogLines is the most log lines one report may carry: as many as status.logs keeps.
+	maxLogLines = limits.MaxLogEntries
+	// maxMessageBytes is the longest progress or outcome message kept; longer ones are cut.
+	maxMessageBytes = 256
+	// maxRetryAfterSeconds bounds an outcome's retryAfterSeconds.
+	maxRetryAfterSeconds = 24 * 3600
 	// outcomeWait is how long a report with an outcome waits for its status write.
 	outcomeWait = 10 * time.Second
 )
@@ -119,11 +115,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer $KICKQ_TOKEN")
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limits.MaxReportBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the report is larger than %d bytes", MaxBodyBytes))
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the report is larger than %d bytes", limits.MaxReportBodyBytes))
 			return
 		}
 		writeError(w, http.StatusBadRequest, "reading the report: "+err.Error())
@@ -216,7 +212,7 @@ func parse(raw []byte) (Report, int, string) {
 	}
 	var r Report
 	if b.Progress != nil {
-		p := &kickqv1alpha1.Progress{Message: cut(b.Progress.Message, MaxMessageBytes)}
+		p := &kickqv1alpha1.Progress{Message: limits.Truncate(b.Progress.Message, maxMessageBytes, "")}
 		if b.Progress.Percent != nil {
 			if *b.Progress.Percent < 0 || *b.Progress.Percent > 100 {
 				return r, http.StatusBadRequest, fmt.Sprintf("progress.percent is %d; it must be 0 to 100", *b.Progress.Percent)
@@ -232,11 +228,11 @@ func parse(raw []byte) (Report, int, string) {
 		} else if err := json.Unmarshal(b.Log, &r.Logs); err != nil {
 			return r, http.StatusBadRequest, "log must be a string or an array of strings"
 		}
-		if len(r.Logs) > MaxLogLines {
-			return r, http.StatusRequestEntityTooLarge, fmt.Sprintf("log has %d lines; one report carries at most %d", len(r.Logs), MaxLogLines)
+		if len(r.Logs) > maxLogLines {
+			return r, http.StatusRequestEntityTooLarge, fmt.Sprintf("log has %d lines; one report carries at most %d", len(r.Logs), maxLogLines)
 		}
 		for i := range r.Logs {
-			r.Logs[i] = cut(r.Logs[i], MaxLineBytes)
+			r.Logs[i] = limits.Truncate(r.Logs[i], limits.MaxMessageBytes, "")
 		}
 	}
 	if len(b.Result) > 0 && string(b.Result) != "null" {
@@ -244,8 +240,8 @@ func parse(raw []byte) (Report, int, string) {
 		if err := json.Compact(&compact, b.Result); err != nil {
 			return r, http.StatusBadRequest, "result is not valid JSON: " + err.Error()
 		}
-		if compact.Len() > MaxResultBytes {
-			return r, http.StatusRequestEntityTooLarge, fmt.Sprintf("result is %d bytes; status keeps at most %d", compact.Len(), MaxResultBytes)
+		if compact.Len() > limits.MaxResultBytes {
+			return r, http.StatusRequestEntityTooLarge, fmt.Sprintf("result is %d bytes; status keeps at most %d", compact.Len(), limits.MaxResultBytes)
 		}
 		r.Result = &apiextensionsv1.JSON{Raw: compact.Bytes()}
 	}
@@ -255,26 +251,15 @@ func parse(raw []byte) (Report, int, string) {
 		return r, http.StatusBadRequest, fmt.Sprintf("outcome %q is not one of Succeed, Fail, Die, Retry", b.Outcome)
 	}
 	r.Outcome = b.Outcome
-	r.Message = cut(b.Message, MaxMessageBytes)
+	r.Message = limits.Truncate(b.Message, maxMessageBytes, "")
 	if b.RetryAfterSeconds != nil {
 		if b.Outcome != kickqv1alpha1.OutcomeRetry {
 			return r, http.StatusBadRequest, "retryAfterSeconds goes only with outcome Retry"
 		}
-		if *b.RetryAfterSeconds < 0 || *b.RetryAfterSeconds > MaxRetryAfterSeconds {
-			return r, http.StatusBadRequest, fmt.Sprintf("retryAfterSeconds must be 0 to %d", MaxRetryAfterSeconds)
+		if *b.RetryAfterSeconds < 0 || *b.RetryAfterSeconds > maxRetryAfterSeconds {
+			return r, http.StatusBadRequest, fmt.Sprintf("retryAfterSeconds must be 0 to %d", maxRetryAfterSeconds)
 		}
 		r.RetryAfter = time.Duration(*b.RetryAfterSeconds) * time.Second
 	}
 	return r, 0, ""
-}
-
-// cut shortens s to at most n bytes at a rune boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -27,17 +27,12 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
+	"kickq.dev/kickq/internal/limits"
 )
 
-// Bounds of what the store holds for one job between two status writes.
-const (
-	// MaxPendingLogs is how many log lines wait for the next write; older ones are dropped and
-	// counted in status.logsDropped.
-	MaxPendingLogs = 100
-	// DefaultInterval is the least time between two status writes that carry only progress, logs,
-	// heartbeats or a result. Outcomes are written at once.
-	DefaultInterval = time.Second
-)
+// DefaultInterval is the least time between two status writes that carry only progress, logs,
+// heartbeats or a result. Outcomes are written at once.
+const DefaultInterval = time.Second
 
 // Ack is what a reporter waiting for its outcome learns.
 type Ack struct {
@@ -99,7 +94,9 @@ type Report struct {
 }
 
 // Add records a report for attempt `attempt` of a job. When the report carries an outcome, the
-// returned channel receives one Ack once the outcome is written or dropped.
+// returned channel receives one Ack once the outcome is written or dropped. At most
+// limits.MaxLogEntries log lines (as many as status.logs keeps) wait for the next write; older ones
+// are dropped and counted in status.logsDropped.
 func (s *Store) Add(key types.NamespacedName, n int32, r Report) <-chan Ack {
 	now := s.clock.Now()
 	s.mu.Lock()
@@ -125,10 +122,10 @@ func (s *Store) Add(key types.NamespacedName, n int32, r Report) <-chan Ack {
 		e.progress, e.progressSeq = r.Progress, e.seq
 	}
 	for _, l := range r.Logs {
-		e.logs = append(e.logs, kickqv1alpha1.LogEntry{Time: metav1Time(now), Message: l})
+		e.logs = append(e.logs, kickqv1alpha1.LogEntry{Time: metav1.NewTime(now), Message: l})
 		e.logSeqs = append(e.logSeqs, e.seq)
 	}
-	if extra := len(e.logs) - MaxPendingLogs; extra > 0 {
+	if extra := len(e.logs) - limits.MaxLogEntries; extra > 0 {
 		e.logs = append([]kickqv1alpha1.LogEntry(nil), e.logs[extra:]...)
 		e.logSeqs = append([]uint64(nil), e.logSeqs[extra:]...)
 		e.dropped += int64(extra)
@@ -251,5 +248,3 @@ func closedAck(written bool) <-chan Ack {
 	ch <- Ack{Written: written}
 	return ch
 }
-
-func metav1Time(t time.Time) metav1.Time { return metav1.NewTime(t) }
