@@ -83,7 +83,7 @@ func refused(res *Result, in Input, d admission.Decision) {
 	st := &res.Status
 	res.Action = None
 	st.Phase = kickqv1alpha1.PhasePending
-	st.Message = d.Message
+	st.Message = message(d.Message)
 	switch d.Reason {
 	case admission.ReasonPaused, admission.ReasonConcurrency, admission.ReasonRate:
 		setBlocked(st, in.Now, true, string(d.Reason), d.Message)

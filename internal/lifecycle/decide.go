@@ -130,9 +130,9 @@ func (r *Result) requeue(t time.Time) {
 	}
 }
 
-// event records an Event to emit after the status write.
+// event records an Event to emit after the status write, its message bounded.
 func (r *Result) event(typ, reason, format string, args ...any) {
-	r.Events = append(r.Events, Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
+	r.Events = append(r.Events, Event{Type: typ, Reason: reason, Message: message(fmt.Sprintf(format, args...))})
 }
 
 // IsFinished reports whether the job ended.
@@ -189,6 +189,14 @@ func decideFinished(res *Result, in Input) {
 		decideNotify(res, in)
 		if !NotifySettled(st) {
 			return // a job is deleted only after its callback was delivered or given up
+		}
+		if res.Action == NotifyRecorded {
+			// The delivery's record is written first (and the executor forgets it); a due TTL
+			// deletes the job on the next pass.
+			if ttl := TTL(in.Job, in.Queue.Spec); ttl != nil && st.FinishTime != nil {
+				res.requeue(st.FinishTime.Add(seconds(*ttl)))
+			}
+			return
 		}
 	}
 	decideTTL(res, in)

@@ -131,6 +131,7 @@ func waitForDependencies(res *Result, in Input) (ended bool, reason, msg string)
 // block holds the job Blocked for reason; the Event is emitted when the reason changes.
 func block(res *Result, now time.Time, reason, msg string) {
 	st := &res.Status
+	msg = message(msg)
 	if c := meta.FindStatusCondition(st.Conditions, kickqv1alpha1.JobBlocked); c == nil || c.Status != metav1.ConditionTrue || c.Reason != reason {
 		res.event(corev1.EventTypeWarning, reason, "%s", msg)
 	}

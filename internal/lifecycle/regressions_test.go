@@ -1,5 +1,3 @@
-//go:build lifecyclebugs
-
 /*
 Copyright 2026 The kickq Authors.
 
@@ -16,12 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Reproductions of behaviour that looks wrong in the non-test files of this package. They FAIL
-// today, on purpose, and are kept out of the normal suite by the build tag:
-//
-//	go test -tags lifecyclebugs ./internal/lifecycle/ -run TestBug -count=1
-//
-// Once a fix lands, move the case into the file test of its behaviour and drop it here.
+// Regression tests for defects the per-file tables found: messages over the bound (a status
+// write the API server refuses) and a callback record kept for good when the TTL was due in the
+// pass that recorded the delivery.
 
 package lifecycle
 
@@ -36,13 +31,13 @@ import (
 	"kickq.dev/kickq/internal/limits"
 )
 
-// TestBugMessagesExceedMaxMessageBytes: limits.MaxMessageBytes "bounds every message kickq
+// TestMessagesNeverExceedMaxMessageBytes: limits.MaxMessageBytes "bounds every message kickq
 // writes: status.message, condition and attempt messages, log lines, Event notes", and the CRD
 // caps status.message at 1024 (a longer one makes the status write fail; events.k8s.io rejects
 // a note over 1 kB). Several paths pass a run's or the reconciler's message on unbounded:
 // retryCounted/retryUncounted and recordDelivery format the raw message into the Event, and
 // block() writes the dependencies message to status.message as is.
-func TestBugMessagesExceedMaxMessageBytes(t *testing.T) {
+func TestMessagesNeverExceedMaxMessageBytes(t *testing.T) {
 	long := strings.Repeat("x", 1000)
 	var names []string
 	for i := range 100 { // spec.after.jobNames allows 100 names of up to 63 characters
@@ -91,12 +86,12 @@ func TestBugMessagesExceedMaxMessageBytes(t *testing.T) {
 	}
 }
 
-// TestBugDeleteDropsNotifyRecorded: when the callback's delivery is recorded in the same pass in
+// TestRecordedDeliveryIsWrittenBeforeTheDelete: when the callback's delivery is recorded in the same pass in
 // which the TTL is due (ttlSecondsAfterFinished: 0 with spec.notify: every such job), decideTTL
 // overwrites Action NotifyRecorded with Delete. The reconciler calls Hooks.ForgetNotify only on
 // NotifyRecorded, so the webhook executor keeps that job's callback record (Webhooks.notes) for
 // good: a leak per job.
-func TestBugDeleteDropsNotifyRecorded(t *testing.T) {
+func TestRecordedDeliveryIsWrittenBeforeTheDelete(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		state attempt.NotifyState
