@@ -536,6 +536,14 @@ type QueueJobStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	FailedAttempts int32 `json:"failedAttempts,omitempty"`
 
+	// immediateRetries counts the uncounted retries in a row that their run asked for at once (a
+	// Retry outcome without a delay, Retry-After: 0, a retry rule with action Retry). Each waits a
+	// growing backoff (1 s, doubling, at most 60 s); past 5 in a row they count as failures. Any
+	// other end of an attempt resets it.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ImmediateRetries int32 `json:"immediateRetries,omitempty"`
+
 	// readyTime is when the job last became ready to run (its place among equal priorities).
 	// +optional
 	ReadyTime *metav1.Time `json:"readyTime,omitempty"`

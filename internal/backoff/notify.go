@@ -34,3 +34,14 @@ var notifyBackoff = policy.Backoff{Type: kickqv1alpha1.BackoffExponential, BaseS
 func NotifyDelay(failures int32) time.Duration {
 	return Delay(notifyBackoff, failures, "")
 }
+
+// immediateRetryBackoff paces retries that their run asked for at once (a Retry outcome without a
+// delay, Retry-After: 0, a rule with action Retry): 1 s, doubling, at most 60 s, no jitter, so an
+// answer that keeps asking to retry cannot loop hot on the API server every tenant shares.
+var immediateRetryBackoff = policy.Backoff{Type: kickqv1alpha1.BackoffExponential, BaseSeconds: 1, Factor: 2, MaxSeconds: 60}
+
+// ImmediateRetryDelay returns the wait before the attempt after the n-th retry in a row that was
+// asked for at once: 1 s, 2 s, 4 s, … up to 60 s; 0 for n < 1.
+func ImmediateRetryDelay(n int32) time.Duration {
+	return Delay(immediateRetryBackoff, n, "")
+}

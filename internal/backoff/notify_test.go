@@ -62,3 +62,14 @@ func TestNotifyDelayMatchesTheShift(t *testing.T) {
 		}
 	}
 }
+
+func TestImmediateRetryDelay(t *testing.T) {
+	for n, want := range map[int32]time.Duration{
+		-1: 0, 0: 0, 1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 6: 32 * time.Second,
+		7: time.Minute, 8: time.Minute, 1 << 30: time.Minute,
+	} {
+		if got := ImmediateRetryDelay(n); got != want {
+			t.Errorf("ImmediateRetryDelay(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

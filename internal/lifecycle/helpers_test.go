@@ -222,6 +222,7 @@ func (s *statusWrapper) Reason(r string) *statusWrapper    { s.QueueJobStatus.Re
 func (s *statusWrapper) Message(m string) *statusWrapper   { s.QueueJobStatus.Message = m; return s }
 func (s *statusWrapper) Attempts(n int32) *statusWrapper   { s.QueueJobStatus.Attempts = n; return s }
 func (s *statusWrapper) Failures(n int32) *statusWrapper   { s.FailedAttempts = n; return s }
+func (s *statusWrapper) Immediate(n int32) *statusWrapper  { s.ImmediateRetries = n; return s }
 func (s *statusWrapper) Ready(t time.Time) *statusWrapper  { s.ReadyTime = mtime(t); return s }
 func (s *statusWrapper) NoReady() *statusWrapper           { s.ReadyTime = nil; return s }
 func (s *statusWrapper) Next(t time.Time) *statusWrapper   { s.NextAttemptTime = mtime(t); return s }

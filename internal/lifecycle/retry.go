@@ -48,15 +48,43 @@ func failAttempt(res *Result, in Input, eff policy.Effective, r outcome.Result) 
 	st := &res.Status
 	n := st.Attempts
 	closeAttempt(st, in.Now, n, r.Outcome, r)
-	switch r.Outcome {
-	case kickqv1alpha1.OutcomeDie:
+	immediate := isImmediateRetry(r)
+	if !immediate {
+		st.ImmediateRetries = 0
+	}
+	switch {
+	case r.Outcome == kickqv1alpha1.OutcomeDie:
 		appendLog(st, in.Now, fmt.Sprintf("attempt %d died: %s", n, r.Message))
 		finish(res, in.Now, false, kickqv1alpha1.ReasonDied, r.Message)
-	case kickqv1alpha1.OutcomeRetry:
+	case immediate:
+		st.ImmediateRetries++
+		if st.ImmediateRetries > MaxImmediateRetries {
+			retryCounted(res, in, eff, n, fmt.Sprintf("%s (retry asked for at once %d times in a row: counted past %d)",
+				r.Message, st.ImmediateRetries, MaxImmediateRetries))
+			return
+		}
+		r.RetryAfter = backoff.ImmediateRetryDelay(st.ImmediateRetries)
+		retryUncounted(res, in.Now, n, r)
+	case r.Outcome == kickqv1alpha1.OutcomeRetry:
+		// A real future Retry-After, or a disruption: uncounted however often; a disruption still
+		// waits the least backoff.
+		r.RetryAfter = max(r.RetryAfter, backoff.ImmediateRetryDelay(1))
 		retryUncounted(res, in.Now, n, r)
 	default:
 		retryCounted(res, in, eff, n, r.Message)
 	}
+}
+
+// MaxImmediateRetries is how many retries asked for at once in a row stay uncounted; past it
+// they count as failures (retry.limit applies), so an answer that always asks to retry at once
+// cannot keep a job running forever.
+const MaxImmediateRetries = 5
+
+// isImmediateRetry tells a retry the run asked for at once (a Retry outcome without a delay,
+// Retry-After: 0, a retry rule with action Retry) from the ones that stay uncounted whatever
+// their number: a real future Retry-After and a disruption (the built-in DisruptionTarget rule).
+func isImmediateRetry(r outcome.Result) bool {
+	return r.Outcome == kickqv1alpha1.OutcomeRetry && r.RetryAfter <= 0 && r.Rule != outcome.DisruptionRule
 }
 
 // closeAttempt records how attempt n ended.

@@ -93,15 +93,55 @@ func TestDecideRetry(t *testing.T) {
 			},
 		},
 		{
-			name: "Retry without RetryAfter: Pending and ready at once, the failure not counted",
+			name: "Retry without RetryAfter: not counted, but Delayed 1 s (uncounted retries back off too)",
 			job:  makeJob().Status(runningStatus(2, at(20)).Failures(1)).Obj(), now: at(60),
 			obs: finishedWith(2, retry, 75, "exit 75"),
 			want: Result{
-				Status: runningStatus(2, at(20)).Failures(1).Ended(2, at(60), retry, "Error", "exit 75").Exit(2, 75).
-					Log(at(60), "attempt 2 failed, retrying without counting: exit 75").
-					Phase(kickqv1alpha1.PhasePending).Ready(at(60)).Obj(),
-				Target: inlinePod(),
-				Events: []Event{normal(kickqv1alpha1.EventReasonRetrying, "attempt 2 failed, retrying without counting: exit 75")},
+				Status: runningStatus(2, at(20)).Failures(1).Immediate(1).Ended(2, at(60), retry, "Error", "exit 75").Exit(2, 75).
+					Log(at(60), "attempt 2: exit 75; retrying in 1s without counting").
+					Phase(kickqv1alpha1.PhaseDelayed).Next(at(61)).Ready(at(61)).
+					Message("attempt 2: exit 75; next attempt at 2026-11-23T12:01:01Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(61),
+				Events: []Event{normal(kickqv1alpha1.EventReasonRetrying, "attempt 2: exit 75; retrying in 1s without counting")},
+			},
+		},
+		{
+			name: "the fourth retry asked for at once in a row waits 8 s",
+			job:  makeJob().Status(runningStatus(4, at(20)).Immediate(3)).Obj(), now: at(60),
+			obs: finishedWith(4, retry, 75, "exit 75"),
+			want: Result{
+				Status: runningStatus(4, at(20)).Immediate(4).Ended(4, at(60), retry, "Error", "exit 75").Exit(4, 75).
+					Log(at(60), "attempt 4: exit 75; retrying in 8s without counting").
+					Phase(kickqv1alpha1.PhaseDelayed).Next(at(68)).Ready(at(68)).
+					Message("attempt 4: exit 75; next attempt at 2026-11-23T12:01:08Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(68),
+				Events: []Event{normal(kickqv1alpha1.EventReasonRetrying, "attempt 4: exit 75; retrying in 8s without counting")},
+			},
+		},
+		{
+			name: "past MaxImmediateRetries in a row, a retry asked for at once counts as a failure",
+			job:  makeJob().RetryLimit(3).Backoff(noJitter(kickqv1alpha1.BackoffFixed, 10, 1, 600)).Status(runningStatus(6, at(20)).Immediate(MaxImmediateRetries)).Obj(), now: at(60),
+			obs: finishedWith(6, retry, 75, "exit 75"),
+			want: Result{
+				Status: runningStatus(6, at(20)).Immediate(MaxImmediateRetries+1).Failures(1).Ended(6, at(60), retry, "Error", "exit 75").Exit(6, 75).
+					Log(at(60), "attempt 6 failed: exit 75 (retry asked for at once 6 times in a row: counted past 5), retrying in 10s").
+					Phase(kickqv1alpha1.PhaseDelayed).Next(at(70)).
+					Message("attempt 6 failed: exit 75 (retry asked for at once 6 times in a row: counted past 5); next attempt at 2026-11-23T12:01:10Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(70),
+				Events: []Event{warning(kickqv1alpha1.EventReasonAttemptFailed, "attempt 6 failed: exit 75 (retry asked for at once 6 times in a row: counted past 5); retrying in 10s")},
+			},
+		},
+		{
+			name: "any other end of an attempt resets the streak of retries asked for at once",
+			job:  makeJob().RetryLimit(3).Backoff(noJitter(kickqv1alpha1.BackoffFixed, 10, 1, 600)).Status(runningStatus(3, at(20)).Immediate(4)).Obj(), now: at(60),
+			obs: finishedWith(3, kickqv1alpha1.OutcomeFail, 1, "exit 1"),
+			want: Result{
+				Status: runningStatus(3, at(20)).Failures(1).Ended(3, at(60), kickqv1alpha1.OutcomeFail, "Error", "exit 1").Exit(3, 1).
+					Log(at(60), "attempt 3 failed: exit 1, retrying in 10s").
+					Phase(kickqv1alpha1.PhaseDelayed).Next(at(70)).
+					Message("attempt 3 failed: exit 1; next attempt at 2026-11-23T12:01:10Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(70),
+				Events: []Event{warning(kickqv1alpha1.EventReasonAttemptFailed, "attempt 3 failed: exit 1; retrying in 10s")},
 			},
 		},
 		{

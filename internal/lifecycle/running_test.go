@@ -100,16 +100,17 @@ func TestDecideRunning(t *testing.T) {
 			},
 		},
 		{
-			name: "reported Retry while the pod runs: uncounted, ready again at once, run stopped",
+			name: "reported Retry while the pod runs: uncounted, Delayed 1 s, run stopped",
 			job:  run1.Obj(), obs: podRunning, now: at(60),
 			report: &attempt.Pending{Attempt: 1, Outcome: retry},
 			want: Result{
-				Status: runningStatus(1, t0).
+				Status: runningStatus(1, t0).Immediate(1).
 					Ended(1, at(60), retry, kickqv1alpha1.AttemptReasonReported, "attempt 1 reported Retry").
-					Log(at(60), "attempt 1 failed, retrying without counting: attempt 1 reported Retry").
-					Phase(kickqv1alpha1.PhasePending).Ready(at(60)).Obj(),
-				Action: Stop, Attempt: 1, Target: inlinePod(),
-				Events: []Event{normal(kickqv1alpha1.EventReasonRetrying, "attempt 1 failed, retrying without counting: attempt 1 reported Retry")},
+					Log(at(60), "attempt 1: attempt 1 reported Retry; retrying in 1s without counting").
+					Phase(kickqv1alpha1.PhaseDelayed).Next(at(61)).Ready(at(61)).
+					Message("attempt 1: attempt 1 reported Retry; next attempt at 2026-11-23T12:01:01Z").Obj(),
+				Action: Stop, Attempt: 1, Target: inlinePod(), RequeueAt: at(61),
+				Events: []Event{normal(kickqv1alpha1.EventReasonRetrying, "attempt 1: attempt 1 reported Retry; retrying in 1s without counting")},
 			},
 		},
 		{
@@ -217,17 +218,18 @@ func TestDecideRunning(t *testing.T) {
 				Status(runningStatus(1, t0).Failures(1)).Obj(), now: at(60),
 			obs: attempt.Observation{Phase: attempt.Finished, Name: "j-1", Pod: failedPod(75)},
 			want: Result{
-				Status: runningStatus(1, t0).Failures(1).
+				Status: runningStatus(1, t0).Failures(1).Immediate(1).
 					Ended(1, at(60), retry, "Error", "rule 1 (Retry on exit codes In [75]) matched: exit code 75 (container main)").Exit(1, 75).
-					Log(at(60), "attempt 1 failed, retrying without counting: rule 1 (Retry on exit codes In [75]) matched: exit code 75 (container main)").
-					Phase(kickqv1alpha1.PhasePending).Ready(at(60)).Obj(),
-				Target: inlinePod(),
+					Log(at(60), "attempt 1: rule 1 (Retry on exit codes In [75]) matched: exit code 75 (container main); retrying in 1s without counting").
+					Phase(kickqv1alpha1.PhaseDelayed).Next(at(61)).Ready(at(61)).
+					Message("attempt 1: rule 1 (Retry on exit codes In [75]) matched: exit code 75 (container main); next attempt at 2026-11-23T12:01:01Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(61),
 				Events: []Event{normal(kickqv1alpha1.EventReasonRetrying,
-					"attempt 1 failed, retrying without counting: rule 1 (Retry on exit codes In [75]) matched: exit code 75 (container main)")},
+					"attempt 1: rule 1 (Retry on exit codes In [75]) matched: exit code 75 (container main); retrying in 1s without counting")},
 			},
 		},
 		{
-			name: "finished pod with DisruptionTarget and no matching rule: uncounted retry",
+			name: "finished pod with DisruptionTarget and no matching rule: uncounted however often, after 1 s",
 			job:  makeJob().Rules(rule(kickqv1alpha1.RetryActionDie, 2)).Status(runningStatus(1, t0)).Obj(), now: at(60),
 			obs: attempt.Observation{Phase: attempt.Finished, Name: "j-1", Pod: failedPod(137, disruption)},
 			want: Result{
@@ -235,11 +237,12 @@ func TestDecideRunning(t *testing.T) {
 					Ended(1, at(60), retry, "DisruptionTarget",
 						"built-in rule (Retry on pod condition DisruptionTarget=True) matched: PreemptionByScheduler: preempted; exit code 137 (container main)").
 					Exit(1, 137).
-					Log(at(60), "attempt 1 failed, retrying without counting: built-in rule (Retry on pod condition DisruptionTarget=True) matched: PreemptionByScheduler: preempted; exit code 137 (container main)").
-					Phase(kickqv1alpha1.PhasePending).Ready(at(60)).Obj(),
-				Target: inlinePod(),
+					Log(at(60), "attempt 1: built-in rule (Retry on pod condition DisruptionTarget=True) matched: PreemptionByScheduler: preempted; exit code 137 (container main); retrying in 1s without counting").
+					Phase(kickqv1alpha1.PhaseDelayed).Next(at(61)).Ready(at(61)).
+					Message("attempt 1: built-in rule (Retry on pod condition DisruptionTarget=True) matched: PreemptionByScheduler: preempted; exit code 137 (container main); next attempt at 2026-11-23T12:01:01Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(61),
 				Events: []Event{normal(kickqv1alpha1.EventReasonRetrying,
-					"attempt 1 failed, retrying without counting: built-in rule (Retry on pod condition DisruptionTarget=True) matched: PreemptionByScheduler: preempted; exit code 137 (container main)")},
+					"attempt 1: built-in rule (Retry on pod condition DisruptionTarget=True) matched: PreemptionByScheduler: preempted; exit code 137 (container main); retrying in 1s without counting")},
 			},
 		},
 		{
