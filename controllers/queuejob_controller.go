@@ -76,6 +76,17 @@ type QueueJobReconciler struct {
 	// behind it is stale (the watch event of the write will bring it), and deciding on it would
 	// repeat side effects (a webhook call) and end in a conflict.
 	written map[types.NamespacedName]writtenState
+	// times holds the exact times status cannot: when the job was first seen (delaySeconds
+	// counts from it) and the exact next-attempt time status keeps rounded up. Lost on restart,
+	// which only makes a start up to a second later, never earlier.
+	times map[types.NamespacedName]jobTimes
+}
+
+// jobTimes are the exact times kept for one job (see QueueJobReconciler.times).
+type jobTimes struct {
+	uid         types.UID
+	firstSeen   time.Time
+	nextAttempt time.Time
 }
 
 // writtenState is the part of a written status that tells a stale cached copy.
@@ -108,6 +119,7 @@ func NewQueueJobReconciler(c client.Client, clk Clock, rec events.EventRecorder,
 		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], wakeBuffer),
 		limitsFrom: map[admission.QueueKey]int64{},
 		written:    map[types.NamespacedName]writtenState{},
+		times:      map[types.NamespacedName]jobTimes{},
 	}
 	r.Admission = admission.New(clk, r.notify)
 	return r
@@ -215,6 +227,7 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 	}
 	p := &pass{job: job, key: client.ObjectKeyFromObject(job), qkey: qkey,
 		in: lifecycle.Input{Job: job, Queue: qv, Now: r.Clock.Now(), Settled: true}}
+	p.in.FirstSeen, p.in.NextAttemptTime = r.exactTimes(p.key, job, p.in.Now)
 	target, _, _ := lifecycle.ResolveTarget(job, qv)
 	if p.exec, err = r.executorFor(job, target); err != nil {
 		return nil, err
@@ -296,6 +309,7 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 			p.admitted = false
 		}
 		r.ackReport(p)
+		r.rememberTimes(p)
 		return false, nil
 	}
 	updated := p.job.DeepCopy()
@@ -313,11 +327,42 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 	r.mu.Lock()
 	r.written[p.key] = writtenOf(updated)
 	r.mu.Unlock()
+	r.rememberTimes(p)
 	r.ackReport(p)
 	for _, e := range p.res.Events {
 		r.Recorder.Eventf(updated, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
 	}
 	return false, nil
+}
+
+// exactTimes returns when the job was first seen and the exact next-attempt time last decided,
+// remembering now as the first sight of a job not seen before.
+func (r *QueueJobReconciler) exactTimes(key types.NamespacedName, job *kickqv1alpha1.QueueJob, now time.Time) (time.Time, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.times[key]
+	if !ok || t.uid != job.UID {
+		t = jobTimes{uid: job.UID, firstSeen: now}
+		if job.Status.Attempts > 0 || lifecycle.IsFinished(&job.Status) {
+			t.firstSeen = time.Time{} // seen before this manager started: not known
+		}
+		r.times[key] = t
+	}
+	return t.firstSeen, t.nextAttempt
+}
+
+// rememberTimes keeps the exact next-attempt time of a stored status; a finished job needs none.
+func (r *QueueJobReconciler) rememberTimes(p *pass) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if lifecycle.IsFinished(&p.job.Status) {
+		delete(r.times, p.key)
+		return
+	}
+	if t, ok := r.times[p.key]; ok && t.uid == p.job.UID {
+		t.nextAttempt = p.res.ExactNextAttemptTime()
+		r.times[p.key] = t
+	}
 }
 
 // ackReport tells the report store that what this pass took is handled.
@@ -411,6 +456,7 @@ func (r *QueueJobReconciler) forget(key types.NamespacedName) {
 	r.dropReports(key)
 	r.mu.Lock()
 	delete(r.written, key)
+	delete(r.times, key)
 	r.mu.Unlock()
 }
 

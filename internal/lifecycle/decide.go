@@ -83,6 +83,15 @@ type Input struct {
 	// Notification is what the executor knows of the completion callback's delivery.
 	Notification attempt.NotifyState
 	Now          time.Time
+	// FirstSeen is when this manager first saw the job (zero: not known, e.g. after a restart).
+	// delaySeconds counts from it or from creationTimestamp + 1 s, whichever is earlier: the
+	// create happened within the second after the whole-second creationTimestamp, and before the
+	// manager saw it, so both are after it and the delay is never cut short.
+	FirstSeen time.Time
+	// NextAttemptTime is the exact not-before time this manager last decided for the job (zero:
+	// not known). Status keeps it rounded up to the whole second; when the two agree the exact
+	// one is used, so a retry is never early and not late by the rounding.
+	NextAttemptTime time.Time
 }
 
 // Dependencies is what the reconciler found of the jobs a job waits for (spec.after).
@@ -115,10 +124,18 @@ type Result struct {
 	Handler string
 	// RequeueAt is when to look again (zero: on the next event only).
 	RequeueAt time.Time
-	Events    []Event
+
+	Events []Event
 
 	effective policy.Effective
+	// nextAttemptTime is the exact time behind Status.NextAttemptTime (rounded up to the second).
+	nextAttemptTime time.Time
 }
+
+// ExactNextAttemptTime is the exact time behind Status.NextAttemptTime, which status keeps
+// rounded up to the second; zero when this pass set none. The reconciler hands it back as
+// Input.NextAttemptTime on the next pass.
+func (r *Result) ExactNextAttemptTime() time.Time { return r.nextAttemptTime }
 
 // requeue asks to look again at t, keeping the earliest such time.
 func (r *Result) requeue(t time.Time) {

@@ -64,6 +64,8 @@ type decideCase struct {
 	notification attempt.NotifyState
 	unsettled    bool
 	now          time.Time
+	firstSeen    time.Time // Input.FirstSeen
+	exactNext    time.Time // Input.NextAttemptTime
 	want         Result
 }
 
@@ -73,7 +75,7 @@ func (tc decideCase) input() Input {
 		q = *tc.queue
 	}
 	return Input{Job: tc.job, Queue: q, Current: tc.obs, Settled: !tc.unsettled, Deps: tc.deps, Report: tc.report,
-		Notification: tc.notification, Now: tc.now}
+		Notification: tc.notification, Now: tc.now, FirstSeen: tc.firstSeen, NextAttemptTime: tc.exactNext}
 }
 
 func runDecide(t *testing.T, cases []decideCase) {

@@ -71,7 +71,7 @@ func recordDelivery(res *Result, in Input, obs attempt.NotifyState) {
 		res.event(corev1.EventTypeWarning, kickqv1alpha1.EventReasonNotifyFailed, "completion callback not delivered after %d attempts: %s", n.Attempts, obs.Message)
 	default:
 		wait := backoff.NotifyDelay(n.Attempts)
-		n.NextAttemptTime = mt(now.Add(wait))
+		n.NextAttemptTime = mt(ceilSecond(now.Add(wait)))
 		res.requeue(now.Add(wait))
 	}
 	st.Notification = n

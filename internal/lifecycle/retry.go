@@ -108,9 +108,9 @@ func retryUncounted(res *Result, now time.Time, n int32, r outcome.Result) {
 		next := now.Add(r.RetryAfter)
 		appendLog(st, now, fmt.Sprintf("attempt %d: %s; retrying in %s without counting", n, msg, r.RetryAfter))
 		st.Phase = kickqv1alpha1.PhaseDelayed
-		st.NextAttemptTime = mt(next)
-		st.ReadyTime = mt(next)
-		st.Message = message(fmt.Sprintf("attempt %d: %s; next attempt at %s", n, msg, next.UTC().Format(time.RFC3339)))
+		setNotBefore(res, next)
+		st.ReadyTime = st.NextAttemptTime.DeepCopy()
+		st.Message = message(fmt.Sprintf("attempt %d: %s; next attempt at %s", n, msg, st.NextAttemptTime.UTC().Format(time.RFC3339)))
 		res.event(corev1.EventTypeNormal, kickqv1alpha1.EventReasonRetrying, "attempt %d: %s; retrying in %s without counting", n, msg, r.RetryAfter)
 		res.requeue(next)
 		return
@@ -137,8 +137,8 @@ func retryCounted(res *Result, in Input, eff policy.Effective, n int32, msg stri
 	wait := next.Sub(now)
 	appendLog(st, now, fmt.Sprintf("attempt %d failed: %s, retrying in %s", n, msg, wait))
 	st.Phase = kickqv1alpha1.PhaseDelayed
-	st.NextAttemptTime = mt(next)
-	st.Reason, st.Message = "", fmt.Sprintf("attempt %d failed: %s; next attempt at %s", n, limits.Truncate(msg, causeBytes, limits.Ellipsis), next.UTC().Format(time.RFC3339))
+	setNotBefore(res, next)
+	st.Reason, st.Message = "", fmt.Sprintf("attempt %d failed: %s; next attempt at %s", n, limits.Truncate(msg, causeBytes, limits.Ellipsis), st.NextAttemptTime.UTC().Format(time.RFC3339))
 	res.event(corev1.EventTypeWarning, kickqv1alpha1.EventReasonAttemptFailed, "attempt %d failed: %s; retrying in %s", n, msg, wait)
 	res.requeue(next)
 }

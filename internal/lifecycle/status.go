@@ -156,4 +156,21 @@ func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }
 
 func mt(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
 
+// setNotBefore records the job's next not-before time: exact in the Result, rounded up to the
+// whole second in status (status times are whole seconds; rounding down would make the time,
+// read back, early).
+func setNotBefore(res *Result, t time.Time) {
+	res.nextAttemptTime = t
+	res.Status.NextAttemptTime = mt(ceilSecond(t))
+}
+
+// ceilSecond rounds t up to the whole second.
+func ceilSecond(t time.Time) time.Time {
+	c := t.Truncate(time.Second)
+	if c.Before(t) {
+		c = c.Add(time.Second)
+	}
+	return c
+}
+
 func ptrTrue(b *bool) bool { return b != nil && *b }

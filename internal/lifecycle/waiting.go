@@ -38,7 +38,7 @@ func decideWaiting(res *Result, in Input, blockReason, blockMsg string) {
 	}
 	if st.ReadyTime == nil {
 		readyAt := metav1.NewTime(in.Job.CreationTimestamp.Time)
-		if due, ok := dueTime(in.Job); ok {
+		if due, ok := dueTime(in); ok {
 			readyAt = metav1.NewTime(due)
 		}
 		st.ReadyTime = &readyAt
@@ -67,32 +67,47 @@ func decideWaiting(res *Result, in Input, blockReason, blockMsg string) {
 
 // delayed holds a job whose next attempt is not due yet (delaySeconds, notBeforeTime, backoff).
 func delayed(res *Result, in Input) bool {
-	due, ok := dueTime(in.Job)
+	due, ok := dueTime(in)
 	if !ok || !in.Now.Before(due) {
 		return false
 	}
 	st := &res.Status
 	st.Phase = kickqv1alpha1.PhaseDelayed
-	st.NextAttemptTime = mt(due)
-	st.Message = "waiting until " + due.UTC().Format(time.RFC3339)
+	setNotBefore(res, due)
+	st.Message = "waiting until " + st.NextAttemptTime.UTC().Format(time.RFC3339)
 	res.requeue(due)
 	return true
 }
 
-// dueTime is when the job's next attempt may start: the backoff after a failure, else its
-// delaySeconds or notBeforeTime for the first attempt.
-func dueTime(job *kickqv1alpha1.QueueJob) (time.Time, bool) {
-	switch {
-	case job.Status.NextAttemptTime != nil && job.Status.Attempts > 0:
-		return job.Status.NextAttemptTime.Time, true
+// dueTime is when the job's next attempt may start, never early: the backoff or Retry-After
+// after an attempt (exact when the manager knows it, else as status rounded it up), else its
+// notBeforeTime or delaySeconds for the first attempt.
+func dueTime(in Input) (time.Time, bool) {
+	job := in.Job
+	switch next := job.Status.NextAttemptTime; {
+	case next != nil && job.Status.Attempts > 0:
+		if !in.NextAttemptTime.IsZero() && ceilSecond(in.NextAttemptTime).Equal(next.Time) {
+			return in.NextAttemptTime, true
+		}
+		return next.Time, true
 	case job.Status.Attempts > 0:
 		return time.Time{}, false
 	case job.Spec.NotBeforeTime != nil:
 		return job.Spec.NotBeforeTime.Time, true
 	case job.Spec.DelaySeconds != nil && *job.Spec.DelaySeconds > 0:
-		return job.CreationTimestamp.Add(seconds(*job.Spec.DelaySeconds)), true
+		return delayBase(in).Add(seconds(*job.Spec.DelaySeconds)), true
 	}
 	return time.Time{}, false
+}
+
+// delayBase is what delaySeconds counts from: when the manager first saw the job, or the second
+// after its creationTimestamp, whichever is earlier (see Input.FirstSeen).
+func delayBase(in Input) time.Time {
+	base := in.Job.CreationTimestamp.Add(time.Second)
+	if !in.FirstSeen.IsZero() && in.FirstSeen.Before(base) {
+		return in.FirstSeen
+	}
+	return base
 }
 
 // waitForDependencies applies spec.after before the first attempt: a dependency that failed (or

@@ -18,6 +18,7 @@ package lifecycle
 
 import (
 	"testing"
+	"time"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
@@ -63,17 +64,38 @@ func TestDecideWaiting(t *testing.T) {
 			want: Result{Status: makeStatus().Ready(t0).Obj(), Action: AwaitAdmission, Attempt: 1, Target: inlinePod()},
 		},
 		{
-			name: "delaySeconds ahead: Delayed until creation + delay",
+			name: "delaySeconds ahead, first sight unknown: Delayed until creation + 1 s + delay (the create happened within that second)",
 			job:  makeJob().Delay(30).Obj(), now: at(10),
 			want: Result{
-				Status: makeStatus().Phase(kickqv1alpha1.PhaseDelayed).Next(at(30)).Message("waiting until 2026-11-23T12:00:30Z").Obj(),
-				Target: inlinePod(), RequeueAt: at(30),
+				Status: makeStatus().Phase(kickqv1alpha1.PhaseDelayed).Next(at(31)).Message("waiting until 2026-11-23T12:00:31Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(31),
+			},
+		},
+		{
+			name: "delaySeconds counts from when the manager first saw the job; status rounds the time up",
+			job:  makeJob().Delay(30).Obj(), now: at(10), firstSeen: t0.Add(400 * time.Millisecond),
+			want: Result{
+				Status: makeStatus().Phase(kickqv1alpha1.PhaseDelayed).Next(at(31)).Message("waiting until 2026-11-23T12:00:31Z").Obj(),
+				Target: inlinePod(), RequeueAt: t0.Add(30400 * time.Millisecond),
+			},
+		},
+		{
+			name: "delaySeconds is not due a moment before creation + first sight + delay",
+			job:  makeJob().Delay(30).Obj(), now: t0.Add(30399 * time.Millisecond), firstSeen: t0.Add(400 * time.Millisecond),
+			want: Result{
+				Status: makeStatus().Phase(kickqv1alpha1.PhaseDelayed).Next(at(31)).Message("waiting until 2026-11-23T12:00:31Z").Obj(),
+				Target: inlinePod(), RequeueAt: t0.Add(30400 * time.Millisecond),
 			},
 		},
 		{
 			name: "delaySeconds due: ready since its due time",
-			job:  makeJob().Delay(30).Obj(), now: at(30),
-			want: Result{Status: makeStatus().Ready(at(30)).Obj(), Action: AwaitAdmission, Attempt: 1, Target: inlinePod()},
+			job:  makeJob().Delay(30).Obj(), now: at(31),
+			want: Result{Status: makeStatus().Ready(at(31)).Obj(), Action: AwaitAdmission, Attempt: 1, Target: inlinePod()},
+		},
+		{
+			name: "delaySeconds due from first sight, before creation + 1 s + delay",
+			job:  makeJob().Delay(30).Obj(), now: t0.Add(30400 * time.Millisecond), firstSeen: t0.Add(400 * time.Millisecond),
+			want: Result{Status: makeStatus().Ready(t0.Add(30400 * time.Millisecond)).Obj(), Action: AwaitAdmission, Attempt: 1, Target: inlinePod()},
 		},
 		{
 			name: "notBeforeTime ahead: Delayed until then",
@@ -97,8 +119,8 @@ func TestDecideWaiting(t *testing.T) {
 			name: "a delayed job is not blocked before its time",
 			job:  makeJob().Queue("q").Delay(30).Obj(), queue: missingQueue, now: at(10),
 			want: Result{
-				Status:    makeStatus().Phase(kickqv1alpha1.PhaseDelayed).Next(at(30)).Message("waiting until 2026-11-23T12:00:30Z").Obj(),
-				RequeueAt: at(30),
+				Status:    makeStatus().Phase(kickqv1alpha1.PhaseDelayed).Next(at(31)).Message("waiting until 2026-11-23T12:00:31Z").Obj(),
+				RequeueAt: at(31),
 			},
 		},
 		{
