@@ -246,7 +246,7 @@ func TestDecideRunning(t *testing.T) {
 		{
 			name: "webhook call missing long after the start (a restart): called again, no create deadline",
 			job:  makeJob().Webhook("https://run.example/j").Status(webhookRunning).Obj(), now: at(3600),
-			obs:  attempt.Observation{Phase: attempt.Missing, Name: "uid-1-1"},
+			obs: attempt.Observation{Phase: attempt.Missing, Name: "uid-1-1"},
 			want: Result{
 				Status: runningStatus(1, t0).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(t0)}).Obj(),
 				Action: Start, Attempt: 1, Target: webhookTarget,
