@@ -110,6 +110,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	pods.Report = endpoint
 	jobs := NewQueueJobReconciler(c, opts.Clock, mgr.GetEventRecorder("kickq"),
 		map[attempt.TargetKind]executor.Executor{attempt.KindPod: pods})
+	pods.Notify = jobs.notify // a refused pod create ends the attempt; no pod event says so
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	workers := opts.WebhookWorkers
 	if workers == 0 {

@@ -139,6 +139,7 @@ type QueueSpec struct {
 
 	// defaultHandler runs jobs whose type no handler names (and jobs with no type).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.pod) || !has(self.pod.template.spec) || (has(self.pod.template.spec.containers) && self.pod.template.spec.containers.all(c, has(c.image) && c.image != '') && (!has(self.pod.template.spec.initContainers) || self.pod.template.spec.initContainers.all(c, has(c.image) && c.image != '')))",message="pod.template: every container and init container needs an image"
 	DefaultHandler *HandlerSpec `json:"defaultHandler,omitempty"`
 
 	// retention deletes finished jobs of this queue; unset keeps them.

@@ -256,6 +256,7 @@ type QueueJobSpec struct {
 
 	// pod is an inline target: each attempt runs as a Pod from this template.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.template.spec) || (has(self.template.spec.containers) && self.template.spec.containers.all(c, has(c.image) && c.image != '') && (!has(self.template.spec.initContainers) || self.template.spec.initContainers.all(c, has(c.image) && c.image != '')))",message="pod.template: every container and init container needs an image"
 	Pod *PodTarget `json:"pod,omitempty"`
 
 	// webhook is an inline target: each attempt is a signed HTTP POST.
@@ -347,8 +348,14 @@ const (
 	AttemptReasonHeartbeatTimeout = "HeartbeatTimeout"
 	// AttemptReasonAttemptDeadlineExceeded: the attempt ran longer than attemptDeadlineSeconds.
 	AttemptReasonAttemptDeadlineExceeded = "AttemptDeadlineExceeded"
-	// AttemptReasonStartDeadlineExceeded: the pod did not start within pod.startDeadlineSeconds.
+	// AttemptReasonStartDeadlineExceeded: the pod did not start, or could not be created, within
+	// pod.startDeadlineSeconds (10 minutes when unset, for creates).
 	AttemptReasonStartDeadlineExceeded = "StartDeadlineExceeded"
+	// AttemptReasonPodRefused: the API server refused the attempt's pod (validation, Pod Security
+	// or another admission policy: Die; a missing service account: a counted failure).
+	AttemptReasonPodRefused = "PodRefused"
+	// AttemptReasonQuotaExceeded: a ResourceQuota refused the attempt's pod (a counted failure).
+	AttemptReasonQuotaExceeded = "QuotaExceeded"
 	// AttemptReasonCompleted: the run ended successfully.
 	AttemptReasonCompleted = "Completed"
 	// AttemptReasonError: a container failed without a more specific reason.

@@ -18,8 +18,10 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,9 +34,11 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
+	"kickq.dev/kickq/internal/limits"
 	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/report"
 )
@@ -54,9 +58,15 @@ func IndexPodOwner(o client.Object) []string {
 // expectationTTL is how long a created pod that the cache does not show yet counts as expected.
 const expectationTTL = 30 * time.Second
 
+// refusalTTL is how long a refused create is remembered for Observe. Forgetting one early is
+// harmless: the lifecycle starts the attempt again, and the create is refused and remembered again.
+const refusalTTL = 10 * time.Minute
+
 // Pods runs attempts as Pods. It reads pods from the manager's cache (only kickq-labelled pods
 // are cached) and remembers, in memory, which pods it created and saw: a pod it saw that is gone
-// is lost; one it created that the cache does not show yet is expected.
+// is lost; one it created that the cache does not show yet is expected. It also remembers the
+// creates the API server refused (validation, admission, quota), which Observe reports as the
+// attempt's end, as the webhook executor reports a call's answer.
 type Pods struct {
 	Client client.Client // writes
 	Reader client.Reader // the cache
@@ -64,10 +74,19 @@ type Pods struct {
 	Clock  clock.PassiveClock
 	// Report, when set, gives pods KICKQ_REPORT_URL and KICKQ_TOKEN.
 	Report *report.Endpoint
+	// Notify, when set, wakes a job's reconciler after its pod was refused: no pod event will.
+	Notify func(types.NamespacedName)
 
 	mu      sync.Mutex
 	created map[attemptKey]time.Time
 	seen    map[attemptKey]bool
+	refused map[attemptKey]refusal
+}
+
+// refusal is a pod create the API server refused: how the attempt ends, and when.
+type refusal struct {
+	result outcome.Result
+	at     time.Time
 }
 
 type attemptKey struct {
@@ -80,7 +99,7 @@ var _ Executor = &Pods{}
 // NewPods returns a pod executor.
 func NewPods(c client.Client, reader client.Reader, scheme *runtime.Scheme, clk clock.PassiveClock) *Pods {
 	return &Pods{Client: c, Reader: reader, Scheme: scheme, Clock: clk,
-		created: map[attemptKey]time.Time{}, seen: map[attemptKey]bool{}}
+		created: map[attemptKey]time.Time{}, seen: map[attemptKey]bool{}, refused: map[attemptKey]refusal{}}
 }
 
 // BuildPod returns the pod of an attempt: the template with kickq's name, labels, owner
@@ -159,19 +178,116 @@ func mergeEnv(have, ours []corev1.EnvVar) []corev1.EnvVar {
 	return append(out, ours...)
 }
 
-// Start creates the attempt's pod; AlreadyExists is success.
+// Start creates the attempt's pod; AlreadyExists is success. A create the API server refuses
+// (Invalid, Forbidden: see ClassifyRefusal) is the attempt's outcome, not an error: Start
+// remembers it, wakes the job, and Observe reports it as Finished. Other errors (timeouts, 5xx,
+// conflicts, throttling) are returned, so the reconcile is retried with backoff.
 func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target attempt.Target, n int32) error {
+	key := attemptKey{job.UID, n}
+	p.mu.Lock()
+	_, known := p.refused[key]
+	p.mu.Unlock()
+	if known {
+		p.wake(job)
+		return nil
+	}
 	pod, err := BuildPod(job, target, n, p.Scheme, p.Report)
 	if err != nil {
 		return err
 	}
 	if err := p.Client.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating pod %s for attempt %d: %w", pod.Name, n, err)
+		r, ok := ClassifyRefusal(pod.Name, err)
+		if !ok {
+			return fmt.Errorf("creating pod %s for attempt %d: %w", pod.Name, n, err)
+		}
+		logf.FromContext(ctx).V(2).Info("the API server refused the attempt's pod", "pod", pod.Name,
+			"attempt", n, "outcome", r.Outcome, "reason", r.Reason)
+		p.refuse(key, r)
+		p.wake(job)
+		return nil
 	}
 	p.mu.Lock()
-	p.created[attemptKey{job.UID, n}] = p.Clock.Now()
+	p.created[key] = p.Clock.Now()
 	p.mu.Unlock()
 	return nil
+}
+
+// refuse remembers a refused create, dropping the refusals of the job's earlier attempts and
+// those older than refusalTTL (of jobs deleted before they were looked at again).
+func (p *Pods) refuse(key attemptKey, r outcome.Result) {
+	now := p.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, old := range p.refused {
+		if (k.job == key.job && k.attempt < key.attempt) || now.Sub(old.at) >= refusalTTL {
+			delete(p.refused, k)
+		}
+	}
+	p.refused[key] = refusal{result: r, at: now}
+}
+
+// wake asks for the job to be looked at again.
+func (p *Pods) wake(job *kickqv1alpha1.QueueJob) {
+	if p.Notify != nil {
+		p.Notify(types.NamespacedName{Namespace: job.Namespace, Name: job.Name})
+	}
+}
+
+// Answers of the API server that refuse a pod for now, not for good. They are matched in the
+// answer's message and causes, as the API server words them (ResourceQuota and ServiceAccount
+// admission, authorization).
+var (
+	quotaRefusals     = []string{"exceeded quota", "status unknown for quota", "insufficient quota"}
+	transientRefusals = []string{"error looking up service account", `cannot create resource "pods"`}
+)
+
+// ClassifyRefusal says how an attempt ends whose pod create failed with err, and false when err
+// is not a refusal (timeouts, 5xx, conflicts, throttling: the create is retried). A quota
+// refusal is a counted failure with backoff (QuotaExceeded), as are a missing service account,
+// a namespace being deleted and kickq's own missing permission (PodRefused): they can pass
+// later. Any other Invalid or Forbidden answer (validation, Pod Security, LimitRange, admission
+// policies and webhooks) is Die (PodRefused): the same pod is refused again. The message is the
+// API server's, bounded.
+func ClassifyRefusal(pod string, err error) (outcome.Result, bool) {
+	if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+		return outcome.Result{}, false
+	}
+	text := refusalText(err)
+	r := outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: kickqv1alpha1.AttemptReasonPodRefused,
+		Message: limits.Truncate(fmt.Sprintf("the API server refused pod %s: %s", pod, err.Error()), limits.MaxMessageBytes, limits.Ellipsis)}
+	if !apierrors.IsForbidden(err) {
+		return r, true
+	}
+	switch {
+	case containsAny(text, quotaRefusals):
+		r.Outcome, r.Reason = kickqv1alpha1.OutcomeFail, kickqv1alpha1.AttemptReasonQuotaExceeded
+	case containsAny(text, transientRefusals) || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		r.Outcome = kickqv1alpha1.OutcomeFail
+	}
+	return r, true
+}
+
+// refusalText is an answer's message and its causes' messages, in lower case.
+func refusalText(err error) string {
+	parts := []string{err.Error()}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		if d := status.Status().Details; d != nil {
+			for _, c := range d.Causes {
+				parts = append(parts, c.Message)
+			}
+		}
+	}
+	return strings.ToLower(strings.Join(parts, "\n"))
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop deletes the attempt's pod.
@@ -184,11 +300,19 @@ func (p *Pods) Stop(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32) e
 	return nil
 }
 
-// Observe reads the attempt's pod from the cache.
+// Observe reports a refused create as Finished with its outcome; otherwise it reads the
+// attempt's pod from the cache.
 func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32) (attempt.Observation, error) {
 	name := attempt.PodName(job, n)
 	key := attemptKey{job.UID, n}
 	obs := attempt.Observation{Name: name}
+	p.mu.Lock()
+	r, refused := p.refused[key]
+	p.mu.Unlock()
+	if refused {
+		obs.Phase, obs.Result = attempt.Finished, r.result
+		return obs, nil
+	}
 	var pod corev1.Pod
 	err := p.Reader.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, &pod)
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -246,10 +370,15 @@ func (p *Pods) Settled(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32
 	return true, nil
 }
 
-// Forget drops the job's expectations.
+// Forget drops the job's expectations and refusals.
 func (p *Pods) Forget(job types.UID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for k := range p.refused {
+		if k.job == job {
+			delete(p.refused, k)
+		}
+	}
 	for k := range p.created {
 		if k.job == job {
 			delete(p.created, k)

@@ -19,6 +19,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +39,8 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
+	"kickq.dev/kickq/internal/limits"
+	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/report"
 )
 
@@ -493,19 +497,166 @@ func TestPodsStartAndStop(t *testing.T) {
 	}
 }
 
-func TestPodsStartCreateFails(t *testing.T) {
-	s := podScheme(t)
-	writes := fake.NewClientBuilder().WithScheme(s).WithInterceptorFuncs(interceptor.Funcs{
-		Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
-			return apierrors.NewForbidden(corev1.Resource("pods"), "mail-1", errors.New("quota exceeded"))
-		}}).Build()
-	p := NewPods(writes, writes, s, clocktesting.NewFakeClock(podEpoch))
-	job := podJob("mail")
-	err := p.Start(context.Background(), job, podTarget(), 1)
-	if !apierrors.IsForbidden(err) {
-		t.Fatalf("Start = %v, want the Forbidden error wrapped", err)
+// TestPodsStartRefused: a create the API server refuses ends the attempt (Observe reports it
+// Finished with the API server's message, the job is woken, no reconcile error); transient errors
+// are returned so the reconcile is retried, and nothing is remembered.
+func TestPodsStartRefused(t *testing.T) {
+	pods := corev1.Resource("pods")
+	invalid := apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Pod").GroupKind(), "mail-1", field.ErrorList{
+		field.Invalid(field.NewPath("spec", "containers").Index(0).Child("ports").Index(0).Child("containerPort"), 70000, "must be between 1 and 65535, inclusive")})
+	const (
+		die  = kickqv1alpha1.OutcomeDie
+		fail = kickqv1alpha1.OutcomeFail
+	)
+	terminating := apierrors.NewForbidden(pods, "mail-1", errors.New("unable to create new content in namespace shop because it is being terminated"))
+	terminating.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause, Message: "namespace shop is being terminated"}}
+	quotaInCause := apierrors.NewForbidden(pods, "mail-1", errors.New("refused"))
+	quotaInCause.ErrStatus.Details.Causes = []metav1.StatusCause{{Message: "exceeded quota: pods, requested: pods=1, used: pods=0, limited: pods=0"}}
+	cases := map[string]struct {
+		err error
+		// want is the attempt's end; empty Outcome: not a refusal, Start returns the error.
+		want outcome.Result
+	}{
+		"invalid pod (validation): Die": {
+			err: invalid,
+			want: outcome.Result{Outcome: die, Reason: kickqv1alpha1.AttemptReasonPodRefused,
+				Message: `the API server refused pod mail-1: Pod "mail-1" is invalid: spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive`},
+		},
+		"Pod Security (policy): Die": {
+			err: apierrors.NewForbidden(pods, "mail-1", errors.New(`violates PodSecurity "restricted:latest": privileged (container "main" must not set securityContext.privileged=true)`)),
+			want: outcome.Result{Outcome: die, Reason: kickqv1alpha1.AttemptReasonPodRefused,
+				Message: `the API server refused pod mail-1: pods "mail-1" is forbidden: violates PodSecurity "restricted:latest": privileged (container "main" must not set securityContext.privileged=true)`},
+		},
+		"admission webhook denial: Die": {
+			err: apierrors.NewForbidden(pods, "mail-1", errors.New(`admission webhook "policy.example.com" denied the request: no latest tags`)),
+			want: outcome.Result{Outcome: die, Reason: kickqv1alpha1.AttemptReasonPodRefused,
+				Message: `the API server refused pod mail-1: pods "mail-1" is forbidden: admission webhook "policy.example.com" denied the request: no latest tags`},
+		},
+		"exceeded quota: counted failure": {
+			err: apierrors.NewForbidden(pods, "mail-1", errors.New("exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2")),
+			want: outcome.Result{Outcome: fail, Reason: kickqv1alpha1.AttemptReasonQuotaExceeded,
+				Message: `the API server refused pod mail-1: pods "mail-1" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2`},
+		},
+		"exceeded quota in a cause: counted failure": {
+			err: quotaInCause,
+			want: outcome.Result{Outcome: fail, Reason: kickqv1alpha1.AttemptReasonQuotaExceeded,
+				Message: `the API server refused pod mail-1: pods "mail-1" is forbidden: refused`},
+		},
+		"quota without status yet: counted failure": {
+			err: apierrors.NewForbidden(pods, "mail-1", errors.New("status unknown for quota: pods, resources: pods")),
+			want: outcome.Result{Outcome: fail, Reason: kickqv1alpha1.AttemptReasonQuotaExceeded,
+				Message: `the API server refused pod mail-1: pods "mail-1" is forbidden: status unknown for quota: pods, resources: pods`},
+		},
+		"service account not created yet: counted failure": {
+			err: apierrors.NewForbidden(pods, "mail-1", errors.New(`error looking up service account shop/default: serviceaccount "default" not found`)),
+			want: outcome.Result{Outcome: fail, Reason: kickqv1alpha1.AttemptReasonPodRefused,
+				Message: `the API server refused pod mail-1: pods "mail-1" is forbidden: error looking up service account shop/default: serviceaccount "default" not found`},
+		},
+		"namespace being deleted: counted failure": {
+			err: terminating,
+			want: outcome.Result{Outcome: fail, Reason: kickqv1alpha1.AttemptReasonPodRefused,
+				Message: `the API server refused pod mail-1: pods "mail-1" is forbidden: unable to create new content in namespace shop because it is being terminated`},
+		},
+		"internal error: retried": {err: apierrors.NewInternalError(errors.New("etcd leader changed"))},
+		"timeout: retried":        {err: apierrors.NewTimeoutError("request did not complete", 2)},
+		"server timeout: retried": {err: apierrors.NewServerTimeout(pods, "create", 1)},
+		"conflict: retried":       {err: apierrors.NewConflict(pods, "mail-1", errors.New("changed"))},
+		"throttled: retried":      {err: apierrors.NewTooManyRequests("slow down", 1)},
+		"no connection: retried":  {err: errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")},
 	}
-	if obs, _ := p.Observe(context.Background(), job, 1); obs.Expected {
-		t.Error("a pod whose create failed is expected")
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newPodsHarness(t, interceptor.Funcs{})
+			creates := 0
+			h.writes = fake.NewClientBuilder().WithScheme(h.scheme).WithInterceptorFuncs(interceptor.Funcs{
+				Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+					creates++
+					return tc.err
+				}}).Build()
+			h.pods.Client = h.writes
+			var woken []types.NamespacedName
+			h.pods.Notify = func(k types.NamespacedName) { woken = append(woken, k) }
+			job := podJob("mail")
+
+			err := h.pods.Start(context.Background(), job, podTarget(), 1)
+			got := h.observe(job, 1)
+			if tc.want.Outcome == "" {
+				if err == nil || !errors.Is(err, tc.err) {
+					t.Fatalf("Start = %v, want the create's error wrapped", err)
+				}
+				if diff := cmp.Diff(attempt.Observation{Phase: attempt.Missing, Name: "mail-1"}, got); diff != "" {
+					t.Errorf("Observe after a failed create (-want +got):\n%s", diff)
+				}
+				if len(woken) != 0 {
+					t.Errorf("woken %v after a failed create; the returned error retries", woken)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Start = %v, want nil: a refusal is the attempt's outcome", err)
+			}
+			if diff := cmp.Diff(attempt.Observation{Phase: attempt.Finished, Name: "mail-1", Result: tc.want}, got); diff != "" {
+				t.Errorf("Observe after a refused create (-want +got):\n%s", diff)
+			}
+			if want := []types.NamespacedName{{Namespace: "shop", Name: "mail"}}; !cmp.Equal(woken, want) {
+				t.Errorf("woken %v, want %v", woken, want)
+			}
+			// A repeated Start of the refused attempt does not create again; it wakes the job again.
+			if err := h.pods.Start(context.Background(), job, podTarget(), 1); err != nil || creates != 1 || len(woken) != 2 {
+				t.Errorf("a repeated Start: err %v, %d creates, %d wake-ups; want nil, 1, 2", err, creates, len(woken))
+			}
+			if ok, err := h.pods.Settled(context.Background(), job, 2); err != nil || !ok {
+				t.Errorf("Settled after a refused attempt = %t, %v; want true: it has no pod", ok, err)
+			}
+		})
+	}
+}
+
+func TestClassifyRefusalBoundsTheMessage(t *testing.T) {
+	huge := apierrors.NewForbidden(corev1.Resource("pods"), "mail-1", errors.New(strings.Repeat("denied ", 1000)))
+	r, ok := ClassifyRefusal("mail-1", huge)
+	if !ok || len(r.Message) > limits.MaxMessageBytes || !strings.HasSuffix(r.Message, limits.Ellipsis) {
+		t.Errorf("ClassifyRefusal of a %d-byte answer: ok %t, a %d-byte message; want a refusal cut to %d bytes",
+			len(huge.Error()), ok, len(r.Message), limits.MaxMessageBytes)
+	}
+}
+
+// TestPodsRefusalsAreForgotten: Forget drops a job's refusal; a later attempt's refusal drops
+// the earlier one; refusals older than refusalTTL are dropped. Each time Observe then says
+// Missing, and the lifecycle starts the attempt again (refused again: idempotent).
+func TestPodsRefusalsAreForgotten(t *testing.T) {
+	ctx := context.Background()
+	h := newPodsHarness(t, interceptor.Funcs{})
+	h.writes = fake.NewClientBuilder().WithScheme(h.scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+			return apierrors.NewForbidden(corev1.Resource("pods"), "x", errors.New("violates PodSecurity"))
+		}}).Build()
+	h.pods.Client = h.writes
+	mail, other, old := podJob("mail"), podJob("other"), podJob("old")
+	start := func(job *kickqv1alpha1.QueueJob, n int32) {
+		t.Helper()
+		if err := h.pods.Start(ctx, job, podTarget(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phase := func(job *kickqv1alpha1.QueueJob, n int32) attempt.Phase { t.Helper(); return h.observe(job, n).Phase }
+
+	start(old, 1)
+	h.clk.Step(refusalTTL)
+	start(mail, 1)
+	start(other, 1)
+	if got := phase(old, 1); got != attempt.Missing {
+		t.Errorf("a refusal older than refusalTTL: %s, want Missing", got)
+	}
+	start(mail, 2)
+	if got1, got2 := phase(mail, 1), phase(mail, 2); got1 != attempt.Missing || got2 != attempt.Finished {
+		t.Errorf("after attempt 2's refusal: attempt 1 %s, attempt 2 %s; want Missing, Finished", got1, got2)
+	}
+	h.pods.Forget(mail.UID)
+	if got := phase(mail, 2); got != attempt.Missing {
+		t.Errorf("after Forget: %s, want Missing", got)
+	}
+	if got := phase(other, 1); got != attempt.Finished {
+		t.Errorf("another job after Forget: %s, want still Finished", got)
 	}
 }

@@ -30,6 +30,12 @@ import (
 // for before it is checked again.
 const expectedPodGrace = 2 * time.Second
 
+// DefaultPodCreateDeadline bounds, when pod.startDeadlineSeconds is unset, how long a pod attempt
+// whose pod does not exist is started again (its creates failing with timeouts, 5xx, conflicts or
+// throttling): past it, counted from the attempt's start, the attempt fails with
+// StartDeadlineExceeded and frees its slot.
+const DefaultPodCreateDeadline = 10 * time.Minute
+
 // runningAttempt is what the checks of a running attempt share.
 type runningAttempt struct {
 	res     *Result
@@ -108,9 +114,11 @@ func (a *runningAttempt) observed() bool {
 			a.fail(kickqv1alpha1.AttemptReasonPodLost, fmt.Sprintf("attempt %d failed: its pod %s disappeared", a.n, a.obs.Name))
 		case a.obs.Expected:
 			a.res.requeue(a.in.Now.Add(expectedPodGrace))
+		case a.createDeadline():
+			// Its creates kept failing: the attempt failed.
 		default:
 			// Recorded as started but not (visibly) created: a manager stopped between the
-			// status write and the create. Starting again is idempotent.
+			// status write and the create, or the create failed. Starting again is idempotent.
 			a.res.Action, a.res.Attempt = Start, a.n
 		}
 		return true
@@ -158,6 +166,25 @@ func (a *runningAttempt) startDeadline() bool {
 		msg += ": " + a.obs.WaitingMessage
 	}
 	a.failAndStop(reason, msg)
+	return true
+}
+
+// createDeadline fails a pod attempt that still has no pod startDeadlineSeconds (else
+// DefaultPodCreateDeadline) after its start, instead of starting it again: its creates kept
+// failing. A webhook attempt without a call is called again (after a restart) instead.
+func (a *runningAttempt) createDeadline() bool {
+	if k := a.res.Target.Kind; k != attempt.KindPod && k != "" { // "": an unresolved target, followed by its pod name
+		return false
+	}
+	limit, within := DefaultPodCreateDeadline, fmt.Sprintf("%s (the default when pod.startDeadlineSeconds is unset)", DefaultPodCreateDeadline)
+	if pod := a.res.Target.Pod; pod != nil && pod.StartDeadlineSeconds != nil {
+		limit, within = seconds(*pod.StartDeadlineSeconds), fmt.Sprintf("startDeadlineSeconds (%ds)", *pod.StartDeadlineSeconds)
+	}
+	if a.in.Now.Before(a.started.Add(limit)) {
+		return false
+	}
+	a.fail(kickqv1alpha1.AttemptReasonStartDeadlineExceeded,
+		fmt.Sprintf("attempt %d's pod %s could not be created within %s", a.n, a.obs.Name, within))
 	return true
 }
 

@@ -199,6 +199,87 @@ func TestDecideRunning(t *testing.T) {
 			want: Result{Status: runningStatus(1, t0).Obj(), Action: Start, Attempt: 1, Target: inlinePod()},
 		},
 		{
+			name: "pod never created, the default create deadline just ahead: start attempt 1 again",
+			job:  run1.Obj(), obs: attempt.Observation{Phase: attempt.Missing, Name: "j-1"}, now: at(599),
+			want: Result{Status: runningStatus(1, t0).Obj(), Action: Start, Attempt: 1, Target: inlinePod()},
+		},
+		{
+			name: "pod never created 10 minutes after the start (startDeadlineSeconds unset): counted failure StartDeadlineExceeded, not started again",
+			job:  run1.Obj(), obs: attempt.Observation{Phase: attempt.Missing, Name: "j-1"}, now: at(600),
+			want: Result{
+				Status: counted(at(600), kickqv1alpha1.AttemptReasonStartDeadlineExceeded,
+					"attempt 1's pod j-1 could not be created within 10m0s (the default when pod.startDeadlineSeconds is unset)", "2026-11-23T12:10:10Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(610),
+				Events: []Event{countedEvent("attempt 1's pod j-1 could not be created within 10m0s (the default when pod.startDeadlineSeconds is unset)")},
+			},
+		},
+		{
+			name: "pod never created, startDeadlineSeconds just ahead: start attempt 1 again",
+			job:  makeJob().StartDeadline(60).Status(runningStatus(1, t0)).Obj(), obs: attempt.Observation{Phase: attempt.Missing, Name: "j-1"}, now: at(59),
+			want: Result{Status: runningStatus(1, t0).Obj(), Action: Start, Attempt: 1, Target: withStartDeadline(inlinePod(), 60)},
+		},
+		{
+			name: "pod never created within startDeadlineSeconds: counted failure StartDeadlineExceeded, not started again",
+			job:  makeJob().StartDeadline(60).Status(runningStatus(1, t0)).Obj(), obs: attempt.Observation{Phase: attempt.Missing, Name: "j-1"}, now: at(60),
+			want: Result{
+				Status: counted(at(60), kickqv1alpha1.AttemptReasonStartDeadlineExceeded,
+					"attempt 1's pod j-1 could not be created within startDeadlineSeconds (60s)", "2026-11-23T12:01:10Z").Obj(),
+				Target: withStartDeadline(inlinePod(), 60), RequeueAt: at(70),
+				Events: []Event{countedEvent("attempt 1's pod j-1 could not be created within startDeadlineSeconds (60s)")},
+			},
+		},
+		{
+			name: "pod never created past the deadline but expected (created moments ago): waited for, not failed",
+			job:  makeJob().StartDeadline(60).Status(runningStatus(1, t0)).Obj(), obs: attempt.Observation{Phase: attempt.Missing, Name: "j-1", Expected: true}, now: at(61),
+			want: Result{Status: runningStatus(1, t0).Obj(), Target: withStartDeadline(inlinePod(), 60), RequeueAt: at(63)},
+		},
+		{
+			name: "pod never created, its handler gone (target unresolved, followed by its pod name): the default create deadline fails it",
+			job:  makeJob().NoTarget().Type("thumbs").Status(runningStatus(1, t0)).Obj(), queue: &QueueView{Spec: &kickqv1alpha1.QueueSpec{}},
+			obs: attempt.Observation{Phase: attempt.Missing, Name: "j-1"}, now: at(600),
+			want: Result{
+				Status: counted(at(600), kickqv1alpha1.AttemptReasonStartDeadlineExceeded,
+					"attempt 1's pod j-1 could not be created within 10m0s (the default when pod.startDeadlineSeconds is unset)", "2026-11-23T12:10:10Z").Obj(),
+				RequeueAt: at(610),
+				Events:    []Event{countedEvent("attempt 1's pod j-1 could not be created within 10m0s (the default when pod.startDeadlineSeconds is unset)")},
+			},
+		},
+		{
+			name: "webhook call missing long after the start (a restart): called again, no create deadline",
+			job:  makeJob().Webhook("https://run.example/j").Status(webhookRunning).Obj(), now: at(3600),
+			obs: attempt.Observation{Phase: attempt.Missing, Name: "uid-1-1"},
+			want: Result{
+				Status: runningStatus(1, t0).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(t0)}).Obj(),
+				Action: Start, Attempt: 1, Target: webhookTarget,
+			},
+		},
+		{
+			name: "pod refused as invalid (no pod, the executor's result): Failed Died with the API server's message",
+			job:  run1.Obj(), now: at(1),
+			obs: attempt.Observation{Phase: attempt.Finished, Name: "j-1", Result: outcome.Result{Outcome: die,
+				Reason: kickqv1alpha1.AttemptReasonPodRefused, Message: `the API server refused pod j-1: Pod "j-1" is invalid: spec.containers[0].image: Required value`}},
+			want: Result{
+				Status: runningStatus(1, t0).
+					Ended(1, at(1), die, kickqv1alpha1.AttemptReasonPodRefused, `the API server refused pod j-1: Pod "j-1" is invalid: spec.containers[0].image: Required value`).
+					Log(at(1), `attempt 1 died: the API server refused pod j-1: Pod "j-1" is invalid: spec.containers[0].image: Required value`).
+					JobFailed(at(1), kickqv1alpha1.ReasonDied, `the API server refused pod j-1: Pod "j-1" is invalid: spec.containers[0].image: Required value`).Obj(),
+				Target: inlinePod(),
+				Events: []Event{warning(kickqv1alpha1.ReasonDied, `the API server refused pod j-1: Pod "j-1" is invalid: spec.containers[0].image: Required value`)},
+			},
+		},
+		{
+			name: "pod refused by a quota: counted failure QuotaExceeded with backoff",
+			job:  run1.Obj(), now: at(1),
+			obs: attempt.Observation{Phase: attempt.Finished, Name: "j-1", Result: outcome.Result{Outcome: fail,
+				Reason: kickqv1alpha1.AttemptReasonQuotaExceeded, Message: `the API server refused pod j-1: pods "j-1" is forbidden: exceeded quota: q`}},
+			want: Result{
+				Status: counted(at(1), kickqv1alpha1.AttemptReasonQuotaExceeded,
+					`the API server refused pod j-1: pods "j-1" is forbidden: exceeded quota: q`, "2026-11-23T12:00:11Z").Obj(),
+				Target: inlinePod(), RequeueAt: at(11),
+				Events: []Event{countedEvent(`the API server refused pod j-1: pods "j-1" is forbidden: exceeded quota: q`)},
+			},
+		},
+		{
 			name: "finished pod matches a Die rule on its exit code: Failed Died (the pod decides, not the observed result)",
 			job:  makeJob().Rules(rule(kickqv1alpha1.RetryActionDie, 2)).Status(runningStatus(1, t0)).Obj(), now: at(60),
 			obs: attempt.Observation{Phase: attempt.Finished, Name: "j-1", Pod: failedPod(2),

@@ -111,6 +111,10 @@ var badManifests = []TableEntry{
 	Entry("two handlers of one type", badCase{queue("q", "handlers: [{type: email, worker: {}}, {type: email, worker: {}}]"), "Duplicate value"}),
 	Entry("defaultHandler beside a \"*\" handler", badCase{queue("q", "handlers: [{type: \"*\", worker: {}}]\ndefaultHandler: {worker: {}}"), "use either defaultHandler or a handler of type \"*\", not both"}),
 	Entry("handler pod with restartPolicy Always", badCase{queue("q", "handlers:\n- type: thumbs\n  pod:\n    template:\n      spec:\n        restartPolicy: Always\n        containers: [{name: main, image: busybox}]"), "pod.template.spec.restartPolicy must be unset or Never"}),
+	Entry("pod container without an image", badCase{job("j", "pod:\n  template:\n    spec:\n      containers: [{name: main}]"), "pod.template: every container and init container needs an image"}),
+	Entry("pod container with an empty image", badCase{job("j", "pod:\n  template:\n    spec:\n      containers: [{name: main, image: \"\"}]"), "pod.template: every container and init container needs an image"}),
+	Entry("pod init container without an image", badCase{job("j", "pod:\n  template:\n    spec:\n      initContainers: [{name: setup}]\n      containers: [{name: main, image: busybox}]"), "pod.template: every container and init container needs an image"}),
+	Entry("defaultHandler pod container without an image", badCase{queue("q", "defaultHandler:\n  pod:\n    template:\n      spec:\n        containers: [{name: main}]"), "pod.template: every container and init container needs an image"}),
 	Entry("handler concurrency of 0", badCase{queue("q", "handlers: [{type: email, worker: {}, concurrency: 0}]"), "spec.handlers[0].concurrency"}),
 	Entry("queue name longer than 63", badCase{queue(long64, "paused: true"), "metadata.name must be at most 63 characters"}),
 }
