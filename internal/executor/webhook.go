@@ -352,10 +352,29 @@ func (w *Webhooks) Settled(_ context.Context, job *kickqv1alpha1.QueueJob, n int
 // Forget drops the job's calls: waiting ones leave the queue and are never made, running ones are
 // cancelled.
 func (w *Webhooks) Forget(uid types.UID) {
+	w.forget(func(k attemptKey, _ *call) bool { return k.job == uid })
+}
+
+// JobForgetter is an executor that drops the runs of a deleted job knowing only its name: the
+// reconciler of a job that is gone has no UID.
+type JobForgetter interface {
+	ForgetJob(job types.NamespacedName)
+}
+
+var _ JobForgetter = &Webhooks{}
+
+// ForgetJob drops the attempt calls of the job of that name, as Forget does; its completion
+// callback, if any, is still sent (the job did finish).
+func (w *Webhooks) ForgetJob(job types.NamespacedName) {
+	w.forget(func(_ attemptKey, c *call) bool { return c.job == job })
+}
+
+// forget drops the attempt calls that match.
+func (w *Webhooks) forget(match func(attemptKey, *call) bool) {
 	w.mu.Lock()
 	var wakes []*types.NamespacedName
 	for k, c := range w.calls {
-		if k.job == uid {
+		if match(k, c) {
 			if c.cancel != nil && c.state != done {
 				c.cancel()
 			}

@@ -194,21 +194,21 @@ func TestWebhookStartNeverWaits(t *testing.T) {
 	}
 }
 
-// A job's waiting call that is forgotten (deleted job) or stopped leaves the queue: it is never
-// made, its place in the backlog is free at once, and a job refused for the full backlog is woken
-// to try again.
+// A job's waiting call that is forgotten (by UID, or by name once the job is gone) or stopped
+// leaves the queue: it is never made, its place in the backlog is free at once, and a job refused
+// for the full backlog is woken to try again.
 func TestWebhookForgetAndStopTakeWaitingCallsOut(t *testing.T) {
 	srv, got := recordingReceiver(t)
 	hang, arrived := hangingReceiver(t)
-	h := newHarnessWith(t, WebhookOptions{Workers: 1, NamespaceBacklog: 2, Guard: netguard.New(loopback, nil)})
+	h := newHarnessWith(t, WebhookOptions{Workers: 1, NamespaceBacklog: 3, Guard: netguard.New(loopback, nil)})
 	ctx := context.Background()
-	// The one worker is held by a call that never answers; two more wait (the backlog).
+	// The one worker is held by a call that never answers; three more wait (the backlog).
 	if err := h.w.Start(ctx, nsJob("a", "held"), webhookTarget(hang.URL, 600), 1); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the first call is in flight", func() bool { return arrived.Load() == 1 })
-	deleted, stopped, refused := nsJob("a", "deleted"), nsJob("a", "stopped"), nsJob("a", "refused")
-	for _, j := range []*kickqv1alpha1.QueueJob{deleted, stopped} {
+	deleted, gone, stopped, refused := nsJob("a", "deleted"), nsJob("a", "gone"), nsJob("a", "stopped"), nsJob("a", "refused")
+	for _, j := range []*kickqv1alpha1.QueueJob{deleted, gone, stopped} {
 		if err := h.w.Start(ctx, j, webhookTarget(srv.URL, 600), 1); err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +216,7 @@ func TestWebhookForgetAndStopTakeWaitingCallsOut(t *testing.T) {
 	if err := h.w.Start(ctx, refused, webhookTarget(srv.URL, 600), 1); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Start beyond the backlog: %v, want ErrBusy", err)
 	}
-	if !strings.Contains(fmt.Sprint(h.w.Start(ctx, refused, webhookTarget(srv.URL, 600), 1)), "namespace a has 2 webhook calls waiting") {
+	if !strings.Contains(fmt.Sprint(h.w.Start(ctx, refused, webhookTarget(srv.URL, 600), 1)), "namespace a has 3 webhook calls waiting") {
 		t.Fatal("ErrBusy does not say which namespace is full")
 	}
 
@@ -232,6 +232,7 @@ func TestWebhookForgetAndStopTakeWaitingCallsOut(t *testing.T) {
 	if err := h.w.Start(ctx, refused, webhookTarget(srv.URL, 600), 1); err != nil {
 		t.Fatalf("Start once there is room: %v", err)
 	}
+	h.w.ForgetJob(types.NamespacedName{Namespace: "a", Name: "gone"})
 	if err := h.w.Stop(ctx, stopped, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestWebhookForgetAndStopTakeWaitingCallsOut(t *testing.T) {
 		t.Fatal("the waiting call was not made once the worker was free")
 	}
 	<-h.woken // the refused job's call ended
-	for _, j := range []*kickqv1alpha1.QueueJob{deleted, stopped} {
+	for _, j := range []*kickqv1alpha1.QueueJob{deleted, gone, stopped} {
 		if obs, _ := h.w.Observe(ctx, j, 1); obs.Phase != attempt.Missing {
 			t.Fatalf("%s: %+v", j.Name, obs)
 		}
