@@ -18,6 +18,8 @@ package executor
 
 import (
 	"container/list"
+	"context"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -29,7 +31,8 @@ import (
 // namespace's backlog is bounded (maxQueued): push refuses rather than waits, and remembers who
 // was refused (up to maxQueued jobs per namespace) to be woken when there is room again.
 //
-// It only orders: it starts nothing and holds no lock of its own (Webhooks.mu guards it).
+// It only orders: it starts nothing and holds no lock of its own (Webhooks.mu guards it; the
+// pool's side is at the end of this file).
 type fairQueue struct {
 	maxInFlight int
 	maxQueued   int
@@ -217,4 +220,48 @@ func (ns *nsQueue) unpark() *types.NamespacedName {
 		ns.parked, ns.parkedSet = nil, nil
 	}
 	return &job
+}
+
+// The pool's side: how Webhooks hands calls to the fair queue and its workers take them.
+
+// take waits for the next call the fair queue lets a worker make; nil once ctx ended.
+func (w *Webhooks) take(ctx context.Context) *call {
+	w.mu.Lock()
+	for {
+		if ctx.Err() != nil {
+			w.mu.Unlock()
+			return nil
+		}
+		if c, wake := w.fair.pop(); c != nil {
+			w.mu.Unlock()
+			w.wake(wake)
+			return c
+		}
+		w.ready.Wait()
+	}
+}
+
+// enqueue hands a new call to the fair queue, or answers ErrBusy when its namespace's backlog is
+// full. Called with w.mu held.
+func (w *Webhooks) enqueue(c *call) error {
+	if !w.fair.push(c) {
+		return fmt.Errorf("%w: namespace %s has %d webhook calls waiting; this one is made once there is room",
+			ErrBusy, c.job.Namespace, w.opts.NamespaceBacklog)
+	}
+	w.ready.Signal()
+	return nil
+}
+
+// dequeue takes a call out of the fair queue if it still waits there, so it is never made.
+// Called with w.mu held; it returns the job to wake for the freed place.
+func (w *Webhooks) dequeue(c *call) *types.NamespacedName {
+	_, wake := w.fair.remove(c)
+	return wake
+}
+
+// wake tells the reconciler of a job refused for a full backlog that there is room now.
+func (w *Webhooks) wake(job *types.NamespacedName) {
+	if job != nil && w.opts.Notify != nil {
+		w.opts.Notify(*job)
+	}
 }
