@@ -454,6 +454,11 @@ func (r *QueueJobReconciler) isStale(job *kickqv1alpha1.QueueJob) bool {
 func (r *QueueJobReconciler) forget(key types.NamespacedName) {
 	r.Admission.Forget(key)
 	r.dropReports(key)
+	for _, e := range r.Executors {
+		if f, ok := e.(executor.JobForgetter); ok {
+			f.ForgetJob(key) // a deleted job's waiting webhook calls are never made
+		}
+	}
 	r.mu.Lock()
 	delete(r.written, key)
 	delete(r.times, key)

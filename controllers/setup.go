@@ -47,6 +47,9 @@ type Options struct {
 
 	// WebhookWorkers is the size of the webhook call pool (default 16).
 	WebhookWorkers int
+	// WebhookTimeoutMax caps every webhook target's timeoutSeconds; 0 means
+	// executor.DefaultWebhookTimeoutMax.
+	WebhookTimeoutMax time.Duration
 	// WebhookGuard decides which addresses webhook calls may dial; nil refuses loopback,
 	// link-local, metadata, unspecified and multicast addresses.
 	WebhookGuard *netguard.Guard
@@ -116,8 +119,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if workers == 0 {
 		workers = 16
 	}
-	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, Guard: opts.WebhookGuard, Clock: opts.Clock,
-		Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
+	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, TimeoutMax: opts.WebhookTimeoutMax,
+		Guard: opts.WebhookGuard, Clock: opts.Clock, Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
 	jobs.Executors[attempt.KindWebhook] = hooks
 	jobs.Callbacks = hooks
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 	_ "time/tzdata" // cron time zones work in images without /usr/share/zoneinfo
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,6 +48,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
+	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/netguard"
 )
 
@@ -63,6 +65,7 @@ type options struct {
 	pprofAddr            string
 
 	webhookWorkers    int
+	webhookTimeoutMax time.Duration
 	webhookAllowCIDRs string
 	webhookDenyCIDRs  string
 	reportAddr        string
@@ -82,6 +85,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 4, "Reconcile workers per controller.")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the pprof endpoints (/debug/pprof/) bind to; empty disables them.")
 	fs.IntVar(&o.webhookWorkers, "webhook-workers", 16, "Webhook calls in flight at once (the call pool's size).")
+	fs.DurationVar(&o.webhookTimeoutMax, "webhook-timeout-max", executor.DefaultWebhookTimeoutMax, "Longest a webhook call may wait for its answer: a target's timeoutSeconds above it is cut to it.")
 	fs.StringVar(&o.webhookAllowCIDRs, "webhook-allow-cidrs", "", "Comma-separated CIDRs webhook calls may reach although blocked by default (loopback, link-local, metadata, unspecified, multicast), e.g. 127.0.0.0/8 for local tests.")
 	fs.StringVar(&o.webhookDenyCIDRs, "webhook-deny-cidrs", "", "Comma-separated CIDRs webhook calls may never reach (checked first).")
 	fs.StringVar(&o.reportAddr, "report-bind-address", ":8082", "Address the report API (POST /v1/namespaces/{ns}/queuejobs/{name}/report) listens on; \"0\" disables it.")
@@ -99,6 +103,9 @@ func (o *options) validate() error {
 	}
 	if o.webhookWorkers < 1 {
 		return errors.New("--webhook-workers must be at least 1")
+	}
+	if o.webhookTimeoutMax < time.Second {
+		return errors.New("--webhook-timeout-max must be at least 1s")
 	}
 	return nil
 }
@@ -193,6 +200,7 @@ func main() {
 	}
 	if _, err := controllers.Setup(context.Background(), mgr, controllers.Options{
 		WebhookWorkers:    opts.webhookWorkers,
+		WebhookTimeoutMax: opts.webhookTimeoutMax,
 		WebhookGuard:      netguard.New(allow, deny),
 		ReportBindAddress: opts.reportAddr,
 		ReportURL:         opts.reportURL,

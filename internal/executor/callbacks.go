@@ -50,25 +50,20 @@ const notifyAttempt = -1
 
 // Notify queues one delivery of a job's completion callback: body is POSTed to target, signed,
 // with webhook-id NotifyID(uid). A delivery already queued, in flight or done is not repeated.
-func (w *Webhooks) Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget, body []byte) error {
+// It never waits for a worker: with the namespace's backlog full it answers ErrBusy.
+func (w *Webhooks) Notify(_ context.Context, job *kickqv1alpha1.QueueJob, target kickqv1alpha1.WebhookTarget, body []byte) error {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.notes[job.UID] != nil {
-		w.mu.Unlock()
 		return nil
 	}
 	c := &call{key: attemptKey{job: job.UID, attempt: notifyAttempt}, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name},
-		target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}}
-	w.notes[job.UID] = c
-	w.mu.Unlock()
-	select {
-	case w.queue <- c:
-		return nil
-	case <-ctx.Done():
-		w.mu.Lock()
-		delete(w.notes, job.UID)
-		w.mu.Unlock()
-		return ctx.Err()
+		queue: job.Spec.QueueName, target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}}
+	if err := w.enqueue(c); err != nil {
+		return err
 	}
+	w.notes[job.UID] = c
+	return nil
 }
 
 // NotifyStatus reports the job's callback delivery.

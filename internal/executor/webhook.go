@@ -17,8 +17,10 @@ limitations under the License.
 package executor
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,14 +49,23 @@ const (
 	DefaultWebhookTimeout = 30 * time.Second
 	// DefaultRetryAfterMax caps a Retry-After whose target sets no retryAfterMaxSeconds.
 	DefaultRetryAfterMax = 10 * time.Minute
+	// DefaultWebhookTimeoutMax caps every target's timeoutSeconds (the manager's
+	// --webhook-timeout-max).
+	DefaultWebhookTimeoutMax = 5 * time.Minute
 	// UserAgent identifies kickq's calls.
 	UserAgent = "kickq-webhook/v1alpha1"
-	// queueLength is how many calls wait for a worker before Start and Notify block.
-	queueLength = 4096
+	// DefaultNamespaceBacklog is how many calls of one namespace may wait for a worker; beyond it
+	// Start and Notify answer ErrBusy.
+	DefaultNamespaceBacklog = 256
 	// drainBytes is how much of an answer beyond limits.MaxResponseBytes is read and dropped, so
 	// the connection can be reused.
 	drainBytes = 4096
 )
+
+// ErrBusy is what Start and Notify answer, at once, when the job's namespace already has as many
+// calls waiting as it may: nothing is recorded, the reconciler tries again (with its backoff), and
+// the executor wakes the job when its namespace has room again. Other namespaces are not affected.
+var ErrBusy = errors.New("too many webhook calls waiting in the namespace")
 
 // Payload is the JSON body of a webhook call.
 type Payload struct {
@@ -74,6 +85,15 @@ type Payload struct {
 type WebhookOptions struct {
 	// Workers is the number of calls in flight at once (the pool's size).
 	Workers int
+	// NamespaceInFlight caps one namespace's calls in flight, so that a namespace whose receivers
+	// hang holds at most this many workers; 0 means half the workers (at least 1).
+	NamespaceInFlight int
+	// NamespaceBacklog caps one namespace's calls waiting for a worker; 0 means
+	// DefaultNamespaceBacklog.
+	NamespaceBacklog int
+	// TimeoutMax caps every target's timeoutSeconds (and the default timeout); 0 means
+	// DefaultWebhookTimeoutMax.
+	TimeoutMax time.Duration
 	// Guard refuses addresses at dial time; nil refuses the default classes.
 	Guard *netguard.Guard
 	// Clock stamps webhook-timestamp and times calls out.
@@ -82,22 +102,26 @@ type WebhookOptions struct {
 	Secrets client.Reader
 	// Report, when set, tells receivers where to report and their token.
 	Report *report.Endpoint
-	// Notify wakes a job's reconciler when its call ended.
+	// Notify wakes a job's reconciler when its call ended, or when its namespace has room again
+	// for a call that was refused with ErrBusy.
 	Notify func(types.NamespacedName)
 	// Transport overrides the HTTP transport (tests); nil builds a guarded one.
 	Transport http.RoundTripper
 }
 
 // Webhooks runs attempts as HTTP calls, in a bounded pool of workers off the reconcilers, and sends
-// completion callbacks (Callbacks, callbacks.go) on the same pool. What it knows of calls lives in
-// memory: after a restart, an attempt recorded as started whose answer was
-// not recorded is called again, with the same webhook-id (at-least-once delivery).
+// completion callbacks (Callbacks, callbacks.go) on the same pool. Waiting calls are taken fairly
+// across namespaces and their queues (fairQueue, fairqueue.go); Start and Notify never wait for a
+// worker. What it knows of calls lives in memory: after a restart, an attempt recorded as started
+// whose answer was not recorded is called again, with the same webhook-id (at-least-once delivery).
 type Webhooks struct {
 	opts   WebhookOptions
 	client *http.Client
-	queue  chan *call
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// fair holds the calls waiting for a worker; idle workers wait on ready (with mu).
+	fair    *fairQueue
+	ready   *sync.Cond
 	calls   map[attemptKey]*call
 	notes   map[types.UID]*call
 	secrets map[types.NamespacedName]cachedSecret
@@ -112,8 +136,10 @@ const (
 )
 
 type call struct {
-	key     attemptKey
-	job     types.NamespacedName
+	key attemptKey
+	job types.NamespacedName
+	// queue is the job's queue: calls wait in one FIFO per namespace and queue.
+	queue   string
 	payload Payload
 	target  kickqv1alpha1.WebhookTarget
 
@@ -125,6 +151,10 @@ type call struct {
 	// accepted: the receiver answered 202 and reports the outcome later.
 	accepted bool
 	cancel   context.CancelFunc
+
+	// slot and sub place a waiting call in the fair queue (nil once taken or removed).
+	slot *list.Element
+	sub  *subQueue
 }
 
 var _ Executor = &Webhooks{}
@@ -134,6 +164,15 @@ func NewWebhooks(opts WebhookOptions) *Webhooks {
 	if opts.Workers < 1 {
 		opts.Workers = 1
 	}
+	if opts.NamespaceInFlight < 1 {
+		opts.NamespaceInFlight = max(opts.Workers/2, 1)
+	}
+	if opts.NamespaceBacklog < 1 {
+		opts.NamespaceBacklog = DefaultNamespaceBacklog
+	}
+	if opts.TimeoutMax <= 0 {
+		opts.TimeoutMax = DefaultWebhookTimeoutMax
+	}
 	if opts.Guard == nil {
 		opts.Guard = netguard.New(nil, nil)
 	}
@@ -141,54 +180,64 @@ func NewWebhooks(opts WebhookOptions) *Webhooks {
 	if rt == nil {
 		rt = GuardedTransport(opts.Guard, opts.Workers)
 	}
-	return &Webhooks{
+	w := &Webhooks{
 		opts: opts,
 		client: &http.Client{
 			Transport: rt,
 			// Redirects are not followed: a redirect could lead anywhere.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		queue:   make(chan *call, queueLength),
+		fair:    newFairQueue(opts.NamespaceInFlight, opts.NamespaceBacklog),
 		calls:   map[attemptKey]*call{},
 		notes:   map[types.UID]*call{},
 		secrets: map[types.NamespacedName]cachedSecret{},
 	}
+	w.ready = sync.NewCond(&w.mu)
+	return w
 }
 
 // Run runs the pool of workers until ctx ends (register it with the manager as a RunnableFunc).
 func (w *Webhooks) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.ready.Broadcast()
+		w.mu.Unlock()
+	})
+	defer stop()
 	var wg sync.WaitGroup
 	for range w.opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
-				select {
-				case <-ctx.Done():
+				c := w.take(ctx)
+				if c == nil {
 					return
-				case c := <-w.queue:
-					w.run(ctx, c)
 				}
+				w.run(ctx, c)
+				w.mu.Lock()
+				w.fair.done(c)
+				w.mu.Unlock()
 			}
-		}()
+		})
 	}
-	<-ctx.Done()
 	wg.Wait()
 	return nil
 }
 
-// Start queues attempt `attempt`'s call. A repeated start of a known attempt does nothing.
-func (w *Webhooks) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target attempt.Target, n int32) error {
+// Start queues attempt `attempt`'s call; it never waits for a worker. A repeated start of a known
+// attempt does nothing. When the job's namespace has a full backlog it records nothing and
+// answers ErrBusy.
+func (w *Webhooks) Start(_ context.Context, job *kickqv1alpha1.QueueJob, target attempt.Target, n int32) error {
 	if target.Webhook == nil {
 		return fmt.Errorf("job %s has no webhook target", job.Name)
 	}
 	key := attemptKey{job: job.UID, attempt: n}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if _, ok := w.calls[key]; ok {
-		w.mu.Unlock()
 		return nil
 	}
-	c := &call{key: key, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, target: *target.Webhook.DeepCopy()}
+	c := &call{key: key, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, queue: job.Spec.QueueName,
+		target: *target.Webhook.DeepCopy()}
 	c.payload = Payload{ID: attempt.WebhookID(job.UID, n), Namespace: job.Namespace, Name: job.Name,
 		Queue: job.Spec.QueueName, Type: job.Spec.Type, Data: job.Spec.Data, Attempt: n}
 	if c.payload.Data == nil {
@@ -198,30 +247,27 @@ func (w *Webhooks) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, targe
 		c.payload.ReportURL = r.URL(job.Namespace, job.Name)
 		c.payload.Token = r.Signer.Token(job.UID, n)
 	}
-	w.calls[key] = c
-	w.mu.Unlock()
-	select {
-	case w.queue <- c:
-		return nil
-	case <-ctx.Done():
-		w.mu.Lock()
-		delete(w.calls, key)
-		w.mu.Unlock()
-		return ctx.Err()
+	if err := w.enqueue(c); err != nil {
+		return err
 	}
+	w.calls[key] = c
+	return nil
 }
 
-// Stop cancels the attempt's call if it is still queued or in flight.
+// Stop cancels the attempt's call if it is in flight, or takes it out of the queue if it waits.
 func (w *Webhooks) Stop(_ context.Context, job *kickqv1alpha1.QueueJob, n int32) error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	key := attemptKey{job: job.UID, attempt: n}
+	var wake *types.NamespacedName
 	if c := w.calls[key]; c != nil {
 		if c.cancel != nil {
 			c.cancel()
 		}
+		wake = w.dequeue(c)
 		delete(w.calls, key)
 	}
+	w.mu.Unlock()
+	w.wake(wake)
 	return nil
 }
 
@@ -261,28 +307,64 @@ func (w *Webhooks) Settled(_ context.Context, job *kickqv1alpha1.QueueJob, n int
 	return true, nil
 }
 
-// Forget drops the job's calls, cancelling any still running.
+// Forget drops the job's calls: waiting ones leave the queue and are never made, running ones are
+// cancelled.
 func (w *Webhooks) Forget(uid types.UID) {
+	w.forget(func(k attemptKey, _ *call) bool { return k.job == uid })
+}
+
+// JobForgetter is an executor that drops the runs of a deleted job knowing only its name: the
+// reconciler of a job that is gone has no UID.
+type JobForgetter interface {
+	ForgetJob(job types.NamespacedName)
+}
+
+var _ JobForgetter = &Webhooks{}
+
+// ForgetJob drops the attempt calls of the job of that name, as Forget does; its completion
+// callback, if any, is still sent (the job did finish).
+func (w *Webhooks) ForgetJob(job types.NamespacedName) {
+	w.forget(func(_ attemptKey, c *call) bool { return c.job == job })
+}
+
+// forget drops the attempt calls that match.
+func (w *Webhooks) forget(match func(attemptKey, *call) bool) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	var wakes []*types.NamespacedName
 	for k, c := range w.calls {
-		if k.job == uid {
+		if match(k, c) {
 			if c.cancel != nil && c.state != done {
 				c.cancel()
+			}
+			if wake := w.dequeue(c); wake != nil {
+				wakes = append(wakes, wake)
 			}
 			delete(w.calls, k)
 		}
 	}
+	w.mu.Unlock()
+	for _, job := range wakes {
+		w.wake(job)
+	}
+}
+
+// timeout is how long the call may take: the target's timeoutSeconds or DefaultWebhookTimeout,
+// capped by TimeoutMax; capped says whether the cap cut it.
+func (w *Webhooks) timeout(t *kickqv1alpha1.WebhookTarget) (d time.Duration, capped bool) {
+	d = DefaultWebhookTimeout
+	if t.TimeoutSeconds != nil {
+		d = time.Duration(*t.TimeoutSeconds) * time.Second
+	}
+	if d > w.opts.TimeoutMax {
+		return w.opts.TimeoutMax, true
+	}
+	return d, false
 }
 
 // run makes one call and records its result.
 func (w *Webhooks) run(pool context.Context, c *call) {
-	ctx := pool
-	timeout := DefaultWebhookTimeout
-	if c.target.TimeoutSeconds != nil {
-		timeout = time.Duration(*c.target.TimeoutSeconds) * time.Second
-	}
-	ctx, cancel := context.WithCancel(ctx)
+	timeout, capped := w.timeout(&c.target)
+	ctx, cancel := context.WithCancel(pool)
 	defer cancel()
 	w.mu.Lock()
 	if !w.current(c) {
@@ -298,8 +380,13 @@ func (w *Webhooks) run(pool context.Context, c *call) {
 	res := w.do(ctx, c)
 	t.Stop()
 	if expired.Load() && res.HTTPStatusCode == nil {
+		within := "timeoutSeconds"
+		if capped {
+			within = "the manager's --webhook-timeout-max"
+		}
 		res = outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: kickqv1alpha1.AttemptReasonTimeout,
-			Message: fmt.Sprintf("POST %s got no answer within timeoutSeconds (%s)", outcome.RedactURL(c.target.URL), timeout)}
+			Message: limits.Truncate(fmt.Sprintf("POST %s got no answer within %s (%s)", outcome.RedactURL(c.target.URL), within, timeout),
+				limits.MaxMessageBytes, limits.Ellipsis)}
 	}
 
 	if pool.Err() != nil {

@@ -57,14 +57,22 @@ type harness struct {
 
 func newHarness(t *testing.T, guard *netguard.Guard, objs ...runtime.Object) *harness {
 	t.Helper()
+	return newHarnessWith(t, WebhookOptions{Workers: 2, Guard: guard}, objs...)
+}
+
+// newHarnessWith runs an executor with opts (its clock, secrets, report endpoint and Notify are
+// the harness's).
+func newHarnessWith(t *testing.T, opts WebhookOptions, objs ...runtime.Object) *harness {
+	t.Helper()
 	s := runtime.NewScheme()
 	_ = corev1.AddToScheme(s)
-	h := &harness{t: t, clk: clocktesting.NewFakeClock(time.Now().Truncate(time.Second)), woken: make(chan types.NamespacedName, 16)}
+	h := &harness{t: t, clk: clocktesting.NewFakeClock(time.Now().Truncate(time.Second)), woken: make(chan types.NamespacedName, 1024)}
 	signer, _ := report.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
-	h.w = NewWebhooks(WebhookOptions{Workers: 2, Guard: guard, Clock: h.clk,
-		Secrets: fake.NewClientBuilder().WithScheme(s).WithRuntimeObjects(objs...).Build(),
-		Report:  &report.Endpoint{BaseURL: "http://127.0.0.1:8082", Signer: signer},
-		Notify:  func(k types.NamespacedName) { h.woken <- k }})
+	opts.Clock = h.clk
+	opts.Secrets = fake.NewClientBuilder().WithScheme(s).WithRuntimeObjects(objs...).Build()
+	opts.Report = &report.Endpoint{BaseURL: "http://127.0.0.1:8082", Signer: signer}
+	opts.Notify = func(k types.NamespacedName) { h.woken <- k }
+	h.w = NewWebhooks(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { _ = h.w.Run(ctx) }()

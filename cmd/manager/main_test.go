@@ -1,0 +1,56 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"flag"
+	"io"
+	"testing"
+	"time"
+)
+
+func TestWebhookTimeoutMaxFlag(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		want    time.Duration
+		wantErr bool
+	}{
+		{name: "default", want: 5 * time.Minute},
+		{name: "the API's maximum", args: []string{"--webhook-timeout-max=10m"}, want: 10 * time.Minute},
+		{name: "seconds", args: []string{"--webhook-timeout-max=45s"}, want: 45 * time.Second},
+		{name: "below a second", args: []string{"--webhook-timeout-max=500ms"}, want: 500 * time.Millisecond, wantErr: true},
+		{name: "zero", args: []string{"--webhook-timeout-max=0"}, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var o options
+			fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			o.bind(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.validate(); (err != nil) != tc.wantErr {
+				t.Fatalf("validate() = %v, want error %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && o.webhookTimeoutMax != tc.want {
+				t.Fatalf("--webhook-timeout-max = %s, want %s", o.webhookTimeoutMax, tc.want)
+			}
+		})
+	}
+}
