@@ -255,11 +255,16 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 	return p, nil
 }
 
-// executorFor returns the executor of the job's current attempt: the one of its resolved
-// target's kind. When the target does not resolve (its handler is gone) a pod attempt is still
+// executorFor returns the executor of the job's current attempt: the one of the kind of target
+// it was started on (status.attemptHistory[].targetKind), else of its resolved target's kind. When the target does not resolve (its handler is gone) a pod attempt is still
 // followed through its recorded pod name. A kind without an executor (pull workers) gives nil;
 // a kind this manager does not know is an error, never another executor.
 func (r *QueueJobReconciler) executorFor(job *kickqv1alpha1.QueueJob, t attempt.Target) (executor.Executor, error) {
+	if rec := currentAttempt(job); rec != nil && rec.TargetKind != "" {
+		// The attempt is pinned to the kind of target it started on, whatever its handler
+		// says now.
+		t.Kind = attempt.TargetKind(rec.TargetKind)
+	}
 	switch t.Kind {
 	case "":
 		if rec := currentAttempt(job); rec != nil && rec.PodName != "" {

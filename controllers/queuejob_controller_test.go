@@ -253,6 +253,9 @@ func TestExecutorFor(t *testing.T) {
 	withPodRecord := podJob("a")
 	withPodRecord.Status.Attempts = 1
 	withPodRecord.Status.AttemptHistory = []kickqv1alpha1.AttemptRecord{{Number: 1, PodName: "a-1"}}
+	pinnedToPod := podJob("a")
+	pinnedToPod.Status.Attempts = 1
+	pinnedToPod.Status.AttemptHistory = []kickqv1alpha1.AttemptRecord{{Number: 1, PodName: "a-1", TargetKind: "Pod", Handler: "email"}}
 	for _, tc := range []struct {
 		name     string
 		job      *kickqv1alpha1.QueueJob
@@ -266,6 +269,7 @@ func TestExecutorFor(t *testing.T) {
 		{name: "unresolved target without a pod attempt", job: podJob("a"), kind: ""},
 		{name: "unresolved target of a pod attempt follows the pod", job: withPodRecord, kind: "", want: pods},
 		{name: "unknown kind is an error, never the pod executor", job: podJob("a"), kind: "Lambda", terminal: true},
+		{name: "a pod attempt stays on the pod executor when its handler turned into a webhook", job: pinnedToPod, kind: attempt.KindWebhook, want: pods},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := r.executorFor(tc.job, attempt.Target{Kind: tc.kind})

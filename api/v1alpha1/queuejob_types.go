@@ -356,6 +356,9 @@ const (
 	AttemptReasonPodRefused = "PodRefused"
 	// AttemptReasonQuotaExceeded: a ResourceQuota refused the attempt's pod (a counted failure).
 	AttemptReasonQuotaExceeded = "QuotaExceeded"
+	// AttemptReasonHandlerChanged: the attempt's handler was edited to another kind of target or
+	// removed while it ran, and the attempt had to be started again.
+	AttemptReasonHandlerChanged = "HandlerChanged"
 	// AttemptReasonCompleted: the run ended successfully.
 	AttemptReasonCompleted = "Completed"
 	// AttemptReasonError: a container failed without a more specific reason.
@@ -438,6 +441,17 @@ type AttemptRecord struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	PodName string `json:"podName,omitempty"`
+
+	// targetKind is what the attempt runs on (Pod, Webhook or Worker), fixed when it starts: a
+	// handler edited or removed while the attempt runs does not move it to another target.
+	// +optional
+	// +kubebuilder:validation:Enum=Pod;Webhook;Worker
+	TargetKind string `json:"targetKind,omitempty"`
+
+	// handler is what runs the attempt: the handler's type, "*", defaultHandler, or inline.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Handler string `json:"handler,omitempty"`
 
 	// reason is a CamelCase cause, for example PodLost, ImagePullBackOff or AttemptDeadlineExceeded.
 	// +optional

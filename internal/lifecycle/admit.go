@@ -58,6 +58,8 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
 		a.StartTime = mt(now)
 		a.PodName = podName
+		// The attempt is pinned to its target: later edits of the handler do not move it.
+		a.TargetKind, a.Handler = string(res.Target.Kind), handlerName(in.Job, res.Target)
 	})
 	setBlocked(st, now, false, "", "")
 	if podName != "" {

@@ -52,7 +52,7 @@ func TestAdmit(t *testing.T) {
 	rateBlocked := makeStatus().Ready(t0).Phase(kickqv1alpha1.PhasePending).Message("rate").Blocked(kickqv1alpha1.ReasonRateLimited, "rate")
 	started := func(n int32, now time.Time) *statusWrapper {
 		return makeStatus().Ready(t0).Attempts(n).Phase(kickqv1alpha1.PhaseRunning).Message("attempt " + itoa(n) + " running").Start(now).
-			Record(kickqv1alpha1.AttemptRecord{Number: n, StartTime: mtime(now), PodName: "j-" + itoa(n)})
+			Record(kickqv1alpha1.AttemptRecord{Number: n, StartTime: mtime(now), PodName: "j-" + itoa(n), TargetKind: "Pod", Handler: "inline"})
 	}
 	emailQueue := &QueueView{Spec: &kickqv1alpha1.QueueSpec{Handlers: []kickqv1alpha1.Handler{{Type: "email",
 		HandlerSpec: kickqv1alpha1.HandlerSpec{Pod: podTemplate(), JobPolicies: kickqv1alpha1.JobPolicies{
@@ -90,7 +90,7 @@ func TestAdmit(t *testing.T) {
 			name: "webhook attempt admitted: no pod name",
 			job:  makeJob().Webhook("https://run.example/j").Obj(), now: at(1), decision: admitted,
 			want: Result{
-				Status: started(1, at(1)).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(at(1))}).
+				Status: started(1, at(1)).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(at(1)), TargetKind: "Webhook", Handler: "inline"}).
 					Resolved(defaultResolved("inline")).Log(at(1), "attempt 1 started").Obj(),
 				Action: Start, Attempt: 1,
 				Target: attempt.Target{Kind: attempt.KindWebhook, Webhook: &kickqv1alpha1.WebhookTarget{URL: "https://run.example/j"}},
@@ -100,7 +100,8 @@ func TestAdmit(t *testing.T) {
 			name: "admitted under a queue handler: the snapshot names it and holds its policy",
 			job:  makeJob().NoTarget().Type("email").Obj(), queue: emailQueue, now: at(1), decision: admitted,
 			want: Result{
-				Status: started(1, at(1)).Resolved(emailResolved).Log(at(1), "attempt 1 started: pod j-1").Obj(),
+				Status: started(1, at(1)).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(at(1)), PodName: "j-1", TargetKind: "Pod", Handler: "email"}).
+					Resolved(emailResolved).Log(at(1), "attempt 1 started: pod j-1").Obj(),
 				Action: Start, Attempt: 1, Handler: "email", RequeueAt: at(46),
 				Target: attempt.Target{Kind: attempt.KindPod, Handler: "email", Pod: podTemplate(), AttemptDeadlineSeconds: ptr.To[int32](45)},
 			},
@@ -110,7 +111,7 @@ func TestAdmit(t *testing.T) {
 			job:  makeJob().Status(backedOff).Obj(), now: at(70), decision: admitted,
 			want: Result{
 				Status: afterFailure().Attempts(2).Message("attempt 2 running").
-					Record(kickqv1alpha1.AttemptRecord{Number: 2, StartTime: mtime(at(70)), PodName: "j-2"}).
+					Record(kickqv1alpha1.AttemptRecord{Number: 2, StartTime: mtime(at(70)), PodName: "j-2", TargetKind: "Pod", Handler: "inline"}).
 					Log(at(70), "attempt 2 started: pod j-2").Obj(),
 				Action: Start, Attempt: 2, Target: inlinePod(),
 				Events: []Event{normal(kickqv1alpha1.EventReasonStarted, "attempt 2 started")},

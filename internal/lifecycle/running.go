@@ -116,6 +116,8 @@ func (a *runningAttempt) observed() bool {
 			a.res.requeue(a.in.Now.Add(expectedPodGrace))
 		case a.createDeadline():
 			// Its creates kept failing: the attempt failed.
+		case a.retargeted():
+			// Its handler now names another target: the attempt is not run a second time there.
 		default:
 			// Recorded as started but not (visibly) created: a manager stopped between the
 			// status write and the create, or the create failed. Starting again is idempotent.
@@ -139,6 +141,28 @@ func (a *runningAttempt) observed() bool {
 		}
 	}
 	return false
+}
+
+// retargeted fails an attempt that must be started again (recorded as started, its run not
+// seen) while the handler it was started on now resolves to another kind of target, another
+// handler, or nothing: starting it there would run one attempt on two targets. The next attempt
+// takes the handler as it is then.
+func (a *runningAttempt) retargeted() bool {
+	rec := attemptRecord(&a.res.Status, a.n)
+	if rec == nil || rec.TargetKind == "" {
+		return false // started before attempts recorded their target
+	}
+	now := a.res.Target
+	if string(now.Kind) == rec.TargetKind && handlerName(a.in.Job, now) == rec.Handler {
+		return false
+	}
+	what := fmt.Sprintf("now resolves to %s %q", now.Kind, handlerName(a.in.Job, now))
+	if now.Kind == "" {
+		what = "no longer resolves"
+	}
+	a.fail(kickqv1alpha1.AttemptReasonHandlerChanged, fmt.Sprintf("attempt %d was started on %s %q, which %s; it is not started again elsewhere",
+		a.n, rec.TargetKind, rec.Handler, what))
+	return true
 }
 
 // startDeadline fails a pod that did not start within pod.startDeadlineSeconds.
