@@ -153,14 +153,15 @@ func ExitCodeRuleOf(action kickqv1alpha1.RetryAction, container string, op kickq
 	return r
 }
 
-// PodConditionRule matches pod conditions of the given types (status as the API defaults it:
-// empty means True).
-func PodConditionRule(action kickqv1alpha1.RetryAction, conditionTypes ...string) kickqv1alpha1.RetryRule {
-	r := kickqv1alpha1.RetryRule{Action: action}
-	for _, t := range conditionTypes {
-		r.OnPodConditions = append(r.OnPodConditions, kickqv1alpha1.PodConditionMatcher{Type: t})
-	}
-	return r
+// PodConditionRule matches pod conditions (see ConditionMatch).
+func PodConditionRule(action kickqv1alpha1.RetryAction, conds ...kickqv1alpha1.PodConditionMatcher) kickqv1alpha1.RetryRule {
+	return kickqv1alpha1.RetryRule{Action: action, OnPodConditions: conds}
+}
+
+// ConditionMatch matches a pod condition of a type with a status ("True", "False", "Unknown";
+// empty: as the API defaults it, True).
+func ConditionMatch(conditionType, status string) kickqv1alpha1.PodConditionMatcher {
+	return kickqv1alpha1.PodConditionMatcher{Type: conditionType, Status: status}
 }
 
 // QueueJobWrapper builds a QueueJob.
@@ -410,6 +411,12 @@ func (w *QueueJobWrapper) UID(uid string) *QueueJobWrapper {
 // Created sets metadata.creationTimestamp (for unit tests; the API server sets its own).
 func (w *QueueJobWrapper) Created(t time.Time) *QueueJobWrapper {
 	w.CreationTimestamp = metav1.NewTime(t)
+	return w
+}
+
+// WithStatus replaces the whole status (a copy of st).
+func (w *QueueJobWrapper) WithStatus(st kickqv1alpha1.QueueJobStatus) *QueueJobWrapper {
+	w.QueueJob.Status = *st.DeepCopy()
 	return w
 }
 

@@ -36,6 +36,7 @@ func TestMakeQueueJob(t *testing.T) {
 	got := utiltesting.MakeQueueJob("a", "ns").Queue("q").Type("email").Priority(5).Delay(30*time.Second).
 		Data(map[string]string{"to": "a@b.c"}).Pod("img").StartDeadline(time.Minute).
 		Retry(3, utiltesting.FixedBackoff(20*time.Second)).Rule(utiltesting.ExitCodeRule(kickqv1alpha1.RetryActionDie, 2)).
+		Rule(utiltesting.PodConditionRule(kickqv1alpha1.RetryActionRetry, utiltesting.ConditionMatch("DisruptionTarget", "True"))).
 		AttemptDeadline(2*time.Minute).Batch("b").After("x", "y").Notify("http://h/notify", utiltesting.WithSecret("s", "k")).
 		Suspend().Labels(map[string]string{"team": "a"}).Obj()
 	want := &kickqv1alpha1.QueueJob{
@@ -47,8 +48,12 @@ func TestMakeQueueJob(t *testing.T) {
 			JobPolicies: kickqv1alpha1.JobPolicies{
 				Retry: &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](3),
 					Backoff: &kickqv1alpha1.Backoff{Type: kickqv1alpha1.BackoffFixed, BaseSeconds: ptr.To[int32](20)},
-					Rules: []kickqv1alpha1.RetryRule{{Action: kickqv1alpha1.RetryActionDie,
-						OnExitCodes: &kickqv1alpha1.ExitCodesMatcher{Operator: kickqv1alpha1.ExitCodeOperatorIn, Values: []int32{2}}}}},
+					Rules: []kickqv1alpha1.RetryRule{
+						{Action: kickqv1alpha1.RetryActionDie,
+							OnExitCodes: &kickqv1alpha1.ExitCodesMatcher{Operator: kickqv1alpha1.ExitCodeOperatorIn, Values: []int32{2}}},
+						{Action: kickqv1alpha1.RetryActionRetry,
+							OnPodConditions: []kickqv1alpha1.PodConditionMatcher{{Type: "DisruptionTarget", Status: "True"}}},
+					}},
 				AttemptDeadlineSeconds: ptr.To[int32](120),
 			},
 			Batch:  "b",
