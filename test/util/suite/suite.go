@@ -188,8 +188,11 @@ func (e *Env) NewNamespace() string {
 type Manager struct {
 	// Controllers are its controllers (the report API's endpoint, the webhook pool).
 	Controllers *controllers.Controllers
-	cancel      context.CancelFunc
-	done        chan struct{}
+	// Cache reads what the manager has seen: a spec that must not race the manager's watch
+	// waits until its cache has caught up.
+	Cache  client.Reader
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // Stop stops the manager and waits until it has stopped.
@@ -265,7 +268,7 @@ func (e *Env) StartManager(o ManagerOptions) *Manager {
 		mcancel()
 	}
 	Expect(err).NotTo(HaveOccurred())
-	m := &Manager{Controllers: ctrls, cancel: mcancel, done: make(chan struct{})}
+	m := &Manager{Controllers: ctrls, Cache: mgr.GetCache(), cancel: mcancel, done: make(chan struct{})}
 	go func() {
 		defer GinkgoRecover()
 		defer close(m.done)
