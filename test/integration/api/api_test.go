@@ -54,7 +54,7 @@ var _ = Describe("Samples", func() {
 			Expect(err).NotTo(HaveOccurred())
 			for _, o := range objs {
 				o.SetNamespace(ns)
-				Expect(env.Client.Patch(env.Ctx, o, client.Apply, client.FieldOwner("samples-test"), client.ForceOwnership)).
+				Expect(env.Client.Apply(env.Ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("samples-test"), client.ForceOwnership)).
 					To(Succeed(), "applying %s from %s", o.GetName(), filepath.Base(p))
 				applied++
 			}

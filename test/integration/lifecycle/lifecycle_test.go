@@ -280,7 +280,7 @@ var _ = Describe("Queues and handlers", func() {
 		q := utiltesting.MakeQueue("narrow", ns).Concurrency(2).Paused().Obj()
 		create(q)
 		remaining := []string{"p5", "p4", "p3", "p2", "p1", "p0"} // by priority, highest first
-		for i := 0; i < 6; i++ {
+		for i := range 6 {
 			create(utiltesting.MakeQueueJob(fmt.Sprintf("p%d", i), ns).Queue("narrow").Pod().Priority(int32(i)).Obj())
 		}
 		for _, n := range remaining {
@@ -334,11 +334,11 @@ var _ = Describe("Limits under load", func() {
 		create(utiltesting.MakeQueue("limited", ns).Concurrency(5).Rate(20, 60).Obj())
 		const total = 200
 		began := time.Now()
-		for i := 0; i < total; i++ {
+		for i := range total {
 			create(utiltesting.MakeQueueJob(fmt.Sprintf("load-%03d", i), ns).Queue("limited").Pod().Obj())
 		}
 		maxRunning := 0
-		for step := 0; step < 700; step++ {
+		for step := range 700 {
 			var jobs kickqv1alpha1.QueueJobList
 			Expect(env.Client.List(env.Ctx, &jobs, client.InNamespace(ns))).To(Succeed())
 			running, done := 0, 0

@@ -111,7 +111,7 @@ var _ = Describe("Restart safety", func() {
 		first := env.StartManager(suite.ManagerOptions{})
 		stopKubelet := kubelet(ns)
 		defer stopKubelet()
-		for i := 0; i < 100; i++ {
+		for i := range 100 {
 			Expect(env.Client.Create(env.Ctx, utiltesting.MakeQueueJob(fmt.Sprintf("job-%03d", i), ns).Queue("bulk").Pod().Obj())).To(Succeed())
 		}
 		succeeded := func() int {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +115,7 @@ var _ = Describe("Webhook jobs", func() {
 		h.Set("webhook-timestamp", d[0].Timestamp)
 		h.Set("webhook-signature", d[0].Signature)
 		Expect(verifyIndependently(hookSecret, h, d[0].Raw)).To(BeTrue(), "signature %q", d[0].Signature)
-		Expect(d[0].Timestamp).To(Equal(fmt.Sprint(env.Clock.Now().Unix())))
+		Expect(d[0].Timestamp).To(Equal(strconv.FormatInt(env.Clock.Now().Unix(), 10)))
 
 		// Attempt recorded as Running, then Succeeded: two status writes, and no more after.
 		Expect(writes.Of(ns, "signed")).To(Equal(2))

@@ -240,7 +240,7 @@ func (e *Env) StartManager(o ManagerOptions) *Manager {
 	opts := controllers.Options{WebhookWorkers: o.WebhookWorkers}
 	if e.Clock != nil {
 		// The one place that hands the fake clock to the controllers.
-		opts.Clock, opts.Timers = e.Clock, e.Clock
+		opts.Clock = e.Clock
 	}
 	if o.Writes != nil || o.Intercept != nil {
 		// The manager's client: reads from its cache, writes to the API server.

@@ -416,7 +416,7 @@ func (w *QueueJobWrapper) Created(t time.Time) *QueueJobWrapper {
 
 // WithStatus replaces the whole status (a copy of st).
 func (w *QueueJobWrapper) WithStatus(st kickqv1alpha1.QueueJobStatus) *QueueJobWrapper {
-	w.QueueJob.Status = *st.DeepCopy()
+	w.Status = *st.DeepCopy()
 	return w
 }
 
