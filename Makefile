@@ -55,9 +55,12 @@ verify: generate manifests ## Regenerate code and manifests and fail if they dif
 control-plane: ## Build etcd and kube-apiserver from source into bin/k8s (once per pinned version).
 	hack/build-control-plane.sh
 
+# GINKGO_FLAGS go to the envtest suites only: "-ginkgo.randomize-all -ginkgo.seed=N" repeats an order.
+GINKGO_FLAGS ?= -ginkgo.randomize-all
+
 .PHONY: test
-test: control-plane ## Run the unit and envtest suites against the control plane built from source.
-	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s hack/test.sh $(GO_TEST_FLAGS)
+test: control-plane ## Run the unit and envtest suites (specs in random order) against the control plane built from source.
+	KUBEBUILDER_ASSETS=$(LOCALBIN)/k8s GINKGO_FLAGS="$(GINKGO_FLAGS)" hack/test.sh $(GO_TEST_FLAGS)
 
 ##@ Real cluster (Linux, root)
 

@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
 # Runs every Go test (unit and envtest suites) and prints a short summary; the whole output is in
 # bin/test.log. Extra arguments go to `go test`.
+#
+# The envtest suites (test/integration/...) run in a second `go test`, with $GINKGO_FLAGS after
+# -args (default -ginkgo.randomize-all: specs run in a random order, so that no spec depends on
+# another); the other packages are plain Go tests, which refuse Ginkgo's flags. Each suite prints
+# its seed: GINKGO_FLAGS="-ginkgo.randomize-all -ginkgo.seed=N" repeats an order.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 mkdir -p bin
 log=bin/test.log
 export GINKGO_NO_COLOR=TRUE
+ginkgo_flags=${GINKGO_FLAGS--ginkgo.randomize-all}
+integration=./test/integration/...
 start=$(date +%s)
-go test -count=1 -v "$@" ./... >"$log" 2>&1
-rc=$?
+rc=0
+units=$(go list ./... | grep -v '/test/integration/') || rc=$?
+if [ $rc -eq 0 ]; then
+  # shellcheck disable=SC2086 # one package path per word
+  go test -count=1 -v "$@" $units >"$log" 2>&1 || rc=$?
+else
+  echo "go list ./... failed" >"$log"
+fi
+# shellcheck disable=SC2086 # the Ginkgo flags are separate words
+go test -count=1 -v "$@" "$integration" -args $ginkgo_flags >>"$log" 2>&1 || rc=$?
 took=$(( $(date +%s) - start ))
-# Per package results, and the Ginkgo suites' spec counts.
-grep -E '^(ok|FAIL|---)[[:space:]]|^Ran [0-9]+ of [0-9]+ Specs|^\[FAIL\]|^panic:' "$log" | grep -vE '^--- PASS' || true
+# Per package results, the Ginkgo suites' seeds and spec counts.
+grep -E '^(ok|FAIL|---)[[:space:]]|^Running Suite: |^Random Seed: |^Ran [0-9]+ of [0-9]+ Specs|^\[FAIL\]|^panic:' "$log" | grep -vE '^--- PASS' || true
 specs_passed=$(sed -nE 's/.*SUCCESS! -- ([0-9]+) Passed.*/\1/p; s/.*FAIL! -- ([0-9]+) Passed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 specs_failed=$(sed -nE 's/.*-- [0-9]+ Passed \| ([0-9]+) Failed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 suites=$(grep -cE '^Ran [0-9]+ of [0-9]+ Specs' "$log")

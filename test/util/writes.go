@@ -68,6 +68,11 @@ func CountingClient(cfg *rest.Config, scheme *runtime.Scheme, reader client.Read
 	if err != nil {
 		return nil, err
 	}
+	return w.Wrap(base), nil
+}
+
+// Wrap returns base with every create, update, patch and status update counted in w.
+func (w *WriteCounter) Wrap(base client.WithWatch) client.WithWatch {
 	return interceptor.NewClient(base, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
 			w.add(o)
@@ -85,5 +90,5 @@ func CountingClient(cfg *rest.Config, scheme *runtime.Scheme, reader client.Read
 			w.add(o)
 			return c.SubResource(sub).Update(ctx, o, opts...)
 		},
-	}), nil
+	})
 }

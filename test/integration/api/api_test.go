@@ -44,7 +44,7 @@ import (
 
 var _ = Describe("Samples", func() {
 	It("accepts every file in config/samples with server-side apply", func() {
-		ns := newNamespace()
+		ns := env.NewNamespace()
 		paths, err := filepath.Glob(filepath.Join(util.RepoRoot(), "config", "samples", "*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(len(paths)).To(BeNumerically(">=", 10), "config/samples should show every feature")
@@ -54,7 +54,7 @@ var _ = Describe("Samples", func() {
 			Expect(err).NotTo(HaveOccurred())
 			for _, o := range objs {
 				o.SetNamespace(ns)
-				Expect(k8sClient.Patch(ctx, o, client.Apply, client.FieldOwner("samples-test"), client.ForceOwnership)).
+				Expect(env.Client.Apply(env.Ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("samples-test"), client.ForceOwnership)).
 					To(Succeed(), "applying %s from %s", o.GetName(), filepath.Base(p))
 				applied++
 			}
@@ -65,11 +65,11 @@ var _ = Describe("Samples", func() {
 
 var _ = Describe("Defaults", func() {
 	It("fills only the documented schema defaults and leaves inherited fields unset", func() {
-		ns := newNamespace()
+		ns := env.NewNamespace()
 		j := obj(ns, job("j", "type: email\ncron: {schedule: \"@hourly\"}\nafter: {batch: b}\nretry: {rules: [{action: Retry, onPodConditions: [{type: DisruptionTarget}]}]}"))
-		Expect(k8sClient.Create(ctx, j)).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, j)).To(Succeed())
 		var got kickqv1alpha1.QueueJob
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(j), &got)).To(Succeed())
+		Expect(env.Client.Get(env.Ctx, client.ObjectKeyFromObject(j), &got)).To(Succeed())
 		Expect(got.Spec.QueueName).To(Equal("default"))
 		Expect(got.Spec.Cron.ConcurrencyPolicy).To(Equal(kickqv1alpha1.ConcurrencyForbid))
 		Expect(got.Spec.Cron.MissedRuns).To(Equal(kickqv1alpha1.MissedRunsRunLatest))
@@ -84,40 +84,40 @@ var _ = Describe("Defaults", func() {
 		Expect(got.Spec.Cron.MaxMissedRuns).To(BeNil())
 
 		q := obj(ns, queue("q", "concurrency: 2"))
-		Expect(k8sClient.Create(ctx, q)).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, q)).To(Succeed())
 		var gotQ kickqv1alpha1.Queue
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), &gotQ)).To(Succeed())
+		Expect(env.Client.Get(env.Ctx, client.ObjectKeyFromObject(q), &gotQ)).To(Succeed())
 		Expect(gotQ.Spec.InlineTargets).To(Equal(kickqv1alpha1.InlineTargetsAllow))
 		Expect(gotQ.Spec.Defaults).To(BeNil())
 	})
 
 	It("never makes a valid object fail a rule", func() {
-		ns := newNamespace()
+		ns := env.NewNamespace()
 		// A template with every defaulted field left out, and a job that only names a type.
-		Expect(k8sClient.Create(ctx, obj(ns, cronJob))).To(Succeed())
-		Expect(k8sClient.Create(ctx, obj(ns, job("t", "type: t")))).To(Succeed())
-		Expect(k8sClient.Create(ctx, obj(ns, queue("q", "handlers: [{type: a, worker: {}}]")))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, obj(ns, cronJob))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, obj(ns, job("t", "type: t")))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, obj(ns, queue("q", "handlers: [{type: a, worker: {}}]")))).To(Succeed())
 	})
 })
 
 var _ = Describe("Field selectors", func() {
 	It("serves status.phase, spec.type, spec.queueName and spec.batch", func() {
-		ns := newNamespace()
+		ns := env.NewNamespace()
 		for _, m := range []string{
 			job("a", "type: email\nbatch: b1\nqueueName: mail"),
 			job("b", "type: email\nbatch: b2"),
 			job("c", "type: report\nbatch: b1"),
 		} {
-			Expect(k8sClient.Create(ctx, obj(ns, m))).To(Succeed())
+			Expect(env.Client.Create(env.Ctx, obj(ns, m))).To(Succeed())
 		}
 		var c kickqv1alpha1.QueueJob
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "c"}, &c)).To(Succeed())
+		Expect(env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "c"}, &c)).To(Succeed())
 		c.Status.Phase = kickqv1alpha1.PhaseFailed
-		Expect(k8sClient.Status().Update(ctx, &c)).To(Succeed())
+		Expect(env.Client.Status().Update(env.Ctx, &c)).To(Succeed())
 
 		names := func(field, value string) []string {
 			var l kickqv1alpha1.QueueJobList
-			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns),
+			Expect(env.Client.List(env.Ctx, &l, client.InNamespace(ns),
 				client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector(field, value)})).To(Succeed())
 			var out []string
 			for _, j := range l.Items {
@@ -164,7 +164,7 @@ var _ = Describe("CRD schemas", func() {
 
 	It("install with the categories, short names and selectable fields of the design", func() {
 		var crd apiextensionsv1.CustomResourceDefinition
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "queuejobs.kickq.dev"}, &crd)).To(Succeed())
+		Expect(env.Client.Get(env.Ctx, client.ObjectKey{Name: "queuejobs.kickq.dev"}, &crd)).To(Succeed())
 		Expect(crd.Spec.Names.ShortNames).To(ConsistOf("kqj"))
 		Expect(crd.Spec.Names.Categories).To(ConsistOf("kickq"))
 		var sel []string
@@ -172,7 +172,7 @@ var _ = Describe("CRD schemas", func() {
 			sel = append(sel, f.JSONPath)
 		}
 		Expect(sel).To(ConsistOf(".spec.queueName", ".spec.type", ".spec.batch", ".status.phase"))
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "queues.kickq.dev"}, &crd)).To(Succeed())
+		Expect(env.Client.Get(env.Ctx, client.ObjectKey{Name: "queues.kickq.dev"}, &crd)).To(Succeed())
 		Expect(crd.Spec.Names.ShortNames).To(ConsistOf("kq"))
 		Expect(crd.Spec.Names.Categories).To(ConsistOf("kickq"))
 	})
@@ -207,76 +207,76 @@ var _ = Describe("Admission policy for inline pod targets", func() {
 
 	userClient := func(name string, rules []rbacv1.PolicyRule) client.Client {
 		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Rules: rules}
-		Expect(k8sClient.Create(ctx, role)).To(Succeed())
-		Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
+		Expect(env.Client.Create(env.Ctx, role)).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}},
 		})).To(Succeed())
-		u, err := testEnv.AddUser(envtest.User{Name: name}, nil)
+		u, err := env.TestEnv.AddUser(envtest.User{Name: name}, nil)
 		Expect(err).NotTo(HaveOccurred())
-		c, err := client.New(u.Config(), client.Options{Scheme: scheme})
+		c, err := client.New(u.Config(), client.Options{Scheme: env.Scheme})
 		Expect(err).NotTo(HaveOccurred())
 		return c
 	}
 	kickqRule := rbacv1.PolicyRule{APIGroups: []string{"kickq.dev"}, Resources: []string{"queuejobs", "queues"}, Verbs: []string{"create", "get", "update"}}
 
 	BeforeEach(func() {
-		ns = newNamespace()
+		ns = env.NewNamespace()
 		restricted = userClient("alice-"+ns, []rbacv1.PolicyRule{kickqRule})
 		podMaker = userClient("bob-"+ns, []rbacv1.PolicyRule{kickqRule,
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}})
 		var vap admissionregistrationv1.ValidatingAdmissionPolicy
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "kickq-inline-pod-target"}, &vap)).To(Succeed())
+		Expect(env.Client.Get(env.Ctx, client.ObjectKey{Name: "kickq-inline-pod-target"}, &vap)).To(Succeed())
 	})
 
 	It("refuses an inline pod target to a requester who may not create pods, with a clear message", func() {
 		// The API server loads a new policy asynchronously: wait until it is enforced.
 		Eventually(func() error {
-			return restricted.Create(ctx, obj(ns, job("pod-job", podTarget)))
+			return restricted.Create(env.Ctx, obj(ns, job("pod-job", podTarget)))
 		}, util.Timeout, util.Interval).Should(MatchError(And(
 			ContainSubstring("spec.pod"),
 			ContainSubstring("may not create pods in namespace "+ns),
 		)))
-		err := restricted.Create(ctx, obj(ns, job("pod-job", podTarget)))
+		err := restricted.Create(env.Ctx, obj(ns, job("pod-job", podTarget)))
 		Expect(apierrors.IsForbidden(err) || apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 		AddReportEntry("refused", err.Error())
 	})
 
 	It("allows that requester a webhook target or a type only", func() {
 		Eventually(func() error {
-			return restricted.Create(ctx, obj(ns, job("pod-job", podTarget)))
+			return restricted.Create(env.Ctx, obj(ns, job("pod-job", podTarget)))
 		}, util.Timeout, util.Interval).Should(HaveOccurred())
-		Expect(restricted.Create(ctx, obj(ns, job("hook", "webhook: {url: \"http://hooks.shop.svc/run\"}")))).To(Succeed())
-		Expect(restricted.Create(ctx, obj(ns, job("typed", "type: thumbnail")))).To(Succeed())
+		Expect(restricted.Create(env.Ctx, obj(ns, job("hook", "webhook: {url: \"http://hooks.shop.svc/run\"}")))).To(Succeed())
+		Expect(restricted.Create(env.Ctx, obj(ns, job("typed", "type: thumbnail")))).To(Succeed())
 	})
 
 	It("allows an inline pod target to a requester who may create pods", func() {
 		Eventually(func() error {
-			return restricted.Create(ctx, obj(ns, job("probe", podTarget)))
+			return restricted.Create(env.Ctx, obj(ns, job("probe", podTarget)))
 		}, util.Timeout, util.Interval).Should(HaveOccurred())
-		Expect(podMaker.Create(ctx, obj(ns, job("pod-job", podTarget)))).To(Succeed())
+		Expect(podMaker.Create(env.Ctx, obj(ns, job("pod-job", podTarget)))).To(Succeed())
 	})
 
 	It("guards pod handlers of a Queue the same way, and lets others edit the rest of such a queue", func() {
 		pq := queue("q", "handlers:\n- type: thumbs\n  "+strings.ReplaceAll(podTarget, "\n", "\n  "))
 		Eventually(func() error {
-			return restricted.Create(ctx, obj(ns, pq))
+			return restricted.Create(env.Ctx, obj(ns, pq))
 		}, util.Timeout, util.Interval).Should(MatchError(ContainSubstring("may not create pods")))
-		Expect(podMaker.Create(ctx, obj(ns, pq))).To(Succeed())
+		Expect(podMaker.Create(env.Ctx, obj(ns, pq))).To(Succeed())
 
 		// Unstructured, as kubectl edits it: a typed Go client would add empty fields to the pod
 		// template (resources: {}), which counts as a change of the pod handlers.
 		q := obj(ns, pq)
-		Expect(restricted.Get(ctx, client.ObjectKey{Namespace: ns, Name: "q"}, q)).To(Succeed())
+		Expect(restricted.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "q"}, q)).To(Succeed())
 		Expect(unstructured.SetNestedField(q.Object, true, "spec", "paused")).To(Succeed())
-		Expect(restricted.Update(ctx, q)).To(Succeed(), "pausing does not change the pod handlers")
+		Expect(restricted.Update(env.Ctx, q)).To(Succeed(), "pausing does not change the pod handlers")
 		handlers, _, _ := unstructured.NestedSlice(q.Object, "spec", "handlers")
 		containers, _, _ := unstructured.NestedSlice(handlers[0].(map[string]any), "pod", "template", "spec", "containers")
 		containers[0].(map[string]any)["image"] = "busybox:2"
 		Expect(unstructured.SetNestedSlice(handlers[0].(map[string]any), containers, "pod", "template", "spec", "containers")).To(Succeed())
 		Expect(unstructured.SetNestedSlice(q.Object, handlers, "spec", "handlers")).To(Succeed())
-		Expect(restricted.Update(ctx, q)).To(MatchError(ContainSubstring("may not create pods")))
+		Expect(restricted.Update(env.Ctx, q)).To(MatchError(ContainSubstring("may not create pods")))
 	})
 })
 
@@ -294,13 +294,13 @@ var _ = Describe("Manager deployment", func() {
 
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "restricted-",
 			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
-		Expect(k8sClient.Create(ctx, ns)).To(Succeed())
-		Expect(k8sClient.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: dep.Spec.Template.Spec.ServiceAccountName, Namespace: ns.Name}})).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, ns)).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: dep.Spec.Template.Spec.ServiceAccountName, Namespace: ns.Name}})).To(Succeed())
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "manager", Namespace: ns.Name, Labels: dep.Spec.Template.Labels},
 			Spec:       dep.Spec.Template.Spec,
 		}
-		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, pod)).To(Succeed())
 
 		// The check is real: a pod that runs as root is refused in that namespace.
 		bad := pod.DeepCopy()
@@ -308,6 +308,6 @@ var _ = Describe("Manager deployment", func() {
 		bad.Spec.SecurityContext.RunAsNonRoot = nil
 		bad.Spec.SecurityContext.RunAsUser = nil
 		bad.Spec.Containers[0].SecurityContext.Capabilities = nil
-		Expect(k8sClient.Create(ctx, bad)).To(MatchError(ContainSubstring("violates PodSecurity \"restricted")))
+		Expect(env.Client.Create(env.Ctx, bad)).To(MatchError(ContainSubstring("violates PodSecurity \"restricted")))
 	})
 })

@@ -17,56 +17,20 @@ limitations under the License.
 package api
 
 import (
-	"context"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"kickq.dev/kickq/test/util"
+	"kickq.dev/kickq/test/util/suite"
 )
 
 // This suite checks the API itself against a real API server: what the CRDs and the admission
 // policy accept and refuse. No manager runs.
 
-var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	scheme    = util.NewScheme()
-	ctx       context.Context
-	cancel    context.CancelFunc
-)
+var env = suite.New(suite.Options{Name: "api", Policies: true})
 
 func TestAPI(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "API suite")
-}
-
-var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	ctx, cancel = context.WithCancel(context.Background())
-	var err error
-	testEnv, cfg, k8sClient, err = util.Start(scheme)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(util.InstallPolicies(ctx, k8sClient)).To(Succeed())
-})
-
-var _ = AfterSuite(func() {
-	cancel()
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
-})
-
-// newNamespace creates a fresh namespace for one spec.
-func newNamespace() string {
-	ns, err := util.NewNamespace(ctx, k8sClient, "api")
-	Expect(err).NotTo(HaveOccurred())
-	return ns
 }

@@ -121,11 +121,11 @@ var badManifests = []TableEntry{
 
 var _ = Describe("Validation at create", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	DescribeTable("refuses bad input with a message naming the field or rule",
 		func(c badCase) {
-			err := k8sClient.Create(ctx, obj(ns, c.manifest))
+			err := env.Client.Create(env.Ctx, obj(ns, c.manifest))
 			Expect(err).To(HaveOccurred(), "the API server accepted:\n%s", c.manifest)
 			Expect(err.Error()).To(ContainSubstring(c.message))
 			AddReportEntry("refused", err.Error())
@@ -154,14 +154,14 @@ var cronJob = job("c", "cron: {schedule: \"*/5 * * * *\"}\n"+podTarget)
 
 var _ = Describe("Validation at update", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	DescribeTable("spec is immutable but for priority, suspend and cancel",
 		func(c updateCase) {
 			u := obj(ns, c.before)
-			Expect(k8sClient.Create(ctx, u)).To(Succeed())
+			Expect(env.Client.Create(env.Ctx, u)).To(Succeed())
 			c.mutate(u)
-			err := k8sClient.Update(ctx, u)
+			err := env.Client.Update(env.Ctx, u)
 			if c.message == "" {
 				Expect(err).NotTo(HaveOccurred())
 				return

@@ -25,11 +25,10 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
 const (
@@ -38,30 +37,21 @@ const (
 	consistency = 400 * time.Millisecond
 )
 
-func template(ns, name, schedule, path string, mut ...func(*kickqv1alpha1.CronSpec)) *kickqv1alpha1.QueueJob {
-	c := &kickqv1alpha1.CronSpec{Schedule: schedule}
-	for _, m := range mut {
-		m(c)
-	}
-	return &kickqv1alpha1.QueueJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: kickqv1alpha1.QueueJobSpec{Cron: c, Webhook: &kickqv1alpha1.WebhookTarget{URL: sink.URL + path},
-			JobPolicies: kickqv1alpha1.JobPolicies{Retry: &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](0)}}},
-	}
+// template is a cron template whose children call the suite's receiver at path, without retries.
+func template(ns, name, schedule, path string) *utiltesting.QueueJobWrapper {
+	return utiltesting.MakeQueueJob(name, ns).Cron(schedule).Webhook(sink.URL + path).Retry(0)
 }
-
-func allow(c *kickqv1alpha1.CronSpec) { c.ConcurrencyPolicy = kickqv1alpha1.ConcurrencyAllow }
 
 func getJob(ns, name string) *kickqv1alpha1.QueueJob {
 	var j kickqv1alpha1.QueueJob
-	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
+	ExpectWithOffset(1, env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
 	return &j
 }
 
 // children lists a template's children, sorted by name (= by scheduled time).
 func children(ns, tmpl string) []kickqv1alpha1.QueueJob {
 	var l kickqv1alpha1.QueueJobList
-	ExpectWithOffset(1, k8sClient.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{kickqv1alpha1.LabelScheduledBy: tmpl})).To(Succeed())
+	ExpectWithOffset(1, env.Client.List(env.Ctx, &l, client.InNamespace(ns), client.MatchingLabels{kickqv1alpha1.LabelScheduledBy: tmpl})).To(Succeed())
 	sort.Slice(l.Items, func(a, b int) bool { return l.Items[a].Name < l.Items[b].Name })
 	return l.Items
 }
@@ -70,7 +60,7 @@ func children(ns, tmpl string) []kickqv1alpha1.QueueJob {
 func phaseOf(ns, name string) func() kickqv1alpha1.QueueJobPhase {
 	return func() kickqv1alpha1.QueueJobPhase {
 		var j kickqv1alpha1.QueueJob
-		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j); err != nil {
+		if err := env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: name}, &j); err != nil {
 			return ""
 		}
 		return j.Status.Phase
@@ -82,8 +72,8 @@ func childCount(ns, tmpl string) func() int {
 }
 
 func stepTo(t time.Time) {
-	if t.After(fakeClock.Now()) {
-		fakeClock.SetTime(t)
+	if t.After(env.Clock.Now()) {
+		env.Clock.SetTime(t)
 	}
 }
 
@@ -103,19 +93,12 @@ func nextFiring(ns, name string, after time.Time) time.Time {
 
 var _ = Describe("Cron templates", func() {
 	var ns string
-	BeforeEach(func() {
-		ns = newNamespace()
-		// Templates count firings from their creation time, which the API server stamps with the
-		// real clock: each spec starts a manager whose fake clock is at the real time.
-		stopMgr()
-		fakeClock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
-		stopMgr = startManager()
-	})
+	// Templates count firings from their creation time, which the API server stamps with the
+	// real clock: the suite starts each spec with its fake clock at the real time.
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	It("fires exactly one child per minute over 10 minutes, named by the scheduled time", func() {
-		Expect(k8sClient.Create(ctx, template(ns, "tick", "*/1 * * * *", "/ok", allow, func(c *kickqv1alpha1.CronSpec) {
-			c.SuccessfulJobsHistoryLimit = ptr.To[int32](20)
-		}))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, template(ns, "tick", "*/1 * * * *", "/ok").CronConcurrency(kickqv1alpha1.ConcurrencyAllow).CronHistory(20, -1).Obj())).To(Succeed())
 		Eventually(func() kickqv1alpha1.QueueJobPhase { return getJob(ns, "tick").Status.Phase }, timeout, interval).Should(Equal(kickqv1alpha1.PhaseScheduled))
 		var fired []time.Time
 		var prev time.Time
@@ -143,15 +126,12 @@ var _ = Describe("Cron templates", func() {
 
 	DescribeTable("applies missedRuns after the manager was down across 5 firings, without duplicates",
 		func(policy kickqv1alpha1.MissedRunsPolicy, wantChildren int, wantMissed int64) {
-			Expect(k8sClient.Create(ctx, template(ns, "gap", "*/1 * * * *", "/ok", allow, func(c *kickqv1alpha1.CronSpec) {
-				c.MissedRuns = policy
-				c.MaxMissedRuns = ptr.To[int32](3)
-				c.SuccessfulJobsHistoryLimit = ptr.To[int32](20)
-			}))).To(Succeed())
+			Expect(env.Client.Create(env.Ctx, template(ns, "gap", "*/1 * * * *", "/ok").CronConcurrency(kickqv1alpha1.ConcurrencyAllow).
+				CronMissedRuns(policy, 3).CronHistory(20, -1).Obj())).To(Succeed())
 			first := nextFiring(ns, "gap", time.Time{})
-			stopMgr()
-			stepTo(first.Add(4*time.Minute + 30*time.Second)) // five firings pass; back 30 s late
-			stopMgr = startManager()
+			env.RestartManager(func() {
+				stepTo(first.Add(4*time.Minute + 30*time.Second)) // five firings pass; back 30 s late
+			})
 			Eventually(childCount(ns, "gap"), timeout, interval).Should(Equal(wantChildren))
 			Consistently(childCount(ns, "gap"), consistency, interval).Should(Equal(wantChildren))
 			Eventually(func() int64 { return getJob(ns, "gap").Status.MissedRuns }, timeout, interval).Should(Equal(wantMissed))
@@ -168,41 +148,39 @@ var _ = Describe("Cron templates", func() {
 	)
 
 	It("fires once per new value of the run-now annotation", func() {
-		Expect(k8sClient.Create(ctx, template(ns, "manual", "@yearly", "/ok", allow))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, template(ns, "manual", "@yearly", "/ok").CronConcurrency(kickqv1alpha1.ConcurrencyAllow).Obj())).To(Succeed())
 		nextFiring(ns, "manual", time.Time{})
 		annotate := func(k, v string) {
 			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, k, v)
-			Expect(k8sClient.Patch(ctx, getJob(ns, "manual"), client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+			Expect(env.Client.Patch(env.Ctx, getJob(ns, "manual"), client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
 		}
 		annotate(kickqv1alpha1.AnnotationRunNow, "first")
 		Eventually(childCount(ns, "manual"), timeout, interval).Should(Equal(1))
 		Eventually(func() string { return getJob(ns, "manual").Status.LastHandledRunNow }, timeout, interval).Should(Equal("first"))
 		annotate("unrelated", "touch") // the same run-now value does not fire again
 		Consistently(childCount(ns, "manual"), consistency, interval).Should(Equal(1))
-		fakeClock.Step(2 * time.Second)
+		env.Clock.Step(2 * time.Second)
 		annotate(kickqv1alpha1.AnnotationRunNow, "second")
 		Eventually(childCount(ns, "manual"), timeout, interval).Should(Equal(2))
 		Consistently(childCount(ns, "manual"), consistency, interval).Should(Equal(2))
 	})
 
 	It("stops firing while suspended", func() {
-		Expect(k8sClient.Create(ctx, template(ns, "pause", "*/1 * * * *", "/ok", allow))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, template(ns, "pause", "*/1 * * * *", "/ok").CronConcurrency(kickqv1alpha1.ConcurrencyAllow).Obj())).To(Succeed())
 		next := nextFiring(ns, "pause", time.Time{})
 		stepTo(next)
 		Eventually(childCount(ns, "pause"), timeout, interval).Should(Equal(1))
 		patch := []byte(`{"spec":{"cron":{"suspend":true}}}`)
-		Expect(k8sClient.Patch(ctx, getJob(ns, "pause"), client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+		Expect(env.Client.Patch(env.Ctx, getJob(ns, "pause"), client.RawPatch(types.MergePatchType, patch))).To(Succeed())
 		Eventually(func() string { return getJob(ns, "pause").Status.Message }, timeout, interval).Should(ContainSubstring("suspended"))
 		for range 3 {
-			fakeClock.Step(time.Minute)
+			env.Clock.Step(time.Minute)
 			Consistently(childCount(ns, "pause"), consistency/2, interval).Should(Equal(1))
 		}
 	})
 
 	It("keeps successfulJobsHistoryLimit finished children, deleting the oldest", func() {
-		Expect(k8sClient.Create(ctx, template(ns, "hist", "*/1 * * * *", "/ok", allow, func(c *kickqv1alpha1.CronSpec) {
-			c.SuccessfulJobsHistoryLimit = ptr.To[int32](2)
-		}))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, template(ns, "hist", "*/1 * * * *", "/ok").CronConcurrency(kickqv1alpha1.ConcurrencyAllow).CronHistory(2, -1).Obj())).To(Succeed())
 		var names []string
 		var prev time.Time
 		for range 4 {
@@ -212,7 +190,7 @@ var _ = Describe("Cron templates", func() {
 			names = append(names, name)
 			Eventually(func() kickqv1alpha1.QueueJobPhase {
 				var j kickqv1alpha1.QueueJob
-				if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j); err != nil {
+				if err := env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: name}, &j); err != nil {
 					return "gone"
 				}
 				return j.Status.Phase
@@ -229,10 +207,8 @@ var _ = Describe("Cron templates", func() {
 	})
 
 	It("skips a firing while a child runs under Forbid, and cancels it under Replace", func() {
-		Expect(k8sClient.Create(ctx, template(ns, "forbid", "*/1 * * * *", "/accept"))).To(Succeed())
-		Expect(k8sClient.Create(ctx, template(ns, "replace", "*/1 * * * *", "/accept", func(c *kickqv1alpha1.CronSpec) {
-			c.ConcurrencyPolicy = kickqv1alpha1.ConcurrencyReplace
-		}))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, template(ns, "forbid", "*/1 * * * *", "/accept").Obj())).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, template(ns, "replace", "*/1 * * * *", "/accept").CronConcurrency(kickqv1alpha1.ConcurrencyReplace).Obj())).To(Succeed())
 		next := nextFiring(ns, "forbid", time.Time{})
 		Expect(nextFiring(ns, "replace", time.Time{})).To(Equal(next))
 		stepTo(next)
@@ -251,9 +227,9 @@ var _ = Describe("Cron templates", func() {
 		func(schedule, tz, field string) {
 			t := template(ns, "bad", schedule, "/ok")
 			if tz != "" {
-				t.Spec.Cron.TimeZone = ptr.To(tz)
+				t.CronTimeZone(tz)
 			}
-			Expect(k8sClient.Create(ctx, t)).To(Succeed())
+			Expect(env.Client.Create(env.Ctx, t.Obj())).To(Succeed())
 			Eventually(func() kickqv1alpha1.QueueJobPhase { return getJob(ns, "bad").Status.Phase }, timeout, interval).Should(Equal(kickqv1alpha1.PhaseFailed))
 			j := getJob(ns, "bad")
 			Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonInvalidSpec))

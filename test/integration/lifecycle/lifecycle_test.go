@@ -33,18 +33,15 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/test/util"
+	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
 var _ = Describe("A pod job", func() {
 	var ns string
-	BeforeEach(func() {
-		ns = newNamespace()
-		// Specs step the fake clock; start each one at the real time that stamps new objects.
-		fakeClock.SetTime(time.Now().Truncate(time.Second))
-	})
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	It("runs one pod and ends Succeeded with the termination message as result, in 2 status writes and 1 pod create", func() {
-		create(makeJob("hello", ns).Pod().Data(`{"who":"world"}`).AttemptDeadline(120).Obj())
+		create(utiltesting.MakeQueueJob("hello", ns).Pod().Data(`{"who":"world"}`).AttemptDeadline(120 * time.Second).Obj())
 		pod := waitPod(ns, "hello", 1)
 		Expect(pod.Labels).To(HaveKeyWithValue(kickqv1alpha1.LabelJob, "hello"))
 		Expect(pod.Labels).To(HaveKeyWithValue(kickqv1alpha1.LabelQueue, "default"))
@@ -76,7 +73,7 @@ var _ = Describe("A pod job", func() {
 		// Events follow each transition, after the status write that records it.
 		Eventually(func() []string {
 			var l eventsv1.EventList
-			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+			Expect(env.Client.List(env.Ctx, &l, client.InNamespace(ns))).To(Succeed())
 			var reasons []string
 			for _, e := range l.Items {
 				if e.Regarding.Name == "hello" {
@@ -90,14 +87,14 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("keeps a termination message that is not JSON as a string", func() {
-		create(makeJob("plain", ns).Pod().Obj())
+		create(utiltesting.MakeQueueJob("plain", ns).Pod().Obj())
 		finishPod(ns, "plain", 1, 0, "all done")
 		done := expectPhase(ns, "plain", kickqv1alpha1.PhaseSucceeded)
 		Expect(string(done.Status.Result.Raw)).To(Equal(`"all done"`))
 	})
 
 	It("fails twice with exit 1, waits the configured backoff each time, then succeeds with attempts 3", func() {
-		create(makeJob("flaky", ns).Pod().Retry(3, kickqv1alpha1.BackoffFixed, 20).Obj())
+		create(utiltesting.MakeQueueJob("flaky", ns).Pod().Retry(3, utiltesting.FixedBackoff(20*time.Second)).Obj())
 		finishPod(ns, "flaky", 1, 1, "")
 		j := expectPhase(ns, "flaky", kickqv1alpha1.PhaseDelayed)
 		Expect(j.Status.FailedAttempts).To(Equal(int32(1)))
@@ -122,7 +119,7 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("fails with RetriesExhausted once retry.limit counted failures are exceeded", func() {
-		create(makeJob("doomed", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		create(utiltesting.MakeQueueJob("doomed", ns).Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Obj())
 		finishPod(ns, "doomed", 1, 3, "")
 		j := expectPhase(ns, "doomed", kickqv1alpha1.PhaseFailed)
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonRetriesExhausted))
@@ -130,14 +127,14 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("dies at once on a Die rule and retries without counting on a Retry rule", func() {
-		rules := []kickqv1alpha1.RetryRule{exitRule(kickqv1alpha1.RetryActionDie, 2), exitRule(kickqv1alpha1.RetryActionRetry, 75)}
-		create(makeJob("die", ns).Pod().Retry(5, kickqv1alpha1.BackoffFixed, 5, rules...).Obj())
+		rules := []kickqv1alpha1.RetryRule{utiltesting.ExitCodeRule(kickqv1alpha1.RetryActionDie, 2), utiltesting.ExitCodeRule(kickqv1alpha1.RetryActionRetry, 75)}
+		create(utiltesting.MakeQueueJob("die", ns).Pod().Retry(5, utiltesting.FixedBackoff(5*time.Second)).Rule(rules...).Obj())
 		finishPod(ns, "die", 1, 2, "")
 		j := expectPhase(ns, "die", kickqv1alpha1.PhaseFailed)
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDied))
 		Expect(j.Status.Message).To(ContainSubstring("rule 1"))
 
-		create(makeJob("again", ns).Pod().Retry(5, kickqv1alpha1.BackoffFixed, 5, rules...).Obj())
+		create(utiltesting.MakeQueueJob("again", ns).Pod().Retry(5, utiltesting.FixedBackoff(5*time.Second)).Rule(rules...).Obj())
 		finishPod(ns, "again", 1, 75, "")
 		finishPod(ns, "again", 2, 0, "")
 		j = expectPhase(ns, "again", kickqv1alpha1.PhaseSucceeded)
@@ -146,10 +143,9 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("retries a disrupted pod without counting", func() {
-		create(makeJob("evicted", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		create(utiltesting.MakeQueueJob("evicted", ns).Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Obj())
 		pod := waitPod(ns, "evicted", 1)
-		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI"}}
-		setPodExited(pod, 137, "")
+		writePodStatus(pod, utiltesting.WrapPod(pod).DisruptionTarget("EvictionByEvictionAPI").Exited(137, ""))
 		finishPod(ns, "evicted", 2, 0, "")
 		j := expectPhase(ns, "evicted", kickqv1alpha1.PhaseSucceeded)
 		Expect(j.Status.FailedAttempts).To(BeZero())
@@ -157,11 +153,11 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("treats a pod deleted mid-run as a failed attempt (PodLost) and retries", func() {
-		create(makeJob("lost", ns).Pod().Retry(2, kickqv1alpha1.BackoffFixed, 10).Obj())
+		create(utiltesting.MakeQueueJob("lost", ns).Pod().Retry(2, utiltesting.FixedBackoff(10*time.Second)).Obj())
 		pod := waitPod(ns, "lost", 1)
 		setPodRunning(pod)
 		expectPhase(ns, "lost", kickqv1alpha1.PhaseRunning)
-		Expect(k8sClient.Delete(ctx, pod, client.GracePeriodSeconds(0))).To(Succeed())
+		Expect(env.Client.Delete(env.Ctx, pod, client.GracePeriodSeconds(0))).To(Succeed())
 		j := expectPhase(ns, "lost", kickqv1alpha1.PhaseDelayed)
 		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("PodLost"))
 		stepTo(j.Status.NextAttemptTime.Time)
@@ -170,7 +166,7 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("fails an attempt whose pod is stuck in ImagePullBackOff past startDeadlineSeconds, deletes that pod and retries", func() {
-		create(makeJob("pull", ns).Pod().StartDeadline(60).Retry(1, kickqv1alpha1.BackoffFixed, 10).Obj())
+		create(utiltesting.MakeQueueJob("pull", ns).Pod().StartDeadline(60*time.Second).Retry(1, utiltesting.FixedBackoff(10*time.Second)).Obj())
 		pod := waitPod(ns, "pull", 1)
 		setPodWaiting(pod, "ImagePullBackOff", "Back-off pulling image busybox")
 		Eventually(func() string { return getJob(ns, "pull").Status.Message }, util.Timeout, util.Interval).
@@ -180,13 +176,13 @@ var _ = Describe("A pod job", func() {
 		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("ImagePullBackOff"))
 		Eventually(func() bool {
 			var p corev1.Pod
-			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &p)
+			err := env.Client.Get(env.Ctx, client.ObjectKeyFromObject(pod), &p)
 			return err != nil || p.DeletionTimestamp != nil
 		}, util.Timeout, util.Interval).Should(BeTrue(), "the stuck pod is deleted")
 	})
 
 	It("delays the first attempt by delaySeconds, exactly", func() {
-		create(makeJob("later", ns).Pod().Delay(30).Obj())
+		create(utiltesting.MakeQueueJob("later", ns).Pod().Delay(30 * time.Second).Obj())
 		j := expectPhase(ns, "later", kickqv1alpha1.PhaseDelayed)
 		due := j.CreationTimestamp.Add(30 * time.Second)
 		Expect(j.Status.NextAttemptTime.Time).To(Equal(due))
@@ -197,10 +193,8 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("holds a job until notBeforeTime, exactly", func() {
-		due := fakeClock.Now().Add(2 * time.Hour)
-		j := makeJob("at-time", ns).Pod().Obj()
-		j.Spec.NotBeforeTime = &metav1.Time{Time: due}
-		create(j)
+		due := env.Clock.Now().Add(2 * time.Hour)
+		create(utiltesting.MakeQueueJob("at-time", ns).Pod().NotBefore(due).Obj())
 		got := expectPhase(ns, "at-time", kickqv1alpha1.PhaseDelayed)
 		Expect(got.Status.NextAttemptTime.Time).To(Equal(due))
 		stepTo(due.Add(-time.Second))
@@ -210,7 +204,7 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("holds a suspended job and runs it once resumed", func() {
-		create(makeJob("held", ns).Pod().Suspend().Obj())
+		create(utiltesting.MakeQueueJob("held", ns).Pod().Suspend().Obj())
 		Eventually(func() bool {
 			return meta.IsStatusConditionTrue(getJob(ns, "held").Status.Conditions, kickqv1alpha1.JobSuspended)
 		}, util.Timeout, util.Interval).Should(BeTrue())
@@ -220,7 +214,7 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("cancels: stops the running pod and ends Failed/Cancelled", func() {
-		create(makeJob("stopme", ns).Pod().Obj())
+		create(utiltesting.MakeQueueJob("stopme", ns).Pod().Obj())
 		setPodRunning(waitPod(ns, "stopme", 1))
 		expectPhase(ns, "stopme", kickqv1alpha1.PhaseRunning)
 		modify(getJob(ns, "stopme"), func(j *kickqv1alpha1.QueueJob) { j.Spec.Cancel = ptr.To(true) })
@@ -228,13 +222,13 @@ var _ = Describe("A pod job", func() {
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonCancelled))
 		Eventually(func() bool {
 			var p corev1.Pod
-			err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "stopme-1"}, &p)
+			err := env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "stopme-1"}, &p)
 			return err != nil || p.DeletionTimestamp != nil
 		}, util.Timeout, util.Interval).Should(BeTrue())
 	})
 
 	It("fails an attempt past attemptDeadlineSeconds and the job past activeDeadlineSeconds", func() {
-		create(makeJob("slow", ns).Pod().AttemptDeadline(30).ActiveDeadline(100).Retry(5, kickqv1alpha1.BackoffFixed, 10).Obj())
+		create(utiltesting.MakeQueueJob("slow", ns).Pod().AttemptDeadline(30*time.Second).ActiveDeadline(100*time.Second).Retry(5, utiltesting.FixedBackoff(10*time.Second)).Obj())
 		setPodRunning(waitPod(ns, "slow", 1))
 		j := expectPhase(ns, "slow", kickqv1alpha1.PhaseRunning)
 		started := j.Status.StartTime.Time
@@ -249,25 +243,24 @@ var _ = Describe("A pod job", func() {
 
 var _ = Describe("Queues and handlers", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	It("blocks a job whose queue does not exist, and runs it once the queue is created", func() {
-		create(makeJob("early", ns).Queue("later").Pod().Obj())
+		create(utiltesting.MakeQueueJob("early", ns).Queue("later").Pod().Obj())
 		j := expectBlocked(ns, "early", kickqv1alpha1.ReasonQueueNotFound)
 		c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked)
 		Expect(c.Message).To(ContainSubstring(`queue "later" does not exist`))
-		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "later", Namespace: ns}})
+		create(utiltesting.MakeQueue("later", ns).Obj())
 		waitPod(ns, "early", 1)
 	})
 
 	It("blocks a type without a handler, and runs it once the handler is added", func() {
-		q := &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "work", Namespace: ns}}
+		q := utiltesting.MakeQueue("work", ns).Obj()
 		create(q)
-		create(makeJob("typed", ns).Queue("work").Type("thumbs").Obj())
+		create(utiltesting.MakeQueueJob("typed", ns).Queue("work").Type("thumbs").Obj())
 		expectBlocked(ns, "typed", kickqv1alpha1.ReasonHandlerNotFound)
 		modify(q, func(q *kickqv1alpha1.Queue) {
-			q.Spec.Handlers = []kickqv1alpha1.Handler{{Type: "thumbs", HandlerSpec: kickqv1alpha1.HandlerSpec{Pod: &kickqv1alpha1.PodTarget{
-				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "thumbs"}}}}}}}}
+			q.Spec.Handlers = []kickqv1alpha1.Handler{{Type: "thumbs", HandlerSpec: utiltesting.MakeHandler().Pod("thumbs").Obj()}}
 		})
 		pod := waitPod(ns, "typed", 1)
 		Expect(pod.Spec.Containers[0].Image).To(Equal("thumbs"))
@@ -275,9 +268,8 @@ var _ = Describe("Queues and handlers", func() {
 	})
 
 	It("blocks inline targets in a queue with inlineTargets: Deny", func() {
-		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "locked", Namespace: ns},
-			Spec: kickqv1alpha1.QueueSpec{InlineTargets: kickqv1alpha1.InlineTargetsDeny}})
-		create(makeJob("sneaky", ns).Queue("locked").Pod().Obj())
+		create(utiltesting.MakeQueue("locked", ns).InlineTargets(kickqv1alpha1.InlineTargetsDeny).Obj())
+		create(utiltesting.MakeQueueJob("sneaky", ns).Queue("locked").Pod().Obj())
 		j := expectBlocked(ns, "sneaky", kickqv1alpha1.ReasonInlineTargetDenied)
 		c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked)
 		Expect(c.Message).To(ContainSubstring("inlineTargets: Deny"))
@@ -285,12 +277,11 @@ var _ = Describe("Queues and handlers", func() {
 	})
 
 	It("never runs more jobs at once than the queue's concurrency, and starts them in priority order", func() {
-		q := &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "narrow", Namespace: ns},
-			Spec: kickqv1alpha1.QueueSpec{Concurrency: ptr.To[int32](2), Paused: ptr.To(true)}}
+		q := utiltesting.MakeQueue("narrow", ns).Concurrency(2).Paused().Obj()
 		create(q)
 		remaining := []string{"p5", "p4", "p3", "p2", "p1", "p0"} // by priority, highest first
-		for i := 0; i < 6; i++ {
-			create(makeJob(fmt.Sprintf("p%d", i), ns).Queue("narrow").Pod().Priority(int32(i)).Obj())
+		for i := range 6 {
+			create(utiltesting.MakeQueueJob(fmt.Sprintf("p%d", i), ns).Queue("narrow").Pod().Priority(int32(i)).Obj())
 		}
 		for _, n := range remaining {
 			expectPhase(ns, n, kickqv1alpha1.PhasePending)
@@ -299,7 +290,7 @@ var _ = Describe("Queues and handlers", func() {
 
 		activePods := func() []string {
 			var l corev1.PodList
-			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+			Expect(env.Client.List(env.Ctx, &l, client.InNamespace(ns))).To(Succeed())
 			var out []string
 			for _, p := range l.Items {
 				if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
@@ -321,10 +312,9 @@ var _ = Describe("Queues and handlers", func() {
 	})
 
 	It("holds jobs of a paused queue with reason Paused and starts them on resume", func() {
-		q := &kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "sleepy", Namespace: ns},
-			Spec: kickqv1alpha1.QueueSpec{Paused: ptr.To(true)}}
+		q := utiltesting.MakeQueue("sleepy", ns).Paused().Obj()
 		create(q)
-		create(makeJob("wait", ns).Queue("sleepy").Pod().Obj())
+		create(utiltesting.MakeQueueJob("wait", ns).Queue("sleepy").Pod().Obj())
 		Eventually(func() string {
 			c := meta.FindStatusCondition(getJob(ns, "wait").Status.Conditions, kickqv1alpha1.JobBlocked)
 			if c == nil {
@@ -340,21 +330,17 @@ var _ = Describe("Queues and handlers", func() {
 
 var _ = Describe("Limits under load", func() {
 	It("runs 200 jobs through concurrency 5 and 20 starts a minute without exceeding either", func() {
-		ns := newNamespace()
-		fakeClock.SetTime(time.Now().Truncate(time.Second))
-		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "limited", Namespace: ns}, Spec: kickqv1alpha1.QueueSpec{
-			Concurrency: ptr.To[int32](5),
-			RateLimit:   &kickqv1alpha1.RateLimit{Limit: 20, PeriodSeconds: 60},
-		}})
+		ns := env.NewNamespace()
+		create(utiltesting.MakeQueue("limited", ns).Concurrency(5).Rate(20, 60).Obj())
 		const total = 200
 		began := time.Now()
-		for i := 0; i < total; i++ {
-			create(makeJob(fmt.Sprintf("load-%03d", i), ns).Queue("limited").Pod().Obj())
+		for i := range total {
+			create(utiltesting.MakeQueueJob(fmt.Sprintf("load-%03d", i), ns).Queue("limited").Pod().Obj())
 		}
 		maxRunning := 0
-		for step := 0; step < 700; step++ {
+		for step := range 700 {
 			var jobs kickqv1alpha1.QueueJobList
-			Expect(k8sClient.List(ctx, &jobs, client.InNamespace(ns))).To(Succeed())
+			Expect(env.Client.List(env.Ctx, &jobs, client.InNamespace(ns))).To(Succeed())
 			running, done := 0, 0
 			for _, j := range jobs.Items {
 				switch j.Status.Phase {
@@ -371,22 +357,22 @@ var _ = Describe("Limits under load", func() {
 			}
 			// The kubelet finishes every started pod; then a second passes.
 			var pods corev1.PodList
-			Expect(k8sClient.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
+			Expect(env.Client.List(env.Ctx, &pods, client.InNamespace(ns))).To(Succeed())
 			for i := range pods.Items {
 				if p := pods.Items[i].Status.Phase; p != corev1.PodSucceeded && p != corev1.PodFailed {
 					setPodExited(&pods.Items[i], 0, "")
 				}
 			}
 			time.Sleep(30 * time.Millisecond)
-			fakeClock.Step(time.Second)
+			env.Clock.Step(time.Second)
 		}
 
 		var jobs kickqv1alpha1.QueueJobList
-		Expect(k8sClient.List(ctx, &jobs, client.InNamespace(ns))).To(Succeed())
+		Expect(env.Client.List(env.Ctx, &jobs, client.InNamespace(ns))).To(Succeed())
 		type span struct{ start, finish time.Time }
 		var spans []span
 		for _, j := range jobs.Items {
-			Expect(j.Status.Phase).To(Equal(kickqv1alpha1.PhaseSucceeded), "job %s: %s %v (fake now %s)", j.Name, j.Status.Message, j.Status.Conditions, fakeClock.Now())
+			Expect(j.Status.Phase).To(Equal(kickqv1alpha1.PhaseSucceeded), "job %s: %s %v (fake now %s)", j.Name, j.Status.Message, j.Status.Conditions, env.Clock.Now())
 			Expect(j.Status.Attempts).To(Equal(int32(1)))
 			a := j.Status.AttemptHistory[0]
 			spans = append(spans, span{a.StartTime.Time, a.FinishTime.Time})
@@ -413,7 +399,7 @@ var _ = Describe("Limits under load", func() {
 		// The queue's status follows, written at most about once a second.
 		Eventually(func(g Gomega) {
 			var q kickqv1alpha1.Queue
-			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "limited"}, &q)).To(Succeed())
+			g.Expect(env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "limited"}, &q)).To(Succeed())
 			g.Expect(q.Status.Counts).To(Equal(kickqv1alpha1.QueueCounts{Succeeded: total}))
 			g.Expect(q.Status.ObservedGeneration).To(Equal(q.Generation))
 			g.Expect(meta.IsStatusConditionTrue(q.Status.Conditions, kickqv1alpha1.QueueReady)).To(BeTrue())
@@ -429,7 +415,7 @@ var _ = Describe("Limits under load", func() {
 
 var _ = Describe("Dependencies", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	blockedReason := func(name string) func() string {
 		return func() string {
@@ -443,13 +429,9 @@ var _ = Describe("Dependencies", func() {
 
 	It("runs a job after every job of its batch succeeded", func() {
 		for _, n := range []string{"part-1", "part-2"} {
-			j := makeJob(n, ns).Pod().Obj()
-			j.Spec.Batch = "import"
-			create(j)
+			create(utiltesting.MakeQueueJob(n, ns).Pod().Batch("import").Obj())
 		}
-		merge := makeJob("merge", ns).Pod().Obj()
-		merge.Spec.After = &kickqv1alpha1.Dependencies{Batch: "import", Require: kickqv1alpha1.RequireAllSucceeded}
-		create(merge)
+		create(utiltesting.MakeQueueJob("merge", ns).Pod().AfterBatch("import").Require(kickqv1alpha1.RequireAllSucceeded).Obj())
 		Eventually(blockedReason("merge"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
 		Expect(getJob(ns, "merge").Status.Phase).To(Equal(kickqv1alpha1.PhaseBlocked))
 		finishPod(ns, "part-1", 1, 0, "")
@@ -461,18 +443,14 @@ var _ = Describe("Dependencies", func() {
 
 	It("starts a follow-up only when all 20 members of its batch are terminal, and shows the counts", func() {
 		for i := 1; i <= 20; i++ {
-			j := makeJob(fmt.Sprintf("member-%02d", i), ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj()
-			j.Spec.Batch = "nightly"
-			create(j)
+			create(utiltesting.MakeQueueJob(fmt.Sprintf("member-%02d", i), ns).Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Batch("nightly").Obj())
 		}
-		report := makeJob("report", ns).Pod().Obj()
-		report.Spec.After = &kickqv1alpha1.Dependencies{Batch: "nightly", Require: kickqv1alpha1.RequireAllFinished}
-		create(report)
+		create(utiltesting.MakeQueueJob("report", ns).Pod().AfterBatch("nightly").Require(kickqv1alpha1.RequireAllFinished).Obj())
 		Eventually(blockedReason("report"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
 		// spec.batch is mirrored to the kickq.dev/batch label.
 		Eventually(func() int {
 			var l kickqv1alpha1.QueueJobList
-			Expect(k8sClient.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{kickqv1alpha1.LabelBatch: "nightly"})).To(Succeed())
+			Expect(env.Client.List(env.Ctx, &l, client.InNamespace(ns), client.MatchingLabels{kickqv1alpha1.LabelBatch: "nightly"})).To(Succeed())
 			return len(l.Items)
 		}, util.Timeout, util.Interval).Should(Equal(20))
 		for i := 1; i <= 19; i++ {
@@ -493,13 +471,9 @@ var _ = Describe("Dependencies", func() {
 
 	It("fails a follow-up with DependencyFailed when one batch member failed under AllSucceeded", func() {
 		for i := 1; i <= 3; i++ {
-			j := makeJob(fmt.Sprintf("m-%d", i), ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj()
-			j.Spec.Batch = "b"
-			create(j)
+			create(utiltesting.MakeQueueJob(fmt.Sprintf("m-%d", i), ns).Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Batch("b").Obj())
 		}
-		f := makeJob("follow", ns).Pod().Obj()
-		f.Spec.After = &kickqv1alpha1.Dependencies{Batch: "b", Require: kickqv1alpha1.RequireAllSucceeded}
-		create(f)
+		create(utiltesting.MakeQueueJob("follow", ns).Pod().AfterBatch("b").Require(kickqv1alpha1.RequireAllSucceeded).Obj())
 		finishPod(ns, "m-2", 1, 1, "")
 		j := expectPhase(ns, "follow", kickqv1alpha1.PhaseFailed)
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDependencyFailed))
@@ -507,31 +481,25 @@ var _ = Describe("Dependencies", func() {
 	})
 
 	It("refuses a job that waits for itself, and bounds waiting for a missing job by activeDeadlineSeconds", func() {
-		self := makeJob("self", ns).Pod().Obj()
-		self.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"self"}, Require: kickqv1alpha1.RequireAllSucceeded}
-		create(self)
+		create(utiltesting.MakeQueueJob("self", ns).Pod().After("self").Require(kickqv1alpha1.RequireAllSucceeded).Obj())
 		j := expectPhase(ns, "self", kickqv1alpha1.PhaseFailed)
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonInvalidSpec))
 		Expect(j.Status.Message).To(ContainSubstring("spec.after.jobNames"))
 
-		waits := makeJob("waits", ns).Pod().ActiveDeadline(120).Obj()
-		waits.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"never"}, Require: kickqv1alpha1.RequireAllSucceeded}
-		create(waits)
+		create(utiltesting.MakeQueueJob("waits", ns).Pod().ActiveDeadline(120 * time.Second).After("never").Require(kickqv1alpha1.RequireAllSucceeded).Obj())
 		Eventually(blockedReason("waits"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.ReasonDependenciesPending))
 		Expect(getJob(ns, "waits").Status.Dependencies).To(Equal(&kickqv1alpha1.DependencyCounts{Missing: 1}))
 		created := getJob(ns, "waits").CreationTimestamp.Time
-		fakeClock.SetTime(created.Add(119 * time.Second))
+		env.Clock.SetTime(created.Add(119 * time.Second))
 		Consistently(phaseOf(ns, "waits"), util.ConsistentDuration, util.Interval).Should(Equal(kickqv1alpha1.PhaseBlocked))
-		fakeClock.SetTime(created.Add(120 * time.Second))
+		env.Clock.SetTime(created.Add(120 * time.Second))
 		j = expectPhase(ns, "waits", kickqv1alpha1.PhaseFailed)
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDeadlineExceeded))
 	})
 
 	It("fails a job with DependencyFailed when a dependency failed and all had to succeed", func() {
-		create(makeJob("first", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
-		second := makeJob("second", ns).Pod().Obj()
-		second.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"first"}, Require: kickqv1alpha1.RequireAllSucceeded}
-		create(second)
+		create(utiltesting.MakeQueueJob("first", ns).Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Obj())
+		create(utiltesting.MakeQueueJob("second", ns).Pod().After("first").Require(kickqv1alpha1.RequireAllSucceeded).Obj())
 		finishPod(ns, "first", 1, 1, "")
 		j := expectPhase(ns, "second", kickqv1alpha1.PhaseFailed)
 		Expect(j.Status.Reason).To(Equal(kickqv1alpha1.ReasonDependencyFailed))
@@ -539,14 +507,12 @@ var _ = Describe("Dependencies", func() {
 	})
 
 	It("runs a job once its named dependencies finished, whatever the outcome, with AllFinished", func() {
-		create(makeJob("first", ns).Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
-		cleanup := makeJob("cleanup", ns).Pod().Obj()
-		cleanup.Spec.After = &kickqv1alpha1.Dependencies{JobNames: []string{"first", "later"}, Require: kickqv1alpha1.RequireAllFinished}
-		create(cleanup)
+		create(utiltesting.MakeQueueJob("first", ns).Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Obj())
+		create(utiltesting.MakeQueueJob("cleanup", ns).Pod().After("first", "later").Require(kickqv1alpha1.RequireAllFinished).Obj())
 		Eventually(func() string { return getJob(ns, "cleanup").Status.Message }, util.Timeout, util.Interval).
 			Should(ContainSubstring("later to exist"))
 		finishPod(ns, "first", 1, 1, "")
-		create(makeJob("later", ns).Pod().Obj())
+		create(utiltesting.MakeQueueJob("later", ns).Pod().Obj())
 		finishPod(ns, "later", 1, 0, "")
 		waitPod(ns, "cleanup", 1)
 	})
@@ -554,22 +520,17 @@ var _ = Describe("Dependencies", func() {
 
 var _ = Describe("Clean-up of finished jobs", func() {
 	var ns string
-	BeforeEach(func() {
-		ns = newNamespace()
-		fakeClock.SetTime(time.Now().Truncate(time.Second))
-	})
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	gone := func(name string) func() bool {
 		return func() bool {
 			var j kickqv1alpha1.QueueJob
-			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j))
+			return apierrors.IsNotFound(env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: name}, &j))
 		}
 	}
 
 	It("deletes a job ttlSecondsAfterFinished after it finished, on the fake clock", func() {
-		j := makeJob("short-lived", ns).Pod().Obj()
-		j.Spec.TTLSecondsAfterFinished = ptr.To[int32](60)
-		create(j)
+		create(utiltesting.MakeQueueJob("short-lived", ns).Pod().TTLAfterFinished(60 * time.Second).Obj())
 		finishPod(ns, "short-lived", 1, 0, "")
 		done := expectPhase(ns, "short-lived", kickqv1alpha1.PhaseSucceeded)
 		stepTo(done.Status.FinishTime.Add(59 * time.Second))
@@ -579,23 +540,19 @@ var _ = Describe("Clean-up of finished jobs", func() {
 	})
 
 	It("applies the queue's retention: a TTL for failed jobs and a history limit for succeeded ones", func() {
-		create(&kickqv1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: ns},
-			Spec: kickqv1alpha1.QueueSpec{Retention: &kickqv1alpha1.Retention{
-				Succeeded: &kickqv1alpha1.RetentionPolicy{HistoryLimit: ptr.To[int32](2)},
-				Failed:    &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](30)},
-			}}})
+		create(utiltesting.MakeQueue("kept", ns).SucceededHistory(2).FailedTTL(30 * time.Second).Obj())
 		for i := 1; i <= 4; i++ {
 			name := fmt.Sprintf("ok-%d", i)
-			create(makeJob(name, ns).Queue("kept").Pod().Obj())
+			create(utiltesting.MakeQueueJob(name, ns).Queue("kept").Pod().Obj())
 			finishPod(ns, name, 1, 0, "")
 			expectPhase(ns, name, kickqv1alpha1.PhaseSucceeded)
-			fakeClock.Step(time.Second) // distinct finish times: ok-1 is the oldest
+			env.Clock.Step(time.Second) // distinct finish times: ok-1 is the oldest
 		}
 		Eventually(gone("ok-1"), util.Timeout, util.Interval).Should(BeTrue())
 		Eventually(gone("ok-2"), util.Timeout, util.Interval).Should(BeTrue())
 		Consistently(func() bool { return gone("ok-3")() || gone("ok-4")() }, util.ConsistentDuration, util.Interval).Should(BeFalse())
 
-		create(makeJob("bad", ns).Queue("kept").Pod().Retry(0, kickqv1alpha1.BackoffFixed, 5).Obj())
+		create(utiltesting.MakeQueueJob("bad", ns).Queue("kept").Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Obj())
 		finishPod(ns, "bad", 1, 1, "")
 		failed := expectPhase(ns, "bad", kickqv1alpha1.PhaseFailed)
 		stepTo(failed.Status.FinishTime.Add(29 * time.Second))

@@ -22,19 +22,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/signing"
+	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
 const (
@@ -45,22 +46,14 @@ const (
 const hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // webhookJob is a job with an inline webhook target on the suite's receiver and no retries.
-func webhookJob(ns, name string, mut ...func(*kickqv1alpha1.QueueJob)) *kickqv1alpha1.QueueJob {
-	j := &kickqv1alpha1.QueueJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: kickqv1alpha1.QueueJobSpec{Type: "email", Data: &apiextensionsv1.JSON{Raw: []byte(`{"to":"a@b.c"}`)},
-			Webhook: &kickqv1alpha1.WebhookTarget{URL: sink.URL + "/jobs"}},
-	}
-	j.Spec.Retry = &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](0)}
-	for _, m := range mut {
-		m(j)
-	}
-	return j
+func webhookJob(ns, name string, opts ...utiltesting.WebhookOption) *utiltesting.QueueJobWrapper {
+	return utiltesting.MakeQueueJob(name, ns).Type("email").Data(`{"to":"a@b.c"}`).
+		Webhook(sink.URL+"/jobs", opts...).Retry(0)
 }
 
 func getJob(ns, name string) *kickqv1alpha1.QueueJob {
 	var j kickqv1alpha1.QueueJob
-	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
+	ExpectWithOffset(1, env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
 	return &j
 }
 
@@ -69,14 +62,14 @@ func expectPhase(ns, name string, p kickqv1alpha1.QueueJobPhase) *kickqv1alpha1.
 	return getJob(ns, name)
 }
 
-func waitDeliveries(job string, n int) []delivery {
-	EventuallyWithOffset(1, func() int { return len(sink.deliveries(job)) }, timeout, interval).Should(BeNumerically(">=", n))
-	return sink.deliveries(job)
+func waitDeliveries(ns, job string, n int) []delivery {
+	EventuallyWithOffset(1, func() int { return len(sink.deliveries(ns, job)) }, timeout, interval).Should(BeNumerically(">=", n))
+	return sink.deliveries(ns, job)
 }
 
 // postReport sends a report to the current manager's report API.
 func postReport(ns, name, token, body string) (int, string) {
-	req, err := http.NewRequest(http.MethodPost, mgr.ctrls.Endpoint.URL(ns, name), strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, env.Manager().Controllers.Endpoint.URL(ns, name), strings.NewReader(body))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -95,22 +88,20 @@ func lastAttempt(j *kickqv1alpha1.QueueJob) kickqv1alpha1.AttemptRecord {
 
 var _ = Describe("Webhook jobs", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	It("POSTs a signed payload and succeeds with the answer's result in two status writes", func() {
-		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+		Expect(env.Client.Create(env.Ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
 			StringData: map[string]string{"secret": hookSecret}})).To(Succeed())
-		sink.answer("signed", func(w http.ResponseWriter, _ *http.Request) {
+		sink.answer(ns, "signed", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, `{"result":{"messageId":"m-1"}}`)
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "signed", func(j *kickqv1alpha1.QueueJob) {
-			j.Spec.Webhook.SecretRef = &kickqv1alpha1.SecretKeyRef{Name: "hook", Key: "secret"}
-		}))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "signed", utiltesting.WithSecret("hook", "secret")).Obj())).To(Succeed())
 		j := expectPhase(ns, "signed", kickqv1alpha1.PhaseSucceeded)
 		Expect(string(j.Status.Result.Raw)).To(Equal(`{"messageId":"m-1"}`))
 		Expect(*lastAttempt(j).HTTPStatusCode).To(Equal(int32(200)))
 
-		d := sink.deliveries("signed")
+		d := sink.deliveries(ns, "signed")
 		Expect(d).To(HaveLen(1))
 		Expect(d[0].ID).To(Equal(string(j.UID) + "-1"))
 		Expect(d[0].Payload.ID).To(Equal(d[0].ID))
@@ -124,7 +115,7 @@ var _ = Describe("Webhook jobs", func() {
 		h.Set("webhook-timestamp", d[0].Timestamp)
 		h.Set("webhook-signature", d[0].Signature)
 		Expect(verifyIndependently(hookSecret, h, d[0].Raw)).To(BeTrue(), "signature %q", d[0].Signature)
-		Expect(d[0].Timestamp).To(Equal(fmt.Sprint(fakeClock.Now().Unix())))
+		Expect(d[0].Timestamp).To(Equal(strconv.FormatInt(env.Clock.Now().Unix(), 10)))
 
 		// Attempt recorded as Running, then Succeeded: two status writes, and no more after.
 		Expect(writes.Of(ns, "signed")).To(Equal(2))
@@ -134,14 +125,14 @@ var _ = Describe("Webhook jobs", func() {
 	DescribeTable("answers, row by row",
 		func(code int, header map[string]string, body string, phase kickqv1alpha1.QueueJobPhase, reason, attemptReason string, outcome kickqv1alpha1.Outcome) {
 			name := fmt.Sprintf("code-%d-%d", code, len(body))
-			sink.answer(name, func(w http.ResponseWriter, _ *http.Request) {
+			sink.answer(ns, name, func(w http.ResponseWriter, _ *http.Request) {
 				for k, v := range header {
 					w.Header().Set(k, v)
 				}
 				w.WriteHeader(code)
 				_, _ = io.WriteString(w, body)
 			})
-			Expect(k8sClient.Create(ctx, webhookJob(ns, name))).To(Succeed())
+			Expect(env.Client.Create(env.Ctx, webhookJob(ns, name).Obj())).To(Succeed())
 			j := expectPhase(ns, name, phase)
 			Expect(j.Status.Reason).To(Equal(reason))
 			a := lastAttempt(j)
@@ -161,18 +152,18 @@ var _ = Describe("Webhook jobs", func() {
 	)
 
 	It("quotes a failed answer's status and body in the attempt record", func() {
-		sink.answer("quote", func(w http.ResponseWriter, _ *http.Request) {
+		sink.answer(ns, "quote", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(502)
 			_, _ = io.WriteString(w, "upstream mailer unreachable")
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "quote"))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "quote").Obj())).To(Succeed())
 		j := expectPhase(ns, "quote", kickqv1alpha1.PhaseFailed)
 		Expect(lastAttempt(j).Message).To(And(ContainSubstring("502"), ContainSubstring("upstream mailer unreachable")))
 	})
 
 	It("retries after exactly Retry-After on 429, without counting a failure", func() {
 		calls := 0
-		sink.answer("busy", func(w http.ResponseWriter, _ *http.Request) {
+		sink.answer(ns, "busy", func(w http.ResponseWriter, _ *http.Request) {
 			calls++
 			if calls == 1 {
 				w.Header().Set("Retry-After", "30")
@@ -181,58 +172,54 @@ var _ = Describe("Webhook jobs", func() {
 			}
 			w.WriteHeader(200)
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "busy"))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "busy").Obj())).To(Succeed())
 		j := expectPhase(ns, "busy", kickqv1alpha1.PhaseDelayed)
 		first := lastAttempt(j)
 		Expect(first.Outcome).To(Equal(kickqv1alpha1.OutcomeRetry))
 		Expect(j.Status.FailedAttempts).To(BeZero())
 		Expect(j.Status.NextAttemptTime.Time).To(Equal(first.FinishTime.Add(30 * time.Second)))
 
-		fakeClock.Step(29 * time.Second)
-		Consistently(func() int { return len(sink.deliveries("busy")) }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(1))
-		fakeClock.Step(time.Second)
+		env.Clock.Step(29 * time.Second)
+		Consistently(func() int { return len(sink.deliveries(ns, "busy")) }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(1))
+		env.Clock.Step(time.Second)
 		j = expectPhase(ns, "busy", kickqv1alpha1.PhaseSucceeded)
 		Expect(j.Status.Attempts).To(Equal(int32(2)))
 		Expect(j.Status.FailedAttempts).To(BeZero())
 		Expect(j.Status.AttemptHistory[1].StartTime.Time).To(Equal(first.FinishTime.Add(30 * time.Second)))
-		d := sink.deliveries("busy")
+		d := sink.deliveries(ns, "busy")
 		Expect(d[1].ID).To(HaveSuffix("-2"), "each attempt has its own webhook-id")
 	})
 
 	It("caps Retry-After by retryAfterMaxSeconds", func() {
-		sink.answer("capped", func(w http.ResponseWriter, _ *http.Request) {
+		sink.answer(ns, "capped", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "86400")
 			w.WriteHeader(503)
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "capped", func(j *kickqv1alpha1.QueueJob) {
-			j.Spec.Webhook.RetryAfterMaxSeconds = ptr.To[int32](120)
-		}))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "capped", utiltesting.WithRetryAfterMax(120*time.Second)).Obj())).To(Succeed())
 		j := expectPhase(ns, "capped", kickqv1alpha1.PhaseDelayed)
 		Expect(j.Status.NextAttemptTime.Time).To(Equal(lastAttempt(j).FinishTime.Add(120 * time.Second)))
 	})
 
 	It("fails an attempt whose call outlives timeoutSeconds, on the fake clock", func() {
 		arrived := make(chan struct{}, 1)
-		sink.answer("slow", func(w http.ResponseWriter, r *http.Request) {
+		sink.answer(ns, "slow", func(w http.ResponseWriter, r *http.Request) {
 			arrived <- struct{}{}
 			<-r.Context().Done()
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "slow", func(j *kickqv1alpha1.QueueJob) {
-			j.Spec.Webhook.TimeoutSeconds = ptr.To[int32](5)
-		}))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "slow", utiltesting.WithTimeout(5*time.Second)).Obj())).To(Succeed())
 		Eventually(arrived, timeout).Should(Receive())
-		fakeClock.Step(4 * time.Second)
+		env.Clock.Step(4 * time.Second)
 		Consistently(func() kickqv1alpha1.QueueJobPhase { return getJob(ns, "slow").Status.Phase }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(kickqv1alpha1.PhaseRunning))
-		fakeClock.Step(time.Second)
+		env.Clock.Step(time.Second)
 		j := expectPhase(ns, "slow", kickqv1alpha1.PhaseFailed)
 		Expect(lastAttempt(j).Reason).To(Equal("Timeout"))
 		Expect(lastAttempt(j).HTTPStatusCode).To(BeNil())
 	})
 
 	It("keeps a 202-accepted job Running until the receiver reports its outcome", func() {
-		sink.answer("async", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "async"))).To(Succeed())
-		d := waitDeliveries("async", 1)
+		sink.answer(ns, "async", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "async").Obj())).To(Succeed())
+		d := waitDeliveries(ns, "async", 1)
 		Eventually(func() *int32 { return lastAttempt(getJob(ns, "async")).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
 		j := getJob(ns, "async")
 		Expect(j.Status.Phase).To(Equal(kickqv1alpha1.PhaseRunning))
@@ -247,7 +234,7 @@ var _ = Describe("Webhook jobs", func() {
 		j = expectPhase(ns, "async", kickqv1alpha1.PhaseSucceeded)
 		Expect(string(j.Status.Result.Raw)).To(Equal(`{"sent":3}`))
 		Expect(j.Status.Logs).To(ContainElement(HaveField("Message", "halfway")))
-		Expect(sink.deliveries("async")).To(HaveLen(1))
+		Expect(sink.deliveries(ns, "async")).To(HaveLen(1))
 		// The finished attempt's token is refused now.
 		code, _ = postReport(ns, "async", d[0].Payload.Token, `{"heartbeat":true}`)
 		Expect(code).To(Equal(http.StatusConflict))
@@ -255,7 +242,7 @@ var _ = Describe("Webhook jobs", func() {
 
 	It("retries a reported Retry outcome after retryAfterSeconds, uncounted", func() {
 		calls := 0
-		sink.answer("later", func(w http.ResponseWriter, _ *http.Request) {
+		sink.answer(ns, "later", func(w http.ResponseWriter, _ *http.Request) {
 			calls++
 			if calls == 1 {
 				w.WriteHeader(202)
@@ -263,15 +250,15 @@ var _ = Describe("Webhook jobs", func() {
 			}
 			w.WriteHeader(200)
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "later"))).To(Succeed())
-		d := waitDeliveries("later", 1)
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "later").Obj())).To(Succeed())
+		d := waitDeliveries(ns, "later", 1)
 		Eventually(func() *int32 { return lastAttempt(getJob(ns, "later")).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
 		code, body := postReport(ns, "later", d[0].Payload.Token, `{"outcome":"Retry","retryAfterSeconds":60,"message":"rate limited upstream"}`)
 		Expect(code).To(Equal(http.StatusOK), body)
 		j := expectPhase(ns, "later", kickqv1alpha1.PhaseDelayed)
 		Expect(j.Status.FailedAttempts).To(BeZero())
-		Expect(j.Status.NextAttemptTime.Time).To(Equal(fakeClock.Now().Add(60 * time.Second)))
-		fakeClock.Step(60 * time.Second)
+		Expect(j.Status.NextAttemptTime.Time).To(Equal(env.Clock.Now().Add(60 * time.Second)))
+		env.Clock.Step(60 * time.Second)
 		expectPhase(ns, "later", kickqv1alpha1.PhaseSucceeded)
 	})
 
@@ -279,7 +266,7 @@ var _ = Describe("Webhook jobs", func() {
 		arrived := make(chan struct{}, 4)
 		release := make(chan struct{})
 		calls := 0
-		sink.answer("restart", func(w http.ResponseWriter, r *http.Request) {
+		sink.answer(ns, "restart", func(w http.ResponseWriter, r *http.Request) {
 			calls++
 			arrived <- struct{}{}
 			if calls == 1 {
@@ -292,41 +279,40 @@ var _ = Describe("Webhook jobs", func() {
 			}
 			_, _ = io.WriteString(w, `{"result":"done"}`)
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "restart"))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "restart").Obj())).To(Succeed())
 		Eventually(arrived, timeout).Should(Receive())
 		Expect(getJob(ns, "restart").Status.Phase).To(Equal(kickqv1alpha1.PhaseRunning), "the attempt is recorded before the call")
 
-		mgr.stop()
-		close(release)
-		mgr = startManager()
+		env.RestartManager(func() { close(release) })
 
 		j := expectPhase(ns, "restart", kickqv1alpha1.PhaseSucceeded)
-		d := sink.deliveries("restart")
+		d := sink.deliveries(ns, "restart")
 		Expect(d).To(HaveLen(2))
 		Expect(d[1].ID).To(Equal(d[0].ID), "the repeated call carries the same webhook-id")
 		Expect(j.Status.Attempts).To(Equal(int32(1)))
 		Expect(j.Status.AttemptHistory).To(HaveLen(1))
 		Expect(string(j.Status.Result.Raw)).To(Equal(`"done"`))
-		Consistently(func() int { return len(sink.deliveries("restart")) }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(2))
+		Consistently(func() int { return len(sink.deliveries(ns, "restart")) }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(2))
 	})
 })
 
 var _ = Describe("The report API", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = env.NewNamespace() })
 
 	// accepted creates a 202-accepted webhook job and returns its delivery.
-	accepted := func(name string, mut ...func(*kickqv1alpha1.QueueJob)) delivery {
-		sink.answer(name, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
-		ExpectWithOffset(1, k8sClient.Create(ctx, webhookJob(ns, name, mut...))).To(Succeed())
-		d := waitDeliveries(name, 1)
+	accepted := func(job *utiltesting.QueueJobWrapper) delivery {
+		name := job.Name
+		sink.answer(ns, name, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })
+		ExpectWithOffset(1, env.Client.Create(env.Ctx, job.Obj())).To(Succeed())
+		d := waitDeliveries(ns, name, 1)
 		EventuallyWithOffset(1, func() *int32 { return lastAttempt(getJob(ns, name)).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
 		return d[0]
 	}
 
 	It("refuses missing, forged and other jobs' tokens with 401", func() {
-		a := accepted("auth-a")
-		b := accepted("auth-b")
+		a := accepted(webhookJob(ns, "auth-a"))
+		b := accepted(webhookJob(ns, "auth-b"))
 		code, body := postReport(ns, "auth-a", "", `{"heartbeat":true}`)
 		Expect(code).To(Equal(http.StatusUnauthorized))
 		Expect(body).To(ContainSubstring("bearer token"))
@@ -342,18 +328,16 @@ var _ = Describe("The report API", func() {
 
 	It("refuses a stale attempt's token with 409", func() {
 		calls := 0
-		sink.answer("stale", func(w http.ResponseWriter, _ *http.Request) {
+		sink.answer(ns, "stale", func(w http.ResponseWriter, _ *http.Request) {
 			calls++
 			w.WriteHeader(202)
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "stale", func(j *kickqv1alpha1.QueueJob) {
-			j.Spec.Retry = &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](3)}
-		}))).To(Succeed())
-		first := waitDeliveries("stale", 1)[0]
+		Expect(env.Client.Create(env.Ctx, webhookJob(ns, "stale").Retry(3).Obj())).To(Succeed())
+		first := waitDeliveries(ns, "stale", 1)[0]
 		Eventually(func() *int32 { return lastAttempt(getJob(ns, "stale")).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
 		code, body := postReport(ns, "stale", first.Payload.Token, `{"outcome":"Retry"}`)
 		Expect(code).To(Equal(http.StatusOK), body)
-		second := waitDeliveries("stale", 2)[1]
+		second := waitDeliveries(ns, "stale", 2)[1]
 		Expect(second.Payload.Attempt).To(Equal(int32(2)))
 		code, body = postReport(ns, "stale", first.Payload.Token, `{"progress":{"percent":10}}`)
 		Expect(code).To(Equal(http.StatusConflict))
@@ -361,7 +345,7 @@ var _ = Describe("The report API", func() {
 	})
 
 	It("answers 413 to oversized reports and 400 with a message to malformed ones", func() {
-		d := accepted("bad")
+		d := accepted(webhookJob(ns, "bad"))
 		code, _ := postReport(ns, "bad", d.Payload.Token, `{"log":"`+strings.Repeat("x", 70*1024)+`"}`)
 		Expect(code).To(Equal(http.StatusRequestEntityTooLarge))
 		code, _ = postReport(ns, "bad", d.Payload.Token, `{"result":"`+strings.Repeat("x", 5000)+`"}`)
@@ -376,41 +360,62 @@ var _ = Describe("The report API", func() {
 	})
 
 	It("coalesces 100 progress reports in a second into at most 2 status writes", func() {
-		d := accepted("burst")
+		d := accepted(webhookJob(ns, "burst"))
 		before := writes.Of(ns, "burst")
-		for i := 1; i <= 100; i++ {
+		percent := func(r client.Reader) func() int32 {
+			return func() int32 {
+				var j kickqv1alpha1.QueueJob
+				if err := r.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "burst"}, &j); err != nil || j.Status.Progress == nil {
+					return 0
+				}
+				return j.Status.Progress.Percent
+			}
+		}
+		report := func(i int) {
 			code, body := postReport(ns, "burst", d.Payload.Token, fmt.Sprintf(`{"progress":{"percent":%d}}`, i))
 			Expect(code).To(Equal(http.StatusAccepted), body)
 		}
-		fakeClock.Step(time.Second)
-		Eventually(func() int32 {
-			p := getJob(ns, "burst").Status.Progress
-			if p == nil {
-				return 0
+		// Each write waits for the manager's cache to hold the one before it, else it would meet a
+		// conflict (a write too, and counted). The first report is written at once, and the store
+		// counts its interval from the end of that write: wait for it, so that the clock does not
+		// move while it is in flight.
+		cached := env.Manager().Cache
+		Eventually(func() *int32 {
+			var j kickqv1alpha1.QueueJob
+			if err := cached.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "burst"}, &j); err != nil || len(j.Status.AttemptHistory) == 0 {
+				return nil
 			}
-			return p.Percent
-		}, timeout, interval).Should(Equal(int32(100)))
+			return lastAttempt(&j).HTTPStatusCode
+		}, timeout, interval).ShouldNot(BeNil())
+		report(1)
+		Eventually(percent(env.Client), timeout, interval).Should(Equal(int32(1)))
+		Eventually(percent(cached), timeout, interval).Should(Equal(int32(1)))
+		for i := 2; i <= 100; i++ {
+			report(i)
+		}
+		env.Clock.Step(time.Second)
+		Eventually(percent(env.Client), timeout, interval).Should(Equal(int32(100)))
 		Consistently(func() int { return writes.Of(ns, "burst") - before }, 500*time.Millisecond, 50*time.Millisecond).Should(BeNumerically("<=", 2))
 		AddReportEntry("status writes for 100 progress reports", writes.Of(ns, "burst")-before)
 	})
 
 	It("records heartbeats and fails an attempt that stops sending them", func() {
-		d := accepted("beat", func(j *kickqv1alpha1.QueueJob) { j.Spec.HeartbeatTimeoutSeconds = ptr.To[int32](60) })
-		fakeClock.Step(30 * time.Second)
-		sent := fakeClock.Now()
+		d := accepted(webhookJob(ns, "beat").HeartbeatTimeout(60 * time.Second))
+		env.Clock.Step(30 * time.Second)
+		sent := env.Clock.Now()
 		code, _ := postReport(ns, "beat", d.Payload.Token, `{"heartbeat":true}`)
 		Expect(code).To(Equal(http.StatusAccepted))
 		Eventually(func() *metav1.Time { return getJob(ns, "beat").Status.LastHeartbeatTime }, timeout, interval).Should(Equal(ptr.To(metav1.NewTime(sent))))
 		// 59 s after the heartbeat the attempt still runs; at 60 s it is stuck.
-		fakeClock.Step(59 * time.Second)
+		env.Clock.Step(59 * time.Second)
 		Consistently(func() kickqv1alpha1.QueueJobPhase { return getJob(ns, "beat").Status.Phase }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(kickqv1alpha1.PhaseRunning))
-		fakeClock.Step(time.Second)
+		env.Clock.Step(time.Second)
 		j := expectPhase(ns, "beat", kickqv1alpha1.PhaseFailed)
 		Expect(lastAttempt(j).Reason).To(Equal("HeartbeatTimeout"))
 	})
 
 	It("keeps the job small whatever a worker sends", func() {
-		d := accepted("flood")
+		d := accepted(webhookJob(ns, "flood"))
 		line := strings.Repeat("y", 500)
 		for i := range 30 {
 			lines := make([]string, 100)
@@ -420,9 +425,14 @@ var _ = Describe("The report API", func() {
 			b, _ := json.Marshal(map[string]any{"log": lines, "result": map[string]string{"blob": strings.Repeat("z", 3900)}})
 			code, body := postReport(ns, "flood", d.Payload.Token, string(b))
 			Expect(code).To(Equal(http.StatusAccepted), body)
-			fakeClock.Step(time.Second)
+			env.Clock.Step(time.Second)
 		}
-		Eventually(func() int64 { return getJob(ns, "flood").Status.LogsDropped }, timeout, interval).Should(BeNumerically(">", 2000))
+		// The store writes what is due an interval after its last write ended, and a write may end
+		// after a later step: fake time goes on passing, as real time would, until all is written.
+		Eventually(func() int64 {
+			env.Clock.Step(time.Second)
+			return getJob(ns, "flood").Status.LogsDropped
+		}, timeout, interval).Should(BeNumerically(">", 2000))
 		j := getJob(ns, "flood")
 		raw, _ := json.Marshal(j)
 		Expect(len(j.Status.Logs)).To(BeNumerically("<=", 100))
@@ -431,19 +441,16 @@ var _ = Describe("The report API", func() {
 	})
 
 	It("gives pods KICKQ_REPORT_URL and KICKQ_TOKEN that the report API accepts", func() {
-		job := &kickqv1alpha1.QueueJob{ObjectMeta: metav1.ObjectMeta{Name: "podjob", Namespace: ns},
-			Spec: kickqv1alpha1.QueueJobSpec{Pod: &kickqv1alpha1.PodTarget{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-				Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}}}}}
-		Expect(k8sClient.Create(ctx, job)).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, utiltesting.MakeQueueJob("podjob", ns).Pod().Obj())).To(Succeed())
 		var pod corev1.Pod
-		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "podjob-1"}, &pod) }, timeout, interval).Should(Succeed())
-		env := map[string]string{}
+		Eventually(func() error { return env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "podjob-1"}, &pod) }, timeout, interval).Should(Succeed())
+		vars := map[string]string{}
 		for _, e := range pod.Spec.Containers[0].Env {
-			env[e.Name] = e.Value
+			vars[e.Name] = e.Value
 		}
-		Expect(env["KICKQ_REPORT_URL"]).To(Equal(mgr.ctrls.Endpoint.URL(ns, "podjob")))
-		Expect(env["KICKQ_TOKEN"]).To(HavePrefix("kq1.1."))
-		code, body := postReport(ns, "podjob", env["KICKQ_TOKEN"], `{"progress":{"percent":75,"message":"3/4"}}`)
+		Expect(vars["KICKQ_REPORT_URL"]).To(Equal(env.Manager().Controllers.Endpoint.URL(ns, "podjob")))
+		Expect(vars["KICKQ_TOKEN"]).To(HavePrefix("kq1.1."))
+		code, body := postReport(ns, "podjob", vars["KICKQ_TOKEN"], `{"progress":{"percent":75,"message":"3/4"}}`)
 		Expect(code).To(Equal(http.StatusAccepted), body)
 		Eventually(func() *kickqv1alpha1.Progress { return getJob(ns, "podjob").Status.Progress }, timeout, interval).Should(Equal(&kickqv1alpha1.Progress{Percent: 75, Message: "3/4"}))
 	})
@@ -451,14 +458,13 @@ var _ = Describe("The report API", func() {
 
 var _ = Describe("Completion callbacks", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = env.NewNamespace() })
 
-	withNotify := func(j *kickqv1alpha1.QueueJob) {
-		j.Spec.Notify = &kickqv1alpha1.Notify{Webhook: kickqv1alpha1.WebhookTarget{URL: sink.URL + "/notify",
-			SecretRef: &kickqv1alpha1.SecretKeyRef{Name: "hook", Key: "secret"}}}
+	withNotify := func(name string) *kickqv1alpha1.QueueJob {
+		return webhookJob(ns, name).Notify(sink.URL+"/notify", utiltesting.WithSecret("hook", "secret")).Obj()
 	}
 	secret := func() {
-		ExpectWithOffset(1, k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+		ExpectWithOffset(1, env.Client.Create(env.Ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
 			StringData: map[string]string{"secret": hookSecret}})).To(Succeed())
 	}
 	delivered := func(name string) *kickqv1alpha1.NotificationStatus {
@@ -475,13 +481,13 @@ var _ = Describe("Completion callbacks", func() {
 
 	It("delivers a signed callback once when the job succeeds", func() {
 		secret()
-		sink.answer("ok", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{"result":{"n":1}}`) })
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "ok", withNotify))).To(Succeed())
+		sink.answer(ns, "ok", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{"result":{"n":1}}`) })
+		Expect(env.Client.Create(env.Ctx, withNotify("ok"))).To(Succeed())
 		n := delivered("ok")
 		j := getJob(ns, "ok")
 		Expect(n.Attempts).To(Equal(int32(1)))
 		Expect(n.ID).To(Equal(string(j.UID) + "-notify"))
-		d := sink.deliveries("notify/ok")
+		d := sink.deliveries(ns, "notify/ok")
 		Expect(d).To(HaveLen(1))
 		Expect(d[0].ID).To(Equal(n.ID))
 		var p map[string]any
@@ -496,15 +502,15 @@ var _ = Describe("Completion callbacks", func() {
 		h.Set("webhook-timestamp", d[0].Timestamp)
 		h.Set("webhook-signature", d[0].Signature)
 		Expect(verifyIndependently(hookSecret, h, d[0].Raw)).To(BeTrue())
-		Consistently(func() int { return len(sink.deliveries("notify/ok")) }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(1))
+		Consistently(func() int { return len(sink.deliveries(ns, "notify/ok")) }, 500*time.Millisecond, 50*time.Millisecond).Should(Equal(1))
 	})
 
 	It("delivers the callback when the job fails", func() {
 		secret()
-		sink.answer("dies", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(410) })
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "dies", withNotify))).To(Succeed())
+		sink.answer(ns, "dies", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(410) })
+		Expect(env.Client.Create(env.Ctx, withNotify("dies"))).To(Succeed())
 		delivered("dies")
-		d := sink.deliveries("notify/dies")
+		d := sink.deliveries(ns, "notify/dies")
 		Expect(d).To(HaveLen(1))
 		var p map[string]any
 		Expect(json.Unmarshal(d[0].Raw, &p)).To(Succeed())
@@ -515,7 +521,7 @@ var _ = Describe("Completion callbacks", func() {
 	It("retries a callback answered 500 with backoff, then records its delivery", func() {
 		secret()
 		calls := 0
-		sink.answer("notify/flaky", func(w http.ResponseWriter, _ *http.Request) {
+		sink.answer(ns, "notify/flaky", func(w http.ResponseWriter, _ *http.Request) {
 			calls++
 			if calls == 1 {
 				w.WriteHeader(500)
@@ -523,7 +529,7 @@ var _ = Describe("Completion callbacks", func() {
 			}
 			w.WriteHeader(204)
 		})
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "flaky", withNotify))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, withNotify("flaky"))).To(Succeed())
 		Eventually(func() int32 {
 			if n := getJob(ns, "flaky").Status.Notification; n != nil {
 				return n.Attempts
@@ -533,25 +539,24 @@ var _ = Describe("Completion callbacks", func() {
 		n := getJob(ns, "flaky").Status.Notification
 		Expect(n.DeliveredTime).To(BeNil())
 		Expect(n.Message).To(ContainSubstring("500"))
-		Expect(n.NextAttemptTime.Time).To(Equal(fakeClock.Now().Add(5 * time.Second)))
-		fakeClock.Step(4 * time.Second)
-		Consistently(func() int { return len(sink.deliveries("notify/flaky")) }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(1))
-		fakeClock.Step(time.Second)
+		Expect(n.NextAttemptTime.Time).To(Equal(env.Clock.Now().Add(5 * time.Second)))
+		env.Clock.Step(4 * time.Second)
+		Consistently(func() int { return len(sink.deliveries(ns, "notify/flaky")) }, 300*time.Millisecond, 25*time.Millisecond).Should(Equal(1))
+		env.Clock.Step(time.Second)
 		n = delivered("flaky")
 		Expect(n.Attempts).To(Equal(int32(2)))
-		d := sink.deliveries("notify/flaky")
+		d := sink.deliveries(ns, "notify/flaky")
 		Expect(d).To(HaveLen(2))
 		Expect(d[1].ID).To(Equal(d[0].ID), "every delivery attempt carries the same webhook-id")
 	})
 
 	It("does not repeat a delivered callback after a manager restart", func() {
 		secret()
-		Expect(k8sClient.Create(ctx, webhookJob(ns, "once", withNotify))).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, withNotify("once"))).To(Succeed())
 		delivered("once")
-		mgr.stop()
-		mgr = startManager()
+		env.RestartManager()
 		// The new manager has reconciled the job (it re-observes every job at start).
-		Consistently(func() int { return len(sink.deliveries("notify/once")) }, time.Second, 50*time.Millisecond).Should(Equal(1))
+		Consistently(func() int { return len(sink.deliveries(ns, "notify/once")) }, time.Second, 50*time.Millisecond).Should(Equal(1))
 		Expect(getJob(ns, "once").Status.Notification.Attempts).To(Equal(int32(1)))
 	})
 })
