@@ -136,6 +136,10 @@ var _ = Describe("A pod job", func() {
 
 		create(utiltesting.MakeQueueJob("again", ns).Pod().Retry(5, utiltesting.FixedBackoff(5*time.Second)).Rule(rules...).Obj())
 		finishPod(ns, "again", 1, 75, "")
+		// An uncounted retry asked for at once still backs off (1 s for the first in a row).
+		j = expectPhase(ns, "again", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.ImmediateRetries).To(Equal(int32(1)))
+		stepTo(j.Status.NextAttemptTime.Time)
 		finishPod(ns, "again", 2, 0, "")
 		j = expectPhase(ns, "again", kickqv1alpha1.PhaseSucceeded)
 		Expect(j.Status.Attempts).To(Equal(int32(2)))
@@ -146,8 +150,11 @@ var _ = Describe("A pod job", func() {
 		create(utiltesting.MakeQueueJob("evicted", ns).Pod().Retry(0, utiltesting.FixedBackoff(5*time.Second)).Obj())
 		pod := waitPod(ns, "evicted", 1)
 		writePodStatus(pod, utiltesting.WrapPod(pod).DisruptionTarget("EvictionByEvictionAPI").Exited(137, ""))
+		// A disruption is never counted; it waits the least backoff (1 s).
+		j := expectPhase(ns, "evicted", kickqv1alpha1.PhaseDelayed)
+		stepTo(j.Status.NextAttemptTime.Time)
 		finishPod(ns, "evicted", 2, 0, "")
-		j := expectPhase(ns, "evicted", kickqv1alpha1.PhaseSucceeded)
+		j = expectPhase(ns, "evicted", kickqv1alpha1.PhaseSucceeded)
 		Expect(j.Status.FailedAttempts).To(BeZero())
 		Expect(j.Status.AttemptHistory[0].Reason).To(Equal("DisruptionTarget"))
 	})

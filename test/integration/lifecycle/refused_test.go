@@ -28,6 +28,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/test/util"
+	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
 // A pod the API server refuses ends its attempt with the API server's message and frees the
@@ -35,8 +36,7 @@ import (
 var _ = Describe("A pod the API server refuses", func() {
 	var ns string
 	BeforeEach(func() {
-		ns = newNamespace()
-		fakeClock.SetTime(time.Now().Truncate(time.Second))
+		ns = env.NewNamespace()
 	})
 
 	// oneAtATime creates a concurrency-1 queue with the handlers given.
@@ -60,7 +60,7 @@ var _ = Describe("A pod the API server refuses", func() {
 			"the next job starts once the refused attempt ended, not before")
 		Consistently(podExists(ns, "refused-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
 	}
-	withPod := func(w *jobWrapper, spec corev1.PodSpec) *kickqv1alpha1.QueueJob {
+	withPod := func(w *utiltesting.QueueJobWrapper, spec corev1.PodSpec) *kickqv1alpha1.QueueJob {
 		w.Spec.Pod = &kickqv1alpha1.PodTarget{Template: corev1.PodTemplateSpec{Spec: spec}}
 		return w.Obj()
 	}
@@ -82,9 +82,9 @@ var _ = Describe("A pod the API server refuses", func() {
 		},
 		Entry("an invalid container port (Invalid)", func() (*kickqv1alpha1.QueueJob, *kickqv1alpha1.QueueJob) {
 			oneAtATime()
-			return withPod(makeJob("refused", ns).Queue("one"), corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox",
+			return withPod(utiltesting.MakeQueueJob("refused", ns).Queue("one"), corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox",
 					Ports: []corev1.ContainerPort{{ContainerPort: 70000}}}}}),
-				withPod(makeJob("next", ns).Queue("one"), busybox)
+				withPod(utiltesting.MakeQueueJob("next", ns).Queue("one"), busybox)
 		}, "must be between 1 and 65535"),
 		Entry("a handler's container without an image, which the CRD allows (Invalid)", func() (*kickqv1alpha1.QueueJob, *kickqv1alpha1.QueueJob) {
 			oneAtATime(
@@ -92,7 +92,7 @@ var _ = Describe("A pod the API server refuses", func() {
 					Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main"}}}}}}},
 				kickqv1alpha1.Handler{Type: "fine", HandlerSpec: kickqv1alpha1.HandlerSpec{Pod: &kickqv1alpha1.PodTarget{
 					Template: corev1.PodTemplateSpec{Spec: busybox}}}})
-			return makeJob("refused", ns).Queue("one").Type("broken").Obj(), makeJob("next", ns).Queue("one").Type("fine").Obj()
+			return utiltesting.MakeQueueJob("refused", ns).Queue("one").Type("broken").Obj(), utiltesting.MakeQueueJob("next", ns).Queue("one").Type("fine").Obj()
 		}, "spec.containers[0].image: Required value"),
 		Entry("the namespace's Pod Security level (Forbidden by policy)", func() (*kickqv1alpha1.QueueJob, *kickqv1alpha1.QueueJob) {
 			var n corev1.Namespace
@@ -103,7 +103,7 @@ var _ = Describe("A pod the API server refuses", func() {
 			oneAtATime()
 			privileged := corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox",
 				SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}
-			return withPod(makeJob("refused", ns).Queue("one"), privileged), withPod(makeJob("next", ns).Queue("one"), busybox)
+			return withPod(utiltesting.MakeQueueJob("refused", ns).Queue("one"), privileged), withPod(utiltesting.MakeQueueJob("next", ns).Queue("one"), busybox)
 		}, `violates PodSecurity "baseline:latest"`),
 	)
 
@@ -115,14 +115,14 @@ var _ = Describe("A pod the API server refuses", func() {
 		create(quota)
 		quota.Status = corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{cpu: resource.MustParse("500m")},
 			Used: corev1.ResourceList{cpu: resource.MustParse("0")}}
-		Expect(k8sClient.Status().Update(ctx, quota)).To(Succeed())
+		Expect(env.Client.Status().Update(env.Ctx, quota)).To(Succeed())
 		oneAtATime()
 		requesting := func(q string) corev1.PodSpec {
 			return corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox",
 				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)}}}}}
 		}
-		refusedThenNext(withPod(makeJob("refused", ns).Queue("one").Retry(3, kickqv1alpha1.BackoffFixed, 60), requesting("1")),
-			withPod(makeJob("next", ns).Queue("one"), requesting("100m")))
+		refusedThenNext(withPod(utiltesting.MakeQueueJob("refused", ns).Queue("one").Retry(3, utiltesting.FixedBackoff(60*time.Second)), requesting("1")),
+			withPod(utiltesting.MakeQueueJob("next", ns).Queue("one"), requesting("100m")))
 
 		j := expectPhase(ns, "refused", kickqv1alpha1.PhaseDelayed)
 		Expect(j.Status.FailedAttempts).To(Equal(int32(1)))
