@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -263,7 +264,7 @@ func TestServeRefusesLargeHeaders(t *testing.T) {
 
 func TestServeRefusesUnauthenticatedBodiesUnread(t *testing.T) {
 	for _, size := range []int{60 << 10, 10 << 20} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			f := newAPI(t, ServeOptions{}, nil)
 			c := f.dial()
 			// Headers that announce a large body, with a wrong token; the body is never sent: an

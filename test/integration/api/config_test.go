@@ -109,9 +109,9 @@ var _ = Describe("The operator's manifests", func() {
 		// Namespaces first, for real (a dry-run namespace holds nothing), then every object as a
 		// dry run: the API server validates and admits it (schemas, RBAC escalation checks, Pod
 		// Security for the Deployment) and stores nothing.
-		apply := func(o *unstructured.Unstructured, opts ...client.PatchOption) {
+		apply := func(o *unstructured.Unstructured, opts ...client.ApplyOption) {
 			opts = append(opts, client.FieldOwner("config-test"), client.ForceOwnership)
-			Expect(k8sClient.Patch(ctx, o.DeepCopy(), client.Apply, opts...)).
+			Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), opts...)).
 				To(Succeed(), "%s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
 		}
 		kinds := map[string]int{}
