@@ -17,7 +17,9 @@ limitations under the License.
 package api
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,14 +29,24 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/controllers"
 	"kickq.dev/kickq/internal/report"
 	"kickq.dev/kickq/test/util"
 )
@@ -200,5 +212,104 @@ var _ = Describe("heartbeatTimeoutSeconds", func() {
 		Expect(k8sClient.Create(ctx, obj(ns, queue("q", "defaults: {heartbeatTimeoutSeconds: 4}")))).
 			To(MatchError(ContainSubstring("spec.defaults.heartbeatTimeoutSeconds")))
 		Expect(k8sClient.Create(ctx, obj(ns, job("five", "heartbeatTimeoutSeconds: 5\n"+podTarget)))).To(Succeed())
+	})
+})
+
+var _ = Describe("The manager's RBAC", func() {
+	It("is enough to run a job, write reports, emit Events and hold the leader Lease", func() {
+		root := filepath.Join(util.RepoRoot(), "config")
+		rbac, _ := kustomized(filepath.Join(root, "rbac"))
+		system, _ := util.ReadManifests(filepath.Join(root, "manager", "manager.yaml"))
+		for _, o := range append(system[:1:1], rbac...) { // the Namespace, then config/rbac, for real
+			Expect(o.GetKind()).NotTo(Equal("Deployment"))
+			Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()),
+				client.FieldOwner("rbac-test"), client.ForceOwnership)).To(Succeed(), "%s %s", o.GetKind(), o.GetName())
+		}
+		// The manager as its service account: only what config/rbac grants it.
+		asManager := rest.CopyConfig(cfg)
+		asManager.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:kickq-system:kickq-manager",
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kickq-system", "system:authenticated"}}
+		mgr, err := ctrl.NewManager(asManager, ctrl.Options{
+			Scheme:                  scheme,
+			Metrics:                 metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress:  "0",
+			LeaderElection:          true,
+			LeaderElectionID:        "kickq-manager.kickq.dev",
+			LeaderElectionNamespace: "kickq-system",
+			// Released on stop: a later run of this suite need not wait for the Lease to expire.
+			LeaderElectionReleaseOnCancel: true,
+			Controller:                    config.Controller{SkipNameValidation: ptr.To(true)},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		ctrls, err := controllers.Setup(ctx, mgr, controllers.Options{ReportBindAddress: "127.0.0.1:0"})
+		Expect(err).NotTo(HaveOccurred())
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(done)
+			Expect(mgr.Start(mctx)).To(Succeed())
+		}()
+		DeferCleanup(func() { stop(); <-done })
+
+		ns := newNamespace()
+		Expect(k8sClient.Create(ctx, obj(ns, queue("default", "concurrency: 1")))).To(Succeed())
+		Expect(k8sClient.Create(ctx, obj(ns, job("j", podTarget)))).To(Succeed())
+		pod := &corev1.Pod{}
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "j-1"}, pod) }).
+			WithTimeout(30 * time.Second).Should(Succeed(), "the manager creates the attempt's pod")
+
+		// A report through the served API, once this replica leads.
+		var token string
+		for _, e := range pod.Spec.Containers[0].Env {
+			if e.Name == "KICKQ_TOKEN" {
+				token = e.Value
+			}
+		}
+		url := ctrls.Endpoint.URL(ns, "j")
+		Eventually(func() int {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"progress":{"percent":50}}`))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return 0
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		}).WithTimeout(30 * time.Second).Should(Equal(http.StatusAccepted))
+		Eventually(func() int32 {
+			var j kickqv1alpha1.QueueJob
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "j"}, &j)).To(Succeed())
+			if j.Status.Progress == nil {
+				return 0
+			}
+			return j.Status.Progress.Percent
+		}).WithTimeout(30 * time.Second).Should(Equal(int32(50)))
+
+		pod.Status.Phase = corev1.PodSucceeded
+		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}}}
+		Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+		Eventually(func() kickqv1alpha1.QueueJobPhase {
+			var j kickqv1alpha1.QueueJob
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "j"}, &j)).To(Succeed())
+			return j.Status.Phase
+		}).WithTimeout(30 * time.Second).Should(Equal(kickqv1alpha1.PhaseSucceeded))
+		Eventually(func() int32 {
+			var q kickqv1alpha1.Queue
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "default"}, &q)).To(Succeed())
+			return q.Status.Counts.Succeeded
+		}).WithTimeout(30*time.Second).Should(Equal(int32(1)), "queue status is written")
+		Eventually(func() []string {
+			var evs eventsv1.EventList
+			Expect(k8sClient.List(ctx, &evs, client.InNamespace(ns))).To(Succeed())
+			var reasons []string
+			for _, e := range evs.Items {
+				reasons = append(reasons, e.Reason)
+			}
+			return reasons
+		}).WithTimeout(30*time.Second).Should(ContainElement("Completed"), "Events are written through events.k8s.io")
+		var lease coordinationv1.Lease
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "kickq-system", Name: "kickq-manager.kickq.dev"}, &lease)).To(Succeed())
 	})
 })
