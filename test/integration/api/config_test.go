@@ -257,7 +257,7 @@ var _ = Describe("The manager's RBAC", func() {
 		Expect(k8sClient.Create(ctx, obj(ns, job("j", podTarget)))).To(Succeed())
 		pod := &corev1.Pod{}
 		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "j-1"}, pod) }).
-			WithTimeout(30 * time.Second).Should(Succeed(), "the manager creates the attempt's pod")
+			WithTimeout(30*time.Second).Should(Succeed(), "the manager creates the attempt's pod")
 
 		// A report through the served API, once this replica leads.
 		var token string
