@@ -60,6 +60,8 @@ type apiFixture struct {
 	clk   *clocktesting.FakeClock
 	wakes chan types.NamespacedName
 	conns *countingListener
+	// stop ends the server's context (as a stopping manager does).
+	stop context.CancelFunc
 }
 
 func newAPI(t *testing.T, o ServeOptions, leader <-chan struct{}) *apiFixture {
@@ -88,6 +90,7 @@ func newAPI(t *testing.T, o ServeOptions, leader <-chan struct{}) *apiFixture {
 	f.addr = l.Addr().String()
 	srv := &Server{Reader: c, Signer: signer, Store: f.store, Leader: leader}
 	ctx, cancel := context.WithCancel(context.Background())
+	f.stop = cancel
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, f.conns, o) }()
 	t.Cleanup(func() {
@@ -390,5 +393,75 @@ func TestServeOutcomeCarriesWhatWasAcceptedBefore(t *testing.T) {
 		}
 	case <-time.After(patience):
 		t.Fatal("the outcome's reporter got no answer")
+	}
+}
+
+// postOutcome sends an outcome in the background and waits until the store holds it.
+func (f *apiFixture) postOutcome() <-chan *http.Response {
+	f.t.Helper()
+	answered := make(chan *http.Response, 1)
+	c := f.dial()
+	if _, err := io.WriteString(c, f.request(`{"outcome":"Succeed"}`)); err != nil {
+		f.t.Fatal(err)
+	}
+	go func() {
+		_ = c.SetReadDeadline(time.Now().Add(patience))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			resp = &http.Response{StatusCode: 0, Status: err.Error()}
+		}
+		answered <- resp
+	}()
+	for {
+		select {
+		case <-f.wakes:
+			if p := f.store.Take(f.key, 1); p != nil && p.Outcome != "" {
+				return answered
+			}
+		case <-time.After(patience):
+			f.t.Fatal("the outcome did not reach the store")
+		}
+	}
+}
+
+func awaitAnswer(t *testing.T, answered <-chan *http.Response) *http.Response {
+	t.Helper()
+	select {
+	case resp := <-answered:
+		return resp
+	case <-time.After(patience):
+		t.Fatal("no answer")
+		return nil
+	}
+}
+
+// An outcome waits for its write past the connection's read timeout, which bounds reading the
+// request only.
+func TestServeOutcomeOutlastsTheReadTimeout(t *testing.T) {
+	f := newAPI(t, ServeOptions{ReadTimeout: shortTimeout, WriteTimeout: shortTimeout}, nil)
+	answered := f.postOutcome()
+	// Another connection with a body that never ends is cut by the same read timeout: once it is,
+	// the outcome's request has outlived that timeout too.
+	slow := f.dial()
+	req := f.request(`{"heartbeat":true}`)
+	if _, err := io.WriteString(slow, req[:len(req)-3]); err != nil {
+		t.Fatal(err)
+	}
+	expectClosedByServer(t, slow, "the body never finished")
+	f.store.Ack(f.key, f.store.Take(f.key, 1))
+	if resp := awaitAnswer(t, answered); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the outcome's answer is %d %s, want 200 once written", resp.StatusCode, resp.Status)
+	}
+}
+
+// A manager that stops while an outcome waits for its write says it is not written.
+func TestServeOutcomeNotWrittenAtShutdown(t *testing.T) {
+	f := newAPI(t, ServeOptions{}, nil)
+	answered := f.postOutcome()
+	f.stop()
+	resp := awaitAnswer(t, answered)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("an unwritten outcome was answered %d (Retry-After %q), want 503 with Retry-After",
+			resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

@@ -167,6 +167,10 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "the outcome is not written yet; send it again")
 	case <-r.Context().Done():
+		// The reporter left, or the manager stops: never let the server's default 200 say it is
+		// written. (The write may still happen; a repeated outcome is answered 409 then.)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the manager is stopping; the outcome may not be written: send it again")
 	}
 }
 
