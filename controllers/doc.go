@@ -15,15 +15,18 @@ limitations under the License.
 */
 
 // Package controllers holds kickq's reconcilers. The RBAC markers below are the permissions the
-// manager needs, cluster-wide; config/rbac/role.yaml is generated from them.
+// manager needs, cluster-wide, and no more: config/rbac/role.yaml is generated from them. Spec
+// writes are patches (the batch label, a cron child's spec.cancel), status writes are updates,
+// Events go through events.k8s.io (leader election's core Events are granted in the manager's
+// namespace only, config/rbac/leader_election_role.yaml). Secrets are read cluster-wide because
+// webhook and callback secrets live in each job's namespace.
 package controllers
 
-// +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs/status,verbs=update
 // +kubebuilder:rbac:groups=kickq.dev,resources=queuejobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=kickq.dev,resources=queues,verbs=get;list;watch
-// +kubebuilder:rbac:groups=kickq.dev,resources=queues/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=kickq.dev,resources=queues/status,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

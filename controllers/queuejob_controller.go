@@ -294,6 +294,9 @@ func currentAttempt(job *kickqv1alpha1.QueueJob) *kickqv1alpha1.AttemptRecord {
 // none), so admission may learn it before the write.
 func (r *QueueJobReconciler) decide(p *pass) {
 	p.res = lifecycle.Decide(p.in)
+	if r.flushReports(p) {
+		p.res = lifecycle.Decide(p.in)
+	}
 	if p.res.Action != lifecycle.AwaitAdmission {
 		return
 	}
@@ -302,6 +305,32 @@ func (r *QueueJobReconciler) decide(p *pass) {
 	p.res = lifecycle.Admit(p.res, p.in, d)
 	p.admitted = d.Admitted
 	p.waiting = !d.Admitted
+}
+
+// flushReports takes, for a pass that ends the running attempt, the reports the store holds back
+// for coalescing, so that the attempt's last write carries what its worker was answered 202 for
+// (a pod that reports and exits within the interval). It says whether there were any; Decide
+// then runs again with them (a held-back heartbeat may also keep the attempt running).
+func (r *QueueJobReconciler) flushReports(p *pass) bool {
+	n := p.job.Status.Attempts
+	if r.Reports == nil || p.in.Report != nil || p.job.Status.Phase != kickqv1alpha1.PhaseRunning || !endsAttempt(&p.res.Status, n) {
+		return false
+	}
+	p.in.Report = r.Reports.Flush(p.key, n)
+	return p.in.Report != nil
+}
+
+// endsAttempt reports whether a decided status ends running attempt n.
+func endsAttempt(st *kickqv1alpha1.QueueJobStatus, n int32) bool {
+	if st.Phase != kickqv1alpha1.PhaseRunning || st.Attempts != n {
+		return true
+	}
+	for i := range st.AttemptHistory {
+		if st.AttemptHistory[i].Number == n {
+			return st.AttemptHistory[i].FinishTime != nil
+		}
+	}
+	return false
 }
 
 // writeStatus writes the decided status once, if it changed, then emits the pass's Events. A

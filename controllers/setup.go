@@ -19,10 +19,8 @@ package controllers
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -62,6 +60,8 @@ type Options struct {
 	// ReportTokenKey signs attempt tokens (at least 16 bytes); nil means a random key, which
 	// makes tokens of running attempts invalid after a restart.
 	ReportTokenKey []byte
+	// ReportMaxConnections caps the report API's open connections (0: limits.MaxReportConnections).
+	ReportMaxConnections int
 }
 
 // Controllers are the registered reconcilers and what they run with.
@@ -126,9 +126,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {
 		return nil, fmt.Errorf("adding the webhook pool: %w", err)
 	}
-	srv := &report.Server{Reader: c, Live: mgr.GetAPIReader(), Signer: signer, Store: jobs.Reports}
+	// Only the leader's reconcilers write reports: until this replica leads, its report API keeps
+	// nothing and answers 503 with Retry-After.
+	srv := &report.Server{Reader: c, Live: mgr.GetAPIReader(), Signer: signer, Store: jobs.Reports, Leader: mgr.Elected()}
 	if listener != nil {
-		if err := mgr.Add(serveReports(listener, srv)); err != nil {
+		if err := mgr.Add(serveReports(listener, srv, report.ServeOptions{MaxConnections: opts.ReportMaxConnections})); err != nil {
 			return nil, fmt.Errorf("adding the report API: %w", err)
 		}
 	}
@@ -150,22 +152,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	return &Controllers{Jobs: jobs, Queues: queues, Webhooks: hooks, Report: srv, Endpoint: endpoint}, nil
 }
 
-// serveReports serves the report API on l while the manager runs, on every replica (a worker may
-// reach any of them; the job's reconciler writes what it receives only where it is the leader).
-func serveReports(l net.Listener, srv *report.Server) manager.Runnable {
+// serveReports serves the report API on l while the manager runs, on every replica, so that
+// every replica of a Deployment is ready; a replica that is not the leader answers 503 with
+// Retry-After and keeps nothing (report.Server.Leader), so reports reach the leader only.
+func serveReports(l net.Listener, srv *report.Server, o report.ServeOptions) manager.Runnable {
 	return leaderless{manager.RunnableFunc(func(ctx context.Context) error {
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
-			BaseContext: func(net.Listener) context.Context { return ctx }}
-		go func() {
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = hs.Shutdown(sctx)
-		}()
-		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving the report API: %w", err)
-		}
-		return nil
+		return srv.Serve(ctx, l, o)
 	})}
 }
 

@@ -320,8 +320,9 @@ type JobPolicies struct {
 	ActiveDeadlineSeconds *int32 `json:"activeDeadlineSeconds,omitempty"`
 
 	// heartbeatTimeoutSeconds, when set, fails a Running attempt that has not reported for this long.
+	// At least 5: reports are written to status coalesced, about once a second, in whole seconds.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Minimum=5
 	// +kubebuilder:validation:Maximum=86400
 	HeartbeatTimeoutSeconds *int32 `json:"heartbeatTimeoutSeconds,omitempty"`
 }

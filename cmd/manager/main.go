@@ -44,11 +44,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
 	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/internal/limits"
 	"kickq.dev/kickq/internal/netguard"
 )
 
@@ -72,11 +74,12 @@ type options struct {
 	reportURL         string
 	reportKeyFile     string
 	reportKeySecret   string
+	reportMaxConns    int
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
-	fs.BoolVar(&o.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
+	fs.BoolVar(&o.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS; a scraper must present a token that the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview).")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&o.enableLeaderElection, "leader-elect", false, "Elect a leader so that only one manager acts at a time.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election lease (default: the manager's own namespace).")
@@ -91,6 +94,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.reportAddr, "report-bind-address", ":8082", "Address the report API (POST /v1/namespaces/{ns}/queuejobs/{name}/report) listens on; \"0\" disables it.")
 	fs.StringVar(&o.reportURL, "report-url", "", "Base URL of the report API as pods and webhook receivers reach it (default: http://<report-bind-address>; in a cluster, the kickq-report Service).")
 	fs.StringVar(&o.reportKeyFile, "report-token-key-file", "", "File holding the key that signs attempt tokens (at least 16 bytes).")
+	fs.IntVar(&o.reportMaxConns, "report-max-connections", limits.MaxReportConnections, "Connections the report API serves at once; more wait until one closes.")
 	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\") the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
 }
 
@@ -106,6 +110,9 @@ func (o *options) validate() error {
 	}
 	if o.webhookTimeoutMax < time.Second {
 		return errors.New("--webhook-timeout-max must be at least 1s")
+	}
+	if o.reportMaxConns < 1 {
+		return errors.New("--report-max-connections must be at least 1")
 	}
 	return nil
 }
@@ -149,15 +156,21 @@ func main() {
 	cfg.QPS = float32(opts.qps)
 	cfg.Burst = opts.burst
 
+	metrics := metricsserver.Options{
+		BindAddress:   opts.metricsAddr,
+		SecureServing: opts.secureMetrics,
+		// HTTP/2 is disabled against the HTTP/2 rapid-reset class of attacks.
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+	}
+	if opts.secureMetrics {
+		// Every scrape is authenticated and authorized by the API server (RBAC in
+		// config/rbac/metrics_auth_role.yaml and metrics_reader_role.yaml).
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: newScheme(),
-		Cache:  cacheOptions(),
-		Metrics: metricsserver.Options{
-			BindAddress:   opts.metricsAddr,
-			SecureServing: opts.secureMetrics,
-			// HTTP/2 is disabled against the HTTP/2 rapid-reset class of attacks.
-			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
-		},
+		Scheme:                        newScheme(),
+		Cache:                         cacheOptions(),
+		Metrics:                       metrics,
 		Controller:                    config.Controller{MaxConcurrentReconciles: opts.concurrency},
 		HealthProbeBindAddress:        opts.probeAddr,
 		PprofBindAddress:              opts.pprofAddr,
@@ -205,6 +218,8 @@ func main() {
 		ReportBindAddress: opts.reportAddr,
 		ReportURL:         opts.reportURL,
 		ReportTokenKey:    key,
+
+		ReportMaxConnections: opts.reportMaxConns,
 	}); err != nil {
 		setupLog.Error(err, "setting up controllers")
 		os.Exit(1)

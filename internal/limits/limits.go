@@ -18,7 +18,10 @@ limitations under the License.
 // helper that cuts text to such a bound. It decides nothing else.
 package limits
 
-import "unicode/utf8"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // Bounds of what a job's status holds.
 const (
@@ -45,6 +48,28 @@ const (
 	MaxResponseBytes = 64 * 1024
 	// MaxReportBodyBytes is the largest report API body accepted (413 beyond).
 	MaxReportBodyBytes = 64 * 1024
+	// MaxReportHeaderBytes bounds a report request's headers (431 beyond; Go's server allows
+	// 4 KiB of slack on top). A report needs a few hundred bytes.
+	MaxReportHeaderBytes = 8 * 1024
+	// MaxReportConnections is how many connections the report API serves at once; more wait in
+	// the listen backlog until one closes.
+	MaxReportConnections = 512
+)
+
+// Time bounds of a report API connection.
+const (
+	// ReportReadHeaderTimeout bounds reading a request's headers.
+	ReportReadHeaderTimeout = 5 * time.Second
+	// ReportReadTimeout bounds reading a whole request, body included (64 KiB at most).
+	ReportReadTimeout = 10 * time.Second
+	// ReportWriteTimeout bounds a request from its headers to the end of its answer; an outcome's
+	// answer, which waits for its status write, gets ReportOutcomeWait more once its body is read.
+	ReportWriteTimeout = 15 * time.Second
+	// ReportOutcomeWait is how long a report with an outcome waits for its status write before
+	// it is answered 503 (send it again).
+	ReportOutcomeWait = 10 * time.Second
+	// ReportIdleTimeout closes a kept-alive connection that sends no new request.
+	ReportIdleTimeout = 30 * time.Second
 )
 
 // Suffixes that mark cut text.

@@ -187,3 +187,26 @@ func TestStoreBoundsLogs(t *testing.T) {
 		t.Fatal("attempt 1's reports are gone")
 	}
 }
+
+func TestStoreFlushGivesWhatIsHeldBack(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Unix(1700000000, 0))
+	key := types.NamespacedName{Namespace: "ns", Name: "j"}
+	s := NewStore(clk, func(types.NamespacedName) {})
+	s.Add(key, 1, Report{Logs: []string{"a"}})
+	s.Ack(key, s.Take(key, 1))
+	s.Add(key, 1, Report{Progress: &kickqv1alpha1.Progress{Percent: 99}, Logs: []string{"b"}})
+	if s.Take(key, 1) != nil {
+		t.Fatal("held back inside the interval")
+	}
+	p := s.Flush(key, 1)
+	if p == nil || p.Progress.Percent != 99 || len(p.Logs) != 1 || p.Logs[0].Message != "b" {
+		t.Fatalf("flush: %+v", p)
+	}
+	if s.Flush(key, 2) != nil {
+		t.Fatal("another attempt has no reports")
+	}
+	s.Ack(key, p)
+	if s.Flush(key, 1) != nil {
+		t.Fatal("written reports are gone")
+	}
+}

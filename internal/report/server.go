@@ -49,7 +49,7 @@ const (
 	// maxRetryAfterSeconds bounds an outcome's retryAfterSeconds.
 	maxRetryAfterSeconds = 24 * 3600
 	// outcomeWait is how long a report with an outcome waits for its status write.
-	outcomeWait = 10 * time.Second
+	outcomeWait = limits.ReportOutcomeWait
 )
 
 // Body is the JSON a worker POSTs. Every field is optional; any report counts as a heartbeat.
@@ -80,6 +80,11 @@ type Server struct {
 	Live   client.Reader
 	Signer *Signer
 	Store  *Store
+	// Leader is closed once this replica is the leader (the manager's Elected()); nil means it
+	// always is. Only the leader's reconcilers write reports, so until then the server answers
+	// every report 503 with Retry-After and keeps nothing: the worker sends it again, and the
+	// Service's next connection may reach the leader.
+	Leader <-chan struct{}
 }
 
 // Handler returns the API's HTTP handler.
@@ -108,11 +113,26 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	if !s.leading() {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close") // the retry opens a new connection, maybe to the leader
+		writeError(w, http.StatusServiceUnavailable, "this kickq replica is not the leader; send the report again")
+		return
+	}
 	key := types.NamespacedName{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kickq"`)
-		writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer $KICKQ_TOKEN")
+		refuse(w, r, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer $KICKQ_TOKEN")
+		return
+	}
+	// The token is checked before the body is read: a client without one is never read from.
+	job, code, msg := s.authorize(r.Context(), key, token)
+	if code != 0 {
+		if code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kickq", error="invalid_token"`)
+		}
+		refuse(w, r, code, msg)
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limits.MaxReportBodyBytes))
@@ -125,14 +145,6 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading the report: "+err.Error())
 		return
 	}
-	job, code, msg := s.authorize(r.Context(), key, token)
-	if code != 0 {
-		if code == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kickq", error="invalid_token"`)
-		}
-		writeError(w, code, msg)
-		return
-	}
 	rep, code, msg := parse(raw)
 	if code != 0 {
 		writeError(w, code, msg)
@@ -143,6 +155,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, answer{Status: "accepted"})
 		return
 	}
+	awaitOutcome(w)
 	select {
 	case a := <-ack:
 		if !a.Written {
@@ -154,6 +167,10 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "the outcome is not written yet; send it again")
 	case <-r.Context().Done():
+		// The reporter left, or the manager stops: never let the server's default 200 say it is
+		// written. (The write may still happen; a repeated outcome is answered 409 then.)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the manager is stopping; the outcome may not be written: send it again")
 	}
 }
 

@@ -170,6 +170,17 @@ func (s *Store) schedule(key types.NamespacedName, e *entry, now time.Time) {
 // Take returns the reports of attempt `attempt` that are due for a status write now (nil when
 // there are none, or when they are held back until the interval since the last write ends).
 func (s *Store) Take(key types.NamespacedName, n int32) *attempt.Pending {
+	return s.take(key, n, false)
+}
+
+// Flush returns all the reports of attempt `attempt`, held back or not (nil when there are none).
+// It is for the write that ends the attempt: what a worker was answered 202 for goes into that
+// write, since the store drops what is left of an ended attempt.
+func (s *Store) Flush(key types.NamespacedName, n int32) *attempt.Pending {
+	return s.take(key, n, true)
+}
+
+func (s *Store) take(key types.NamespacedName, n int32, all bool) *attempt.Pending {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,7 +188,7 @@ func (s *Store) Take(key types.NamespacedName, n int32) *attempt.Pending {
 	if e == nil || e.attempt != n || e.empty() {
 		return nil
 	}
-	if e.outcome == "" && now.Before(e.lastFlush.Add(s.interval)) {
+	if !all && e.outcome == "" && now.Before(e.lastFlush.Add(s.interval)) {
 		s.schedule(key, e, now)
 		return nil
 	}
