@@ -45,6 +45,9 @@ const (
 	MaxResponseBytes = 64 * 1024
 	// MaxReportBodyBytes is the largest report API body accepted (413 beyond).
 	MaxReportBodyBytes = 64 * 1024
+	// MaxSigningKeys is how many space-separated keys one signing secret may hold (each signs
+	// every call: a rotation needs two or three).
+	MaxSigningKeys = 8
 )
 
 // Suffixes that mark cut text.
