@@ -57,7 +57,7 @@ func (w *Webhooks) Notify(ctx context.Context, job *kickqv1alpha1.QueueJob, targ
 		return nil
 	}
 	c := &call{key: attemptKey{job: job.UID, attempt: notifyAttempt}, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name},
-		target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}}
+		target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}, authorURL: true}
 	w.notes[job.UID] = c
 	w.mu.Unlock()
 	select {
