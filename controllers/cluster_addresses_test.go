@@ -159,7 +159,7 @@ func TestClusterAddressesStartTicks(t *testing.T) {
 		return err
 	}}
 	ca, c := newClusterAddresses(t, funcs, clusterObjects()...)
-	clk := clocktesting.NewFakeClock(time.Now())
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	ca.Clock, ca.Interval = clk, time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
