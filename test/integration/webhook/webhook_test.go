@@ -57,6 +57,15 @@ func hookQueue(ns, name string, mut ...func(*kickqv1alpha1.QueueSpec)) *kickqv1a
 	return q
 }
 
+// cleanUp deletes the namespace's queues and jobs after the spec, so that a later manager restart
+// has no more to resync than before these specs existed.
+func cleanUp(ns string) {
+	DeferCleanup(func() {
+		Expect(k8sClient.DeleteAllOf(ctx, &kickqv1alpha1.QueueJob{}, client.InNamespace(ns))).To(Succeed())
+		Expect(k8sClient.DeleteAllOf(ctx, &kickqv1alpha1.Queue{}, client.InNamespace(ns))).To(Succeed())
+	})
+}
+
 // onQueue runs the job on a queue's handler instead of its inline target.
 func onQueue(queue string) func(*kickqv1alpha1.QueueJob) {
 	return func(j *kickqv1alpha1.QueueJob) { j.Spec.QueueName, j.Spec.Webhook = queue, nil }
@@ -185,6 +194,7 @@ var _ = Describe("Webhook jobs", func() {
 				_, _ = io.WriteString(w, "upstream mailer unreachable")
 			})
 		}
+		cleanUp(ns)
 		Expect(k8sClient.Create(ctx, hookQueue(ns, "hooks"))).To(Succeed())
 		Expect(k8sClient.Create(ctx, webhookJob(ns, "quote-handler", onQueue("hooks")))).To(Succeed())
 		Expect(k8sClient.Create(ctx, webhookJob(ns, "quote-inline"))).To(Succeed())
@@ -195,6 +205,7 @@ var _ = Describe("Webhook jobs", func() {
 	})
 
 	It("keeps a job's own URLs to its queue's webhookURLPrefixes", func() {
+		cleanUp(ns)
 		Expect(k8sClient.Create(ctx, hookQueue(ns, "bad", func(q *kickqv1alpha1.QueueSpec) {
 			q.WebhookURLPrefixes = []string{"ftp://files.example/"}
 		}))).NotTo(Succeed(), "a prefix must be an http(s) URL")
