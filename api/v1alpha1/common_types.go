@@ -36,6 +36,10 @@ const (
 	LabelScheduledBy = "kickq.dev/scheduled-by"
 	// AnnotationRunNow fires one child of a cron template now when its value changes.
 	AnnotationRunNow = "kickq.dev/run-now"
+	// LabelWebhookSigning marks a Secret whose keys may sign webhook calls and callbacks
+	// (secretRef): only a Secret labelled kickq.dev/webhook-signing: "true" signs; any other is
+	// treated as missing.
+	LabelWebhookSigning = "kickq.dev/webhook-signing"
 )
 
 // DefaultQueueName is the queue a job names when it names none. Where a namespace has no Queue of
@@ -227,7 +231,9 @@ type PodTarget struct {
 	StartDeadlineSeconds *int32 `json:"startDeadlineSeconds,omitempty"`
 }
 
-// SecretKeyRef names a key of a Secret in the job's (or queue's) own namespace.
+// SecretKeyRef names a key of a Secret in the job's (or queue's) own namespace. The Secret must be
+// labelled kickq.dev/webhook-signing: "true" and the key's value must be Standard Webhooks keys
+// ("whsec_" + base64, several separated by spaces).
 type SecretKeyRef struct {
 	// name is the Secret's name.
 	// +required
@@ -235,8 +241,8 @@ type SecretKeyRef struct {
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
-	// key is the key within the Secret. Several space-separated secrets in one value all sign each
-	// call, so a receiver's secret can be rotated.
+	// key is the key within the Secret. Its value is one or more space-separated Standard Webhooks
+	// keys ("whsec_" + base64); each signs every call, so a receiver's secret can be rotated.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -262,7 +268,9 @@ type HTTPHeader struct {
 // WebhookTarget runs each attempt as a signed HTTP POST (Standard Webhooks).
 type WebhookTarget struct {
 	// url is the http or https address the call is sent to. Loopback, link-local and metadata
-	// addresses are refused at dial time unless the manager allows them.
+	// addresses, and the cluster's API server, nodes and kickq manager, are refused at dial time
+	// unless the manager allows them. A job's own URL must lie under its queue's
+	// webhookURLPrefixes when the queue sets them.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
@@ -270,7 +278,8 @@ type WebhookTarget struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http or https URL with a host"
 	URL string `json:"url"`
 
-	// secretRef names the Secret key whose value signs each call (webhook-signature).
+	// secretRef names the Secret key whose value signs each call (webhook-signature). The Secret
+	// must carry the label kickq.dev/webhook-signing: "true".
 	// +optional
 	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
 

@@ -126,6 +126,22 @@ type QueueSpec struct {
 	// +kubebuilder:default=Allow
 	InlineTargets InlineTargetsPolicy `json:"inlineTargets,omitempty"`
 
+	// webhookURLPrefixes, when set, are the only places a job of this queue may send its own calls:
+	// an inline webhook target's url and a completion callback's url (spec.notify.webhook.url)
+	// must each lie under one of them (same scheme, host and port; a path that is the prefix's or
+	// continues it at a "/"; any query), else the job waits Blocked with reason
+	// WebhookURLNotAllowed. Under inlineTargets Deny they are the callback receivers jobs may name
+	// (without them, a job with spec.notify waits Blocked with reason InlineTargetDenied). The
+	// handlers' URLs are the queue owner's own and are not checked against them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:items:Pattern=`^https?://[^?#]+$`
+	// +kubebuilder:validation:XValidation:rule="self.all(p, isURL(p) && url(p).getScheme() in ['http', 'https'] && url(p).getHostname() != '')",message="each webhookURLPrefixes entry must be an absolute http or https URL with a host, and no query or fragment"
+	WebhookURLPrefixes []string `json:"webhookURLPrefixes,omitempty"`
+
 	// defaults apply to jobs and handlers of this queue that leave them unset.
 	// +optional
 	Defaults *JobPolicies `json:"defaults,omitempty"`

@@ -315,6 +315,10 @@ const (
 	ReasonConcurrencyLimited  = "ConcurrencyLimited"
 	ReasonRateLimited         = "RateLimited"
 	ReasonPaused              = "Paused"
+
+	// ReasonWebhookURLNotAllowed: the job's own webhook or notify URL is not under its queue's
+	// spec.webhookURLPrefixes.
+	ReasonWebhookURLNotAllowed = "WebhookURLNotAllowed"
 )
 
 // Reasons of a finished job (status.reason and the Complete/Failed conditions).

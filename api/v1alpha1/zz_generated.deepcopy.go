@@ -741,6 +741,11 @@ func (in *QueueSpec) DeepCopyInto(out *QueueSpec) {
 		*out = new(RateLimit)
 		**out = **in
 	}
+	if in.WebhookURLPrefixes != nil {
+		in, out := &in.WebhookURLPrefixes, &out.WebhookURLPrefixes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Defaults != nil {
 		in, out := &in.Defaults, &out.Defaults
 		*out = new(JobPolicies)

@@ -89,7 +89,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the pprof endpoints (/debug/pprof/) bind to; empty disables them.")
 	fs.IntVar(&o.webhookWorkers, "webhook-workers", 16, "Webhook calls in flight at once (the call pool's size).")
 	fs.DurationVar(&o.webhookTimeoutMax, "webhook-timeout-max", executor.DefaultWebhookTimeoutMax, "Longest a webhook call may wait for its answer: a target's timeoutSeconds above it is cut to it.")
-	fs.StringVar(&o.webhookAllowCIDRs, "webhook-allow-cidrs", "", "Comma-separated CIDRs webhook calls may reach although blocked by default (loopback, link-local, metadata, unspecified, multicast), e.g. 127.0.0.0/8 for local tests.")
+	fs.StringVar(&o.webhookAllowCIDRs, "webhook-allow-cidrs", "", "Comma-separated CIDRs webhook calls may reach although blocked by default (loopback, link-local, cloud metadata, unspecified, multicast, broadcast, and the API server's, nodes' and manager's own addresses), e.g. 127.0.0.0/8 for local tests.")
 	fs.StringVar(&o.webhookDenyCIDRs, "webhook-deny-cidrs", "", "Comma-separated CIDRs webhook calls may never reach (checked first).")
 	fs.StringVar(&o.reportAddr, "report-bind-address", ":8082", "Address the report API (POST /v1/namespaces/{ns}/queuejobs/{name}/report) listens on; \"0\" disables it.")
 	fs.StringVar(&o.reportURL, "report-url", "", "Base URL of the report API as pods and webhook receivers reach it (default: http://<report-bind-address>; in a cluster, the kickq-report Service).")
@@ -211,10 +211,15 @@ func main() {
 		setupLog.Error(err, "reading the report token key")
 		os.Exit(1)
 	}
+	guard := netguard.New(allow, deny)
+	if err := watchClusterAddresses(mgr, guard); err != nil {
+		setupLog.Error(err, "adding the cluster address refresher")
+		os.Exit(1)
+	}
 	if _, err := controllers.Setup(context.Background(), mgr, controllers.Options{
 		WebhookWorkers:    opts.webhookWorkers,
 		WebhookTimeoutMax: opts.webhookTimeoutMax,
-		WebhookGuard:      netguard.New(allow, deny),
+		WebhookGuard:      guard,
 		ReportBindAddress: opts.reportAddr,
 		ReportURL:         opts.reportURL,
 		ReportTokenKey:    key,
@@ -230,6 +235,18 @@ func main() {
 		setupLog.Error(err, "running manager")
 		os.Exit(1)
 	}
+}
+
+// watchClusterAddresses fills the guard's dynamic deny set (the API server's, the nodes' and the
+// manager's own addresses) before the first webhook call can be made, and keeps it current.
+func watchClusterAddresses(mgr ctrl.Manager, guard *netguard.Guard) error {
+	addrs := &controllers.ClusterAddresses{Reader: mgr.GetAPIReader(), Guard: guard, Namespace: os.Getenv("POD_NAMESPACE")}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := addrs.Refresh(ctx); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "listing the cluster addresses webhooks may not reach (retried every minute); check the manager's RBAC (list nodes, get services, list endpointslices)")
+	}
+	return mgr.Add(addrs)
 }
 
 // reportKey finds the key that signs attempt tokens: a file, a Secret the manager keeps (created

@@ -58,7 +58,7 @@ func (w *Webhooks) Notify(_ context.Context, job *kickqv1alpha1.QueueJob, target
 		return nil
 	}
 	c := &call{key: attemptKey{job: job.UID, attempt: notifyAttempt}, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name},
-		queue: job.Spec.QueueName, target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}}
+		queue: job.Spec.QueueName, target: target, body: body, payload: Payload{ID: attempt.NotifyID(job.UID)}, authorURL: true}
 	if err := w.enqueue(c); err != nil {
 		return err
 	}

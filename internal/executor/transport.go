@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/limits"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/signing"
@@ -37,6 +38,27 @@ import (
 
 // secretTTL is how long a signing secret read from the API server is reused.
 const secretTTL = 10 * time.Second
+
+// authorChosen reports whether the job's attempt calls a URL its author chose (an inline webhook
+// target: it wins over any handler) rather than one of its queue owner's handlers.
+// Completion callbacks (spec.notify) are always the author's.
+func authorChosen(job *kickqv1alpha1.QueueJob) bool {
+	return job.Spec.Webhook != nil
+}
+
+// classify turns an answer into the call's result. Only a receiver the queue's owner configured
+// (a handler) has its failed answer's body quoted in the attempt's message: a URL the job's author
+// chose could point at a service inside the cluster, whose answers the author must not read
+// through the job's status. Their answers keep what kickq's answer protocol defines (status code,
+// a JSON body's outcome, message and result).
+func (w *Webhooks) classify(c *call, code int, h http.Header, body []byte, retryAfterMax time.Duration) outcome.Result {
+	now := w.opts.Clock.Now()
+	r := outcome.ClassifyResponse(c.target.URL, code, h, body, now, retryAfterMax)
+	if c.authorURL && r.Reason == kickqv1alpha1.AttemptReasonHTTPError {
+		r = outcome.ClassifyResponse(c.target.URL, code, h, nil, now, retryAfterMax)
+	}
+	return r
+}
 
 // GuardedTransport is an HTTP transport that dials only addresses the guard allows, uses no
 // proxy (a proxy would dial for us, past the guard) and keeps connections for reuse.
@@ -70,14 +92,9 @@ func (w *Webhooks) request(ctx context.Context, c *call, body []byte) (*http.Req
 	req.Header.Set("User-Agent", UserAgent)
 	var keys [][]byte
 	if ref := c.target.SecretRef; ref != nil {
-		secret, err := w.secret(ctx, types.NamespacedName{Namespace: c.job.Namespace, Name: ref.Name}, ref.Key)
-		if err != nil {
-			return nil, &outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: kickqv1alpha1.AttemptReasonSecretUnavailable,
-				Message: err.Error()}
-		}
-		if keys, err = signing.Keys(secret); err != nil {
-			return nil, &outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: kickqv1alpha1.AttemptReasonSecretInvalid,
-				Message: fmt.Sprintf("secret %s key %s: %v", ref.Name, ref.Key, err)}
+		var failed *outcome.Result
+		if keys, failed = w.signingKeys(ctx, c.job.Namespace, ref); failed != nil {
+			return nil, failed
 		}
 	}
 	if err := signing.SetHeaders(req.Header, keys, c.payload.ID, w.opts.Clock.Now(), body); err != nil {
@@ -85,6 +102,25 @@ func (w *Webhooks) request(ctx context.Context, c *call, body []byte) (*http.Req
 			Message: err.Error()}
 	}
 	return req, nil
+}
+
+// signingKeys reads the keys a secretRef names, or the result of a call that cannot be signed.
+func (w *Webhooks) signingKeys(ctx context.Context, ns string, ref *kickqv1alpha1.SecretKeyRef) ([][]byte, *outcome.Result) {
+	fail := func(reason, msg string) *outcome.Result {
+		return &outcome.Result{Outcome: kickqv1alpha1.OutcomeFail, Reason: reason, Message: limits.Truncate(msg, limits.MaxMessageBytes, limits.Ellipsis)}
+	}
+	secret, err := w.secret(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, ref.Key)
+	switch {
+	case errors.Is(err, errNoSigningKey):
+		return nil, fail(kickqv1alpha1.AttemptReasonSecretUnavailable, noSigningKey(ns, ref))
+	case err != nil:
+		return nil, fail(kickqv1alpha1.AttemptReasonSecretUnavailable, fmt.Sprintf("secretRef %s: %v", ref.Name, err))
+	}
+	keys, err := signing.Keys(secret)
+	if err != nil {
+		return nil, fail(kickqv1alpha1.AttemptReasonSecretInvalid, fmt.Sprintf("secretRef %s key %s: %v", ref.Name, ref.Key, err))
+	}
+	return keys, nil
 }
 
 // callError classifies a call that got no answer.
@@ -101,13 +137,27 @@ func callError(url string, err error) outcome.Result {
 		Message: fmt.Sprintf("POST %s: %v", outcome.RedactURL(url), err)}
 }
 
-// cachedSecret is a Secret's data as read at a time.
+// errNoSigningKey: the Secret is missing, is not labelled for signing, or has no such key. The
+// three read alike (noSigningKey), so secretRef cannot tell an author which Secrets and keys
+// exist in the namespace.
+var errNoSigningKey = errors.New("no signing key")
+
+// noSigningKey is the one message of errNoSigningKey.
+func noSigningKey(ns string, ref *kickqv1alpha1.SecretKeyRef) string {
+	return fmt.Sprintf(`secretRef: namespace %s has no Secret %q labelled %s: "true" with a key %q (kickq signs only with Secrets labelled for signing)`,
+		ns, ref.Name, kickqv1alpha1.LabelWebhookSigning, ref.Key)
+}
+
+// cachedSecret is what a read of a Secret found: its data when it is labelled for signing (nil
+// otherwise: kickq keeps no other Secret's data), as read at a time.
 type cachedSecret struct {
 	data map[string][]byte
 	at   time.Time
 }
 
-// secret reads a key of a Secret in the job's namespace, reusing a recent read.
+// secret reads a key of a signing Secret in the job's namespace, reusing a recent read. A Secret
+// that is missing or not labelled kickq.dev/webhook-signing: "true", and a missing key, are all
+// errNoSigningKey.
 func (w *Webhooks) secret(ctx context.Context, key types.NamespacedName, k string) (string, error) {
 	now := w.opts.Clock.Now()
 	w.mu.Lock()
@@ -115,23 +165,26 @@ func (w *Webhooks) secret(ctx context.Context, key types.NamespacedName, k strin
 	w.mu.Unlock()
 	if !ok || now.Sub(cs.at) > secretTTL || now.Before(cs.at) {
 		if w.opts.Secrets == nil {
-			return "", fmt.Errorf("secret %s: the manager reads no secrets", key.Name)
+			return "", errors.New("the manager reads no secrets")
 		}
 		var s corev1.Secret
-		if err := w.opts.Secrets.Get(ctx, key, &s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return "", fmt.Errorf("secret %s not found in namespace %s", key.Name, key.Namespace)
-			}
-			return "", fmt.Errorf("reading secret %s: %w", key.Name, err)
+		switch err := w.opts.Secrets.Get(ctx, key, &s); {
+		case apierrors.IsNotFound(err):
+			cs = cachedSecret{at: now}
+		case err != nil:
+			return "", fmt.Errorf("reading a signing secret: %w", err)
+		case s.Labels[kickqv1alpha1.LabelWebhookSigning] == "true":
+			cs = cachedSecret{data: s.Data, at: now}
+		default:
+			cs = cachedSecret{at: now}
 		}
-		cs = cachedSecret{data: s.Data, at: now}
 		w.mu.Lock()
 		w.secrets[key] = cs
 		w.mu.Unlock()
 	}
 	v, ok := cs.data[k]
 	if !ok {
-		return "", fmt.Errorf("secret %s has no key %q", key.Name, k)
+		return "", errNoSigningKey
 	}
 	return string(v), nil
 }

@@ -145,6 +145,8 @@ type call struct {
 
 	// body, when set, is sent instead of the attempt payload (completion callbacks).
 	body []byte
+	// authorURL: the job's author chose the URL (inline target, callback), not the queue's owner.
+	authorURL bool
 
 	state  callState
 	result outcome.Result
@@ -237,7 +239,7 @@ func (w *Webhooks) Start(_ context.Context, job *kickqv1alpha1.QueueJob, target 
 		return nil
 	}
 	c := &call{key: key, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, queue: job.Spec.QueueName,
-		target: *target.Webhook.DeepCopy()}
+		target: *target.Webhook.DeepCopy(), authorURL: authorChosen(job)}
 	c.payload = Payload{ID: attempt.WebhookID(job.UID, n), Namespace: job.Namespace, Name: job.Name,
 		Queue: job.Spec.QueueName, Type: job.Spec.Type, Data: job.Spec.Data, Attempt: n}
 	if c.payload.Data == nil {
@@ -439,7 +441,7 @@ func (w *Webhooks) do(ctx context.Context, c *call) outcome.Result {
 		r.HTTPStatusCode = ptr.To(int32(resp.StatusCode))
 		return r
 	}
-	return outcome.ClassifyResponse(c.target.URL, resp.StatusCode, resp.Header, answer, w.opts.Clock.Now(), capRetry)
+	return w.classify(c, resp.StatusCode, resp.Header, answer, capRetry)
 }
 
 // current reports whether c is still the call its key names (not stopped or forgotten). Called

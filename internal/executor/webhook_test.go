@@ -119,7 +119,8 @@ func TestWebhookCallIsSignedAndCarriesThePayload(t *testing.T) {
 	}))
 	defer srv.Close()
 	h := newHarness(t, netguard.New(loopback, nil), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "shop"}, Data: map[string][]byte{"secret": []byte(secret)}})
+		ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "shop", Labels: map[string]string{kickqv1alpha1.LabelWebhookSigning: "true"}},
+		Data:       map[string][]byte{"secret": []byte(secret)}})
 	job := testJob("signed")
 	obs := h.call(job, kickqv1alpha1.WebhookTarget{URL: srv.URL + "/jobs",
 		SecretRef: &kickqv1alpha1.SecretKeyRef{Name: "hook", Key: "secret"},

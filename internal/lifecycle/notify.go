@@ -46,7 +46,24 @@ func decideNotify(res *Result, in Input) {
 		res.requeue(n.NextAttemptTime.Time)
 		return
 	}
+	if _, msg := NotifyURLRefused(in.Job, in.Queue); msg != "" {
+		refuseNotify(res, in, msg)
+		return
+	}
 	res.Action = Notify
+}
+
+// refuseNotify gives up a callback whose URL the job's queue refuses (a job that finished without
+// starting, or a queue changed since): it is never sent. Its record is written like a delivery's.
+func refuseNotify(res *Result, in Input, msg string) {
+	n := &kickqv1alpha1.NotificationStatus{ID: attempt.NotifyID(in.Job.UID)}
+	if res.Status.Notification != nil {
+		n = res.Status.Notification.DeepCopy()
+	}
+	n.NextAttemptTime, n.Failed, n.Message = nil, true, message("not sent: "+msg)
+	res.Status.Notification = n
+	res.Action = NotifyRecorded
+	res.event(corev1.EventTypeWarning, kickqv1alpha1.EventReasonNotifyFailed, "completion callback not sent: %s", msg)
 }
 
 // recordDelivery records a delivery that ended: delivered, given up after MaxNotifyAttempts, or to

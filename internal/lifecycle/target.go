@@ -23,13 +23,66 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
+	"kickq.dev/kickq/internal/netguard"
+	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/policy"
 )
 
 // ResolveTarget finds how the job runs: its inline target, else the queue's handler for its type,
 // else the "*" handler, else the defaultHandler. When none applies it returns the Blocked reason
-// and message.
+// and message. When the queue refuses a URL the job's author chose (AuthorURLRefused) it returns
+// the Blocked reason and message with the target it found, so that the job does not start while
+// an attempt that started before the queue's owner changed the queue is still followed.
 func ResolveTarget(job *kickqv1alpha1.QueueJob, q QueueView) (attempt.Target, string, string) {
+	t, reason, msg := resolveTarget(job, q)
+	if reason != "" || q.Spec == nil {
+		return t, reason, msg
+	}
+	reason, msg = AuthorURLRefused(job, q)
+	return t, reason, msg
+}
+
+// AuthorURLRefused says why the job's queue refuses a URL the job's author chose, or "" when it
+// refuses none. With spec.webhookURLPrefixes set, the inline webhook target's url and the
+// callback's url (spec.notify.webhook.url) must lie under one of them (netguard.URLWithin);
+// without them, a queue that denies inline targets refuses every callback URL, since the author
+// chose it. Handlers' URLs are the queue owner's and are not checked. The implicit queue and a
+// missing queue refuse none (a missing queue blocks the job already).
+func AuthorURLRefused(job *kickqv1alpha1.QueueJob, q QueueView) (string, string) {
+	spec := q.Spec
+	if spec == nil {
+		return "", ""
+	}
+	prefixes := spec.WebhookURLPrefixes
+	if w := job.Spec.Webhook; w != nil && len(prefixes) > 0 && !netguard.URLWithin(w.URL, prefixes) {
+		return kickqv1alpha1.ReasonWebhookURLNotAllowed,
+			fmt.Sprintf("spec.webhook.url %s is not under any of queue %q's spec.webhookURLPrefixes; the queue's owner lists the receivers its jobs may call", outcome.RedactURL(w.URL), job.Spec.QueueName)
+	}
+	return NotifyURLRefused(job, q)
+}
+
+// NotifyURLRefused says why the job's queue refuses its callback's URL (spec.notify.webhook.url),
+// or "" when it allows it (see AuthorURLRefused). The lifecycle asks again before each delivery,
+// so a callback the queue's owner refuses later is not sent either.
+func NotifyURLRefused(job *kickqv1alpha1.QueueJob, q QueueView) (string, string) {
+	n, spec := job.Spec.Notify, q.Spec
+	if n == nil || spec == nil {
+		return "", ""
+	}
+	prefixes := spec.WebhookURLPrefixes
+	switch {
+	case len(prefixes) > 0 && !netguard.URLWithin(n.Webhook.URL, prefixes):
+		return kickqv1alpha1.ReasonWebhookURLNotAllowed,
+			fmt.Sprintf("spec.notify.webhook.url %s is not under any of queue %q's spec.webhookURLPrefixes; the queue's owner lists the receivers its jobs may call", outcome.RedactURL(n.Webhook.URL), job.Spec.QueueName)
+	case len(prefixes) == 0 && spec.InlineTargets == kickqv1alpha1.InlineTargetsDeny:
+		return kickqv1alpha1.ReasonInlineTargetDenied,
+			fmt.Sprintf("queue %q denies URLs a job chooses (spec.inlineTargets: Deny) and lists no spec.webhookURLPrefixes, so spec.notify cannot be called; create the job without spec.notify, or have the queue's owner list the receiver in spec.webhookURLPrefixes", job.Spec.QueueName)
+	}
+	return "", ""
+}
+
+// resolveTarget is ResolveTarget before the check of the author's URLs.
+func resolveTarget(job *kickqv1alpha1.QueueJob, q QueueView) (attempt.Target, string, string) {
 	if q.Spec == nil && !q.Implicit {
 		return attempt.Target{}, kickqv1alpha1.ReasonQueueNotFound,
 			fmt.Sprintf("queue %q does not exist in namespace %s", job.Spec.QueueName, job.Namespace)

@@ -64,6 +64,26 @@ func TestResolveTarget(t *testing.T) {
 	mailer := attempt.Target{Kind: attempt.KindPod, Handler: "email", Pod: mailerPod(), AttemptDeadlineSeconds: ptr.To[int32](45)}
 	anyTarget := attempt.Target{Kind: attempt.KindWebhook, Handler: kickqv1alpha1.AnyType, Webhook: anyHook()}
 	worker := attempt.Target{Kind: attempt.KindWorker, Worker: &kickqv1alpha1.WorkerTarget{}}
+	// lockedQueue denies inline targets and runs "email" with its pod handler; prefixes, when
+	// given, are its spec.webhookURLPrefixes.
+	lockedQueue := func(prefixes ...string) QueueView {
+		q := handlerQueue()
+		q.InlineTargets, q.WebhookURLPrefixes = kickqv1alpha1.InlineTargetsDeny, prefixes
+		return QueueView{Spec: q}
+	}
+	allowQueue := func(prefixes ...string) QueueView {
+		q := handlerQueue()
+		q.WebhookURLPrefixes = prefixes
+		return QueueView{Spec: q}
+	}
+	const receivers = "https://hooks.shop.example/kickq"
+	inlineHook := func(url string) attempt.Target {
+		return attempt.Target{Kind: attempt.KindWebhook, Webhook: &kickqv1alpha1.WebhookTarget{URL: url}}
+	}
+	notifyDenied := `queue "default" denies URLs a job chooses (spec.inlineTargets: Deny) and lists no spec.webhookURLPrefixes, so spec.notify cannot be called; create the job without spec.notify, or have the queue's owner list the receiver in spec.webhookURLPrefixes`
+	notifyOutside := func(url string) string {
+		return `spec.notify.webhook.url ` + url + ` is not under any of queue "default"'s spec.webhookURLPrefixes; the queue's owner lists the receivers its jobs may call`
+	}
 
 	for _, tc := range []struct {
 		name  string
@@ -92,6 +112,68 @@ func TestResolveTarget(t *testing.T) {
 			job:  makeJob().Obj(), queue: QueueView{Spec: &kickqv1alpha1.QueueSpec{InlineTargets: kickqv1alpha1.InlineTargetsDeny}},
 			want: resolved{Reason: kickqv1alpha1.ReasonInlineTargetDenied,
 				Message: `queue "default" denies inline targets (spec.inlineTargets: Deny); remove the job's pod/webhook/worker and pick a handler with spec.type`},
+		},
+		{
+			name: "notify under Deny without prefixes: Blocked InlineTargetDenied naming spec.notify, with the handler found",
+			job:  makeJob().NoTarget().Type("email").Notify("https://anywhere.example/cb").Obj(), queue: lockedQueue(),
+			want: resolved{Target: mailer, Reason: kickqv1alpha1.ReasonInlineTargetDenied, Message: notifyDenied},
+		},
+		{
+			name: "notify under Deny, URL under the queue's prefixes: runs",
+			job:  makeJob().NoTarget().Type("email").Notify(receivers + "/done?job=1").Obj(), queue: lockedQueue(receivers),
+			want: resolved{Target: mailer},
+		},
+		{
+			name: "notify under Deny, URL outside the queue's prefixes: Blocked WebhookURLNotAllowed naming spec.notify (query redacted)",
+			job:  makeJob().NoTarget().Type("email").Notify("https://hooks.shop.example/kickqx?token=s3cret").Obj(), queue: lockedQueue(receivers),
+			want: resolved{Target: mailer, Reason: kickqv1alpha1.ReasonWebhookURLNotAllowed, Message: notifyOutside("https://hooks.shop.example/kickqx")},
+		},
+		{
+			name: "notify under Deny, a dot segment out of the prefix: Blocked",
+			job:  makeJob().NoTarget().Type("email").Notify(receivers + "/../admin").Obj(), queue: lockedQueue(receivers),
+			want: resolved{Target: mailer, Reason: kickqv1alpha1.ReasonWebhookURLNotAllowed, Message: notifyOutside(receivers + "/../admin")},
+		},
+		{
+			name: "notify under Allow without prefixes: runs",
+			job:  makeJob().NoTarget().Type("email").Notify("https://anywhere.example/cb").Obj(), queue: allowQueue(),
+			want: resolved{Target: mailer},
+		},
+		{
+			name: "notify under Allow, URL outside the prefixes: Blocked WebhookURLNotAllowed",
+			job:  makeJob().Notify("https://anywhere.example/cb").Obj(), queue: allowQueue(receivers),
+			want: resolved{Target: inlinePod(), Reason: kickqv1alpha1.ReasonWebhookURLNotAllowed, Message: notifyOutside("https://anywhere.example/cb")},
+		},
+		{
+			name: "notify on the implicit queue: runs",
+			job:  makeJob().Notify("https://anywhere.example/cb").Obj(), queue: QueueView{Implicit: true},
+			want: resolved{Target: inlinePod()},
+		},
+		{
+			name: "notify on a missing queue: QueueNotFound, not the URL",
+			job:  makeJob().Queue("q").Notify("https://anywhere.example/cb").Obj(), queue: QueueView{},
+			want: resolved{Reason: kickqv1alpha1.ReasonQueueNotFound, Message: `queue "q" does not exist in namespace ns`},
+		},
+		{
+			name: "inline webhook under Allow, URL under the prefixes: runs",
+			job:  makeJob().Webhook(receivers + "/run").Obj(), queue: allowQueue(receivers),
+			want: resolved{Target: inlineHook(receivers + "/run")},
+		},
+		{
+			name: "inline webhook under Allow, URL outside the prefixes: Blocked WebhookURLNotAllowed naming spec.webhook.url",
+			job:  makeJob().Webhook("http://10.96.0.1/api").Obj(), queue: allowQueue(receivers),
+			want: resolved{Target: inlineHook("http://10.96.0.1/api"), Reason: kickqv1alpha1.ReasonWebhookURLNotAllowed,
+				Message: `spec.webhook.url http://10.96.0.1/api is not under any of queue "default"'s spec.webhookURLPrefixes; the queue's owner lists the receivers its jobs may call`},
+		},
+		{
+			name: "inline webhook under Deny, even under the prefixes: Blocked InlineTargetDenied",
+			job:  makeJob().Webhook(receivers + "/run").Obj(), queue: lockedQueue(receivers),
+			want: resolved{Reason: kickqv1alpha1.ReasonInlineTargetDenied,
+				Message: `queue "default" denies inline targets (spec.inlineTargets: Deny); remove the job's pod/webhook/worker and pick a handler with spec.type`},
+		},
+		{
+			name: "a handler's URL is the owner's: not checked against the prefixes",
+			job:  makeJob().NoTarget().Type("sms").Obj(), queue: lockedQueue(receivers),
+			want: resolved{Target: anyTarget},
 		},
 		{
 			name: "inline target wins over a handler for its type",
@@ -356,4 +438,58 @@ func TestResolvedPolicyIsFixedAtAdmission(t *testing.T) {
 		Events: []Event{warning(kickqv1alpha1.EventReasonAttemptFailed, "attempt 1 failed: exit; retrying in 7s")},
 	}
 	diffResult(t, want, got)
+}
+
+// TestDecideRefusesAuthorURLs: a job whose author-chosen URL its queue refuses never starts; an
+// attempt that started before the queue changed is still followed; and a job that finishes
+// without starting (cancelled while Blocked) does not send the refused callback either.
+func TestDecideRefusesAuthorURLs(t *testing.T) {
+	const cb = "https://anywhere.example/cb"
+	locked := handlerQueue()
+	locked.InlineTargets = kickqv1alpha1.InlineTargetsDeny
+	allowed := handlerQueue()
+	allowed.InlineTargets, allowed.WebhookURLPrefixes = kickqv1alpha1.InlineTargetsDeny, []string{"https://anywhere.example/"}
+	mailer := attempt.Target{Kind: attempt.KindPod, Handler: "email", Pod: mailerPod(), AttemptDeadlineSeconds: ptr.To[int32](45)}
+	denied := `queue "default" denies URLs a job chooses (spec.inlineTargets: Deny) and lists no spec.webhookURLPrefixes, so spec.notify cannot be called; create the job without spec.notify, or have the queue's owner list the receiver in spec.webhookURLPrefixes`
+	cancelled := func() *statusWrapper {
+		return makeStatus().Ready(t0).Blocked(kickqv1alpha1.ReasonInlineTargetDenied, denied).
+			JobFailed(at(30), kickqv1alpha1.ReasonCancelled, "spec.cancel is set")
+	}
+	runDecide(t, []decideCase{
+		{
+			name: "notify under Deny: Blocked InlineTargetDenied with an Event, not admitted",
+			job:  makeJob().NoTarget().Type("email").Notify(cb).Obj(), queue: &QueueView{Spec: locked}, now: t0,
+			want: Result{
+				Status: makeStatus().Ready(t0).Phase(kickqv1alpha1.PhaseBlocked).Message(denied).
+					Blocked(kickqv1alpha1.ReasonInlineTargetDenied, denied).Obj(),
+				Target: mailer, Handler: "email",
+				Events: []Event{warning(kickqv1alpha1.ReasonInlineTargetDenied, denied)},
+			},
+		},
+		{
+			name: "notify under Deny, the receiver listed by the queue: admitted",
+			job:  makeJob().NoTarget().Type("email").Notify(cb).Obj(), queue: &QueueView{Spec: allowed}, now: t0,
+			want: Result{Status: makeStatus().Ready(t0).Obj(), Action: AwaitAdmission, Attempt: 1, Target: mailer, Handler: "email"},
+		},
+		{
+			name: "running when the queue began to refuse the callback: the attempt is still followed",
+			job:  makeJob().NoTarget().Type("email").Notify(cb).Status(runningStatus(1, t0)).Obj(), queue: &QueueView{Spec: locked},
+			obs: attempt.Observation{Phase: attempt.Running, Name: "j-1"}, now: at(30),
+			want: Result{Status: runningStatus(1, t0).Obj(), Target: mailer, Handler: "email", RequeueAt: at(45)},
+		},
+		{
+			name: "finished without starting: the refused callback is given up, not sent",
+			job:  makeJob().NoTarget().Type("email").Notify(cb).Status(cancelled()).Obj(), queue: &QueueView{Spec: locked}, now: at(31),
+			want: Result{
+				Status: cancelled().Notification(&kickqv1alpha1.NotificationStatus{ID: "uid-1-notify", Failed: true, Message: "not sent: " + denied}).Obj(),
+				Action: NotifyRecorded,
+				Events: []Event{warning(kickqv1alpha1.EventReasonNotifyFailed, "completion callback not sent: "+denied)},
+			},
+		},
+		{
+			name: "finished, the receiver listed by the queue: sent",
+			job:  makeJob().NoTarget().Type("email").Notify(cb).Status(cancelled()).Obj(), queue: &QueueView{Spec: allowed}, now: at(31),
+			want: Result{Status: cancelled().Obj(), Action: Notify},
+		},
+	})
 }

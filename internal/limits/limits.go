@@ -48,6 +48,9 @@ const (
 	MaxResponseBytes = 64 * 1024
 	// MaxReportBodyBytes is the largest report API body accepted (413 beyond).
 	MaxReportBodyBytes = 64 * 1024
+	// MaxSigningKeys is how many space-separated keys one signing secret may hold (each signs
+	// every call: a rotation needs two or three).
+	MaxSigningKeys = 8
 	// MaxReportHeaderBytes bounds a report request's headers (431 beyond; Go's server allows
 	// 4 KiB of slack on top). A report needs a few hundred bytes.
 	MaxReportHeaderBytes = 8 * 1024

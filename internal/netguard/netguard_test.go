@@ -45,6 +45,29 @@ func TestDefaultClasses(t *testing.T) {
 		{"239.1.2.3", Multicast},
 		{"ff02::1", Multicast},
 		{"255.255.255.255", Broadcast},
+		// Cloud metadata endpoints outside link-local: Azure WireServer, Alibaba Cloud.
+		{"168.63.129.16", Metadata},
+		{"100.100.100.200", Metadata},
+		{"168.63.129.17", ""},
+		{"100.100.100.201", ""},
+		// IPv4-compatible, IPv4-translated and NAT64 forms of refused IPv4 addresses.
+		{"::127.0.0.1", Loopback},
+		{"::169.254.169.254", Metadata},
+		{"::ffff:0:169.254.169.254", Metadata},
+		{"::ffff:0:127.0.0.1", Loopback},
+		{"64:ff9b::127.0.0.1", Loopback},
+		{"64:ff9b::a9fe:a9fe", Metadata}, // 169.254.169.254
+		{"64:ff9b::168.63.129.16", Metadata},
+		{"64:ff9b::100.100.100.200", Metadata},
+		{"64:ff9b::169.254.1.1", LinkLocal},
+		{"64:ff9b::0.0.0.0", Unspecified},
+		{"64:ff9b::224.0.0.1", Multicast},
+		{"64:ff9b::255.255.255.255", Broadcast},
+		{"::ffff:168.63.129.16", Metadata}, // IPv4-mapped
+		// The same forms of ordinary addresses are ordinary.
+		{"64:ff9b::93.184.216.34", ""},
+		{"::10.96.0.10", ""},
+		{"64:ff9b:1::1", ""}, // not the well-known /96
 		// In-cluster service and pod addresses are the normal case.
 		{"10.96.0.10", ""},
 		{"10.88.0.5", ""},
@@ -93,11 +116,97 @@ func TestAllowAndDenyFlags(t *testing.T) {
 	if r, ok := IsRefused(g.Check(netip.MustParseAddr("169.254.169.254"))); !ok || r.Class != Metadata {
 		t.Errorf("allowing loopback must not allow metadata: %v", r)
 	}
+	// The flags see the IPv4 address a NAT64 or IPv4-compatible address embeds.
+	if err := g.Check(netip.MustParseAddr("64:ff9b::127.0.0.1")); err != nil {
+		t.Errorf("allowed loopback, NAT64 form, refused: %v", err)
+	}
+	if r, ok := IsRefused(g.Check(netip.MustParseAddr("64:ff9b::10.1.2.3"))); !ok || r.Class != Denied {
+		t.Errorf("denied range, NAT64 form, allowed: %v", r)
+	}
+	if r, ok := IsRefused(g.Check(netip.MustParseAddr("::10.1.2.3"))); !ok || r.Class != Denied {
+		t.Errorf("denied range, IPv4-compatible form, allowed: %v", r)
+	}
 	if _, err := ParseCIDRs("10.0.0.0/33"); err == nil {
 		t.Error("a bad CIDR must be an error")
 	}
 	if _, err := ParseCIDRs("not-an-ip"); err == nil {
 		t.Error("a bad address must be an error")
+	}
+}
+
+// The cluster's addresses are refused by class; an allow CIDR wins over them, a deny CIDR over
+// that; each class is replaced on its own.
+func TestClusterAddresses(t *testing.T) {
+	allow, _ := ParseCIDRs("10.88.0.0/16")
+	deny, _ := ParseCIDRs("10.88.0.7")
+	g := New(allow, deny)
+	g.SetClusterAddresses(APIServer, []netip.Addr{netip.MustParseAddr("10.96.0.1"), netip.MustParseAddr("192.168.5.10")})
+	g.SetClusterAddresses(Node, []netip.Addr{netip.MustParseAddr("192.168.5.20"), netip.MustParseAddr("2001:db8::20"), {}})
+	g.SetClusterAddresses(Manager, []netip.Addr{netip.MustParseAddr("10.244.1.9"), netip.MustParseAddr("10.88.0.1"), netip.MustParseAddr("::ffff:10.244.1.10")})
+	cases := []struct {
+		addr  string
+		class Class // "" = allowed
+	}{
+		{"10.96.0.1", APIServer},
+		{"192.168.5.10", APIServer},
+		{"::ffff:10.96.0.1", APIServer},
+		{"64:ff9b::10.96.0.1", APIServer},
+		{"::10.96.0.1", APIServer},
+		{"192.168.5.20", Node},
+		{"2001:db8::20", Node},
+		{"fe80::1%eth0", LinkLocal},
+		{"10.244.1.9", Manager},
+		{"10.244.1.10", Manager}, // stored unmapped
+		{"10.88.0.1", ""},        // the allow CIDR wins over the cluster set
+		{"10.88.0.7", Denied},    // the deny CIDR wins over the allow CIDR
+		{"10.244.1.11", ""},      // only the exact addresses, not their subnet
+		{"192.168.5.21", ""},
+	}
+	check := func() {
+		t.Helper()
+		for _, c := range cases {
+			err := g.Check(netip.MustParseAddr(c.addr))
+			if c.class == "" {
+				if err != nil {
+					t.Errorf("%s: refused (%v), want allowed", c.addr, err)
+				}
+				continue
+			}
+			if r, ok := IsRefused(err); !ok || r.Class != c.class {
+				t.Errorf("%s: got %v, want refused as %s", c.addr, err, c.class)
+			}
+		}
+	}
+	check()
+	if got := g.ClusterAddresses(Node); len(got) != 2 {
+		t.Errorf("node addresses %v, want the 2 valid ones", got)
+	}
+	// A new node list replaces the old one and leaves the other classes alone.
+	g.SetClusterAddresses(Node, []netip.Addr{netip.MustParseAddr("192.168.5.21")})
+	cases[5].class, cases[6].class, cases[len(cases)-1].class = "", "", Node
+	check()
+	var zero Guard
+	if err := zero.Check(netip.MustParseAddr("10.96.0.1")); err != nil {
+		t.Errorf("the zero guard has no cluster addresses: %v", err)
+	}
+	if r, ok := IsRefused(zero.Check(netip.MustParseAddr("169.254.169.254"))); !ok || r.Class != Metadata {
+		t.Errorf("the zero guard refuses the default classes: %v", r)
+	}
+}
+
+func TestRefusedMessages(t *testing.T) {
+	for _, tc := range []struct {
+		err  RefusedError
+		want string
+	}{
+		{RefusedError{Addr: netip.MustParseAddr("10.96.0.1"), Class: APIServer},
+			"address 10.96.0.1 is refused: Kubernetes API server addresses are blocked for webhooks (manager flags --webhook-allow-cidrs / --webhook-deny-cidrs)"},
+		{RefusedError{Addr: netip.MustParseAddr("10.0.0.1"), Class: Denied},
+			"address 10.0.0.1 is refused: it is in the manager's --webhook-deny-cidrs"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
 	}
 }
 

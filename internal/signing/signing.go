@@ -16,7 +16,9 @@ limitations under the License.
 
 // Package signing signs webhook calls per the Standard Webhooks specification
 // (https://www.standardwebhooks.com): webhook-id, webhook-timestamp and webhook-signature, the
-// last being "v1," + base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)).
+// last being "v1," + base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)). Keys are
+// Standard Webhooks secrets ("whsec_" + base64), so receivers verify with the official libraries.
+// Which Secrets may sign (kickqv1alpha1.LabelWebhookSigning) is the executor's check.
 package signing
 
 import (
@@ -29,6 +31,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"kickq.dev/kickq/internal/limits"
 )
 
 // Standard Webhooks headers.
@@ -38,28 +42,50 @@ const (
 	HeaderSignature = "webhook-signature"
 )
 
-// prefix marks a base64-encoded secret, as the specification writes them.
-const prefix = "whsec_"
+// Prefix starts every Standard Webhooks secret: "whsec_" and the base64 of the key's bytes.
+const Prefix = "whsec_"
 
-// Keys parses a secret value: one or more space-separated keys (several during a rotation). A key
-// written "whsec_<base64>" is the base64-decoded bytes; any other key is used as its raw bytes.
+// Keys parses a signing secret's value: one or more space-separated Standard Webhooks keys
+// ("whsec_" + standard base64, several during a rotation, at most limits.MaxSigningKeys), with
+// leading and trailing white space (a file's final newline) ignored. Anything else is refused,
+// so that a value which is not meant as a key (a password, a certificate, a multi-line file) is
+// never used to sign; raw keys are refused too, since the Standard Webhooks libraries base64-decode
+// the secret and would not verify them. Errors name the key's position, never its value.
 func Keys(secret string) ([][]byte, error) {
-	var keys [][]byte
-	for _, f := range strings.Fields(secret) {
-		if strings.HasPrefix(f, prefix) {
-			b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(f, prefix))
-			if err != nil || len(b) == 0 {
-				return nil, fmt.Errorf("a key starting %q must be base64 after the prefix", prefix)
-			}
-			keys = append(keys, b)
-			continue
+	fields := strings.Split(strings.TrimSpace(secret), " ")
+	keys := make([][]byte, 0, len(fields))
+	for _, f := range fields {
+		if f == "" {
+			continue // several spaces between keys
 		}
-		keys = append(keys, []byte(f))
+		if len(keys) == limits.MaxSigningKeys {
+			return nil, fmt.Errorf("the value holds more than %d keys", limits.MaxSigningKeys)
+		}
+		b, err := key(f)
+		if err != nil {
+			return nil, fmt.Errorf("key %d of the value %w: a Standard Webhooks key is %q followed by the standard base64 of 24 to 64 random bytes, and several keys are separated by spaces", len(keys)+1, err, Prefix)
+		}
+		keys = append(keys, b)
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("the secret holds no key")
+		return nil, errors.New("the value holds no key")
 	}
 	return keys, nil
+}
+
+// key decodes one "whsec_<base64>" key.
+func key(f string) ([]byte, error) {
+	if strings.ContainsAny(f, "\t\r\n\v\f") {
+		return nil, errors.New("holds a tab or a line break")
+	}
+	if !strings.HasPrefix(f, Prefix) {
+		return nil, fmt.Errorf("does not start with %q", Prefix)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(f, Prefix))
+	if err != nil || len(b) == 0 {
+		return nil, fmt.Errorf("is not base64 after %q", Prefix)
+	}
+	return b, nil
 }
 
 // Signature returns the webhook-signature header value: one "v1,<base64>" per key,

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // The example vector the Standard Webhooks project publishes with its libraries.
@@ -115,19 +117,100 @@ func TestRotationSignsWithEachKey(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	if _, err := Keys("  "); err == nil {
-		t.Fatal("an empty secret must be refused")
-	}
-	if _, err := Keys("whsec_not base64!"); err == nil {
-		t.Fatal("a whsec_ key that is not base64 must be refused")
-	}
-	k, err := Keys("plain-secret")
-	if err != nil || string(k[0]) != "plain-secret" {
-		t.Fatalf("a plain key is used as its bytes: %q %v", k, err)
+	k24 := base64.StdEncoding.EncodeToString([]byte("twenty-four bytes of key"))
+	k32 := base64.StdEncoding.EncodeToString([]byte("thirty-two bytes of signing key."))
+	for _, tc := range []struct {
+		name    string
+		value   string
+		keys    []string // the decoded keys
+		wantErr string   // a substring of the error; "" = accepted
+	}{
+		{name: "one whsec_ key", value: "whsec_" + k24, keys: []string{"twenty-four bytes of key"}},
+		{name: "a final newline (kubectl --from-file) is ignored", value: "whsec_" + k24 + "\n", keys: []string{"twenty-four bytes of key"}},
+		{name: "two keys during a rotation", value: "whsec_" + k24 + " whsec_" + k32,
+			keys: []string{"twenty-four bytes of key", "thirty-two bytes of signing key."}},
+		{name: "several spaces between keys", value: "whsec_" + k24 + "   whsec_" + k32,
+			keys: []string{"twenty-four bytes of key", "thirty-two bytes of signing key."}},
+		{name: "empty", value: "  ", wantErr: "the value holds no key"},
+		{name: "a raw key is refused", value: "plain-secret", wantErr: `key 1 of the value does not start with "whsec_"`},
+		{name: "a raw key after a good one is refused", value: "whsec_" + k24 + " hunter2", wantErr: `key 2 of the value does not start with "whsec_"`},
+		{name: "not base64 after the prefix", value: "whsec_not*base64", wantErr: `key 1 of the value is not base64 after "whsec_"`},
+		{name: "nothing after the prefix", value: "whsec_", wantErr: `is not base64 after "whsec_"`},
+		{name: "url-safe base64 is not the standard encoding", value: "whsec_-_-_", wantErr: "is not base64"},
+		{name: "a multi-line value is not split into keys", value: "whsec_" + k24 + "\nwhsec_" + k32, wantErr: "key 1 of the value holds a tab or a line break"},
+		{name: "a PEM file is refused", value: "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n", wantErr: "does not start with"},
+		{name: "at most MaxSigningKeys keys", value: strings.Repeat("whsec_"+k24+" ", 9), wantErr: "more than 8 keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := Keys(tc.value)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Keys: %v, want an error with %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "MIIB") {
+					t.Fatalf("the error quotes the value: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Keys: %v", err)
+			}
+			var got []string
+			for _, k := range keys {
+				got = append(got, string(k))
+			}
+			if strings.Join(got, "|") != strings.Join(tc.keys, "|") {
+				t.Fatalf("keys %q, want %q", got, tc.keys)
+			}
+		})
 	}
 	// Unsigned: no key, no signature header.
 	h := http.Header{}
 	if err := SetHeaders(h, nil, "x", time.Unix(1, 0), nil); err != nil || h.Get("webhook-signature") != "" {
 		t.Fatalf("unsigned call: %v %v", h, err)
+	}
+}
+
+// TestOfficialLibraryVerifies: a receiver using the Standard Webhooks Go library, with the secret
+// as it is stored, verifies kickq's signatures, with one key and with each key of a rotation.
+func TestOfficialLibraryVerifies(t *testing.T) {
+	oldKey := "whsec_" + base64.StdEncoding.EncodeToString([]byte("the old signing key, 32 bytes.."))
+	newKey := "whsec_" + base64.StdEncoding.EncodeToString([]byte("the new signing key, 32 bytes.."))
+	body := []byte(`{"id":"u-1","n":1}`)
+	for _, tc := range []struct {
+		name    string
+		stored  string   // the Secret's value kickq signs with
+		holders []string // the secrets receivers hold
+	}{
+		{name: "the spec's example secret", stored: specSecret, holders: []string{specSecret}},
+		{name: "a rotation: either key verifies", stored: oldKey + " " + newKey, holders: []string{oldKey, newKey}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := Keys(tc.stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header{}
+			// Verify checks the timestamp against the wall clock (5 minutes' tolerance).
+			if err := SetHeaders(h, keys, "msg-1", time.Now(), body); err != nil {
+				t.Fatal(err)
+			}
+			for _, secret := range tc.holders {
+				wh, err := standardwebhooks.NewWebhook(secret)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := wh.Verify(body, h); err != nil {
+					t.Errorf("the official library refused the signature for %s: %v", secret[:10], err)
+				}
+				if err := wh.Verify([]byte(`{"id":"u-1","n":2}`), h); err == nil {
+					t.Error("the official library verified a changed body")
+				}
+			}
+			other, _ := standardwebhooks.NewWebhook("whsec_" + base64.StdEncoding.EncodeToString([]byte("another key entirely")))
+			if err := other.Verify(body, h); err == nil {
+				t.Error("another key verified")
+			}
+		})
 	}
 }

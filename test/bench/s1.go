@@ -84,7 +84,7 @@ func (b *bench) s1Webhook(ctx context.Context) *Result {
 		r.Error = err.Error()
 		return r
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"}, Data: map[string][]byte{"secret": []byte("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook", Labels: map[string]string{kickqv1alpha1.LabelWebhookSigning: "true"}}, Data: map[string][]byte{"secret": []byte("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")}}
 	if err := b.cluster.Harness.Create(ctx, secret); err != nil {
 		r.Error = err.Error()
 		return r

@@ -91,7 +91,7 @@ var _ = Describe("Webhook jobs", func() {
 	BeforeEach(func() { ns = env.NewNamespace() })
 
 	It("POSTs a signed payload and succeeds with the answer's result in two status writes", func() {
-		Expect(env.Client.Create(env.Ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+		Expect(env.Client.Create(env.Ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns, Labels: map[string]string{kickqv1alpha1.LabelWebhookSigning: "true"}},
 			StringData: map[string]string{"secret": hookSecret}})).To(Succeed())
 		sink.answer(ns, "signed", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, `{"result":{"messageId":"m-1"}}`)
@@ -464,7 +464,7 @@ var _ = Describe("Completion callbacks", func() {
 		return webhookJob(ns, name).Notify(sink.URL+"/notify", utiltesting.WithSecret("hook", "secret")).Obj()
 	}
 	secret := func() {
-		ExpectWithOffset(1, env.Client.Create(env.Ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns},
+		ExpectWithOffset(1, env.Client.Create(env.Ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns, Labels: map[string]string{kickqv1alpha1.LabelWebhookSigning: "true"}},
 			StringData: map[string]string{"secret": hookSecret}})).To(Succeed())
 	}
 	delivered := func(name string) *kickqv1alpha1.NotificationStatus {
