@@ -129,6 +129,8 @@ type Pending struct {
 	Attempt int32
 	// Seq identifies this snapshot for Ack.
 	Seq uint64
+	// Taken is when the store handed out this snapshot: the coalescing interval counts from it.
+	Taken time.Time
 
 	Progress *kickqv1alpha1.Progress
 	Logs     []kickqv1alpha1.LogEntry

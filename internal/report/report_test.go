@@ -210,3 +210,23 @@ func TestStoreFlushGivesWhatIsHeldBack(t *testing.T) {
 		t.Fatal("written reports are gone")
 	}
 }
+
+// TestStoreIntervalCountsFromTheSnapshot: the coalescing interval counts from when the written
+// snapshot was taken, not from its Ack: a slow write (or a test's clock stepped while it was under
+// way) must not push the next flush out by another interval.
+func TestStoreIntervalCountsFromTheSnapshot(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
+	key := types.NamespacedName{Namespace: "ns", Name: "j"}
+	s := NewStore(clk, func(types.NamespacedName) {})
+	s.Add(key, 1, Report{Progress: &kickqv1alpha1.Progress{Percent: 1}})
+	p := s.Take(key, 1)
+	if p == nil {
+		t.Fatal("the first report is not due at once")
+	}
+	clk.Step(DefaultInterval) // the status write took a whole interval
+	s.Ack(key, p)
+	s.Add(key, 1, Report{Progress: &kickqv1alpha1.Progress{Percent: 2}})
+	if p := s.Take(key, 1); p == nil || p.Progress.Percent != 2 {
+		t.Fatalf("take one interval after the previous snapshot: %+v, want progress 2 due now", p)
+	}
+}

@@ -192,7 +192,7 @@ func (s *Store) take(key types.NamespacedName, n int32, all bool) *attempt.Pendi
 		s.schedule(key, e, now)
 		return nil
 	}
-	p := &attempt.Pending{Attempt: e.attempt, Seq: e.seq, Progress: e.progress, Heartbeat: e.heartbeat,
+	p := &attempt.Pending{Attempt: e.attempt, Seq: e.seq, Taken: now, Progress: e.progress, Heartbeat: e.heartbeat,
 		Result: e.result, LogsDropped: e.dropped, Outcome: e.outcome, Message: e.message, RetryAfter: e.retryAfter}
 	p.Logs = append([]kickqv1alpha1.LogEntry(nil), e.logs...)
 	return p
@@ -208,7 +208,13 @@ func (s *Store) Ack(key types.NamespacedName, p *attempt.Pending) {
 	if e == nil || e.attempt != p.Attempt {
 		return
 	}
-	e.lastFlush = now
+	// The interval counts from the snapshot, not from this Ack: the write in between may take
+	// any time (and a test's fake clock may move meanwhile), and the next flush must still come
+	// one interval after the previous one.
+	e.lastFlush = p.Taken
+	if p.Taken.IsZero() || p.Taken.After(now) {
+		e.lastFlush = now
+	}
 	if e.progressSeq <= p.Seq {
 		e.progress = nil
 	}
