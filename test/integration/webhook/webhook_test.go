@@ -374,6 +374,10 @@ var _ = Describe("The report API", func() {
 		Eventually(func() *int32 { return lastAttempt(getJob(ns, "stale")).HTTPStatusCode }, timeout, interval).ShouldNot(BeNil())
 		code, body := postReport(ns, "stale", first.Payload.Token, `{"outcome":"Retry"}`)
 		Expect(code).To(Equal(http.StatusOK), body)
+		// An uncounted retry backs off (1 s at first) on the fake clock: move it to the next attempt.
+		j := expectPhase(ns, "stale", kickqv1alpha1.PhaseDelayed)
+		Expect(j.Status.NextAttemptTime).NotTo(BeNil())
+		env.Clock.Step(j.Status.NextAttemptTime.Sub(env.Clock.Now()))
 		second := waitDeliveries(ns, "stale", 2)[1]
 		Expect(second.Payload.Attempt).To(Equal(int32(2)))
 		code, body = postReport(ns, "stale", first.Payload.Token, `{"progress":{"percent":10}}`)
