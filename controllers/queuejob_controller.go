@@ -82,36 +82,6 @@ type QueueJobReconciler struct {
 	times map[types.NamespacedName]jobTimes
 }
 
-// jobTimes are the exact times kept for one job (see QueueJobReconciler.times).
-type jobTimes struct {
-	uid         types.UID
-	firstSeen   time.Time
-	nextAttempt time.Time
-}
-
-// writtenState is the part of a written status that tells a stale cached copy.
-type writtenState struct {
-	uid      types.UID
-	attempts int32
-	running  bool
-	finished bool
-}
-
-func writtenOf(job *kickqv1alpha1.QueueJob) writtenState {
-	return writtenState{uid: job.UID, attempts: job.Status.Attempts, running: job.Status.Phase == kickqv1alpha1.PhaseRunning,
-		finished: lifecycle.IsFinished(&job.Status)}
-}
-
-func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
-	switch {
-	case st.Attempts < w.attempts:
-		return true
-	case st.Attempts > w.attempts:
-		return false
-	}
-	return (w.finished && !lifecycle.IsFinished(st)) || (!w.running && st.Phase == kickqv1alpha1.PhaseRunning)
-}
-
 // NewQueueJobReconciler wires a reconciler with its admission component.
 func NewQueueJobReconciler(c client.Client, clk Clock, rec events.EventRecorder, execs map[attempt.TargetKind]executor.Executor) *QueueJobReconciler {
 	r := &QueueJobReconciler{
@@ -256,8 +226,9 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 }
 
 // executorFor returns the executor of the job's current attempt: the one of the kind of target
-// it was started on (status.attemptHistory[].targetKind), else of its resolved target's kind. When the target does not resolve (its handler is gone) a pod attempt is still
-// followed through its recorded pod name. A kind without an executor (pull workers) gives nil;
+// it was started on (status.attemptHistory[].targetKind), else of its resolved target's kind.
+// When the target does not resolve (its handler is gone) a pod attempt is still followed through
+// its recorded pod name. A kind without an executor (pull workers) gives nil;
 // a kind this manager does not know is an error, never another executor.
 func (r *QueueJobReconciler) executorFor(job *kickqv1alpha1.QueueJob, t attempt.Target) (executor.Executor, error) {
 	if rec := currentAttempt(job); rec != nil && rec.TargetKind != "" {
@@ -307,32 +278,6 @@ func (r *QueueJobReconciler) decide(p *pass) {
 	p.waiting = !d.Admitted
 }
 
-// flushReports takes, for a pass that ends the running attempt, the reports the store holds back
-// for coalescing, so that the attempt's last write carries what its worker was answered 202 for
-// (a pod that reports and exits within the interval). It says whether there were any; Decide
-// then runs again with them (a held-back heartbeat may also keep the attempt running).
-func (r *QueueJobReconciler) flushReports(p *pass) bool {
-	n := p.job.Status.Attempts
-	if r.Reports == nil || p.in.Report != nil || p.job.Status.Phase != kickqv1alpha1.PhaseRunning || !endsAttempt(&p.res.Status, n) {
-		return false
-	}
-	p.in.Report = r.Reports.Flush(p.key, n)
-	return p.in.Report != nil
-}
-
-// endsAttempt reports whether a decided status ends running attempt n.
-func endsAttempt(st *kickqv1alpha1.QueueJobStatus, n int32) bool {
-	if st.Phase != kickqv1alpha1.PhaseRunning || st.Attempts != n {
-		return true
-	}
-	for i := range st.AttemptHistory {
-		if st.AttemptHistory[i].Number == n {
-			return st.AttemptHistory[i].FinishTime != nil
-		}
-	}
-	return false
-}
-
 // writeStatus writes the decided status once, if it changed, then emits the pass's Events. A
 // conflict or a deleted job releases the reserved slot and asks to look again (retry).
 func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bool, err error) {
@@ -367,43 +312,6 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 		r.Recorder.Eventf(updated, nil, e.Type, e.Reason, e.Reason, "%s", e.Message)
 	}
 	return false, nil
-}
-
-// exactTimes returns when the job was first seen and the exact next-attempt time last decided,
-// remembering now as the first sight of a job not seen before.
-func (r *QueueJobReconciler) exactTimes(key types.NamespacedName, job *kickqv1alpha1.QueueJob, now time.Time) (time.Time, time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, ok := r.times[key]
-	if !ok || t.uid != job.UID {
-		t = jobTimes{uid: job.UID, firstSeen: now}
-		if job.Status.Attempts > 0 || lifecycle.IsFinished(&job.Status) {
-			t.firstSeen = time.Time{} // seen before this manager started: not known
-		}
-		r.times[key] = t
-	}
-	return t.firstSeen, t.nextAttempt
-}
-
-// rememberTimes keeps the exact next-attempt time of a stored status; a finished job needs none.
-func (r *QueueJobReconciler) rememberTimes(p *pass) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if lifecycle.IsFinished(&p.job.Status) {
-		delete(r.times, p.key)
-		return
-	}
-	if t, ok := r.times[p.key]; ok && t.uid == p.job.UID {
-		t.nextAttempt = p.res.ExactNextAttemptTime()
-		r.times[p.key] = t
-	}
-}
-
-// ackReport tells the report store that what this pass took is handled.
-func (r *QueueJobReconciler) ackReport(p *pass) {
-	if p.in.Report != nil {
-		r.Reports.Ack(p.key, p.in.Report)
-	}
 }
 
 // act runs the pass's side effect once its status is stored, and says when to look again.
@@ -474,35 +382,6 @@ func (r *QueueJobReconciler) sendCallback(ctx context.Context, job *kickqv1alpha
 	}
 	ctrl.LoggerFrom(ctx).V(2).Info("sending the completion callback")
 	return r.Callbacks.Notify(ctx, job, job.Spec.Notify.Webhook, body)
-}
-
-// isStale reports whether the cached job is behind this reconciler's last status write.
-func (r *QueueJobReconciler) isStale(job *kickqv1alpha1.QueueJob) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	w, ok := r.written[client.ObjectKeyFromObject(job)]
-	return ok && w.uid == job.UID && w.newerThan(&job.Status)
-}
-
-// forget drops what the reconciler and admission keep of a deleted job.
-func (r *QueueJobReconciler) forget(key types.NamespacedName) {
-	r.Admission.Forget(key)
-	r.dropReports(key)
-	for _, e := range r.Executors {
-		if f, ok := e.(executor.JobForgetter); ok {
-			f.ForgetJob(key) // a deleted job's waiting webhook calls are never made
-		}
-	}
-	r.mu.Lock()
-	delete(r.written, key)
-	delete(r.times, key)
-	r.mu.Unlock()
-}
-
-func (r *QueueJobReconciler) dropReports(key types.NamespacedName) {
-	if r.Reports != nil {
-		r.Reports.Drop(key)
-	}
 }
 
 // SetupWithManager registers the controller: QueueJobs, their pods, their queues, and admission's
