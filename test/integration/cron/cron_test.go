@@ -215,6 +215,17 @@ var _ = Describe("Cron templates", func() {
 		first := fmt.Sprintf("replace-%d", next.Unix())
 		Eventually(phaseOf(ns, first), timeout, interval).Should(Equal(kickqv1alpha1.PhaseRunning))
 		Eventually(phaseOf(ns, fmt.Sprintf("forbid-%d", next.Unix())), timeout, interval).Should(Equal(kickqv1alpha1.PhaseRunning), func() string { return getJob(ns, fmt.Sprintf("forbid-%d", next.Unix())).Status.Message })
+		// Both children's calls are answered (202) before the clock moves a minute: a call still in
+		// flight then would outlive its 30 s timeout on the fake clock and fail the child.
+		for _, child := range []string{first, fmt.Sprintf("forbid-%d", next.Unix())} {
+			Eventually(func() *int32 {
+				h := getJob(ns, child).Status.AttemptHistory
+				if len(h) == 0 {
+					return nil
+				}
+				return h[len(h)-1].HTTPStatusCode
+			}, timeout, interval).Should(HaveValue(Equal(int32(202))), "the call of %s is answered", child)
+		}
 
 		stepTo(next.Add(time.Minute))
 		Eventually(func() int64 { return getJob(ns, "forbid").Status.MissedRuns }, timeout, interval).Should(Equal(int64(1)))
