@@ -190,6 +190,8 @@ launch kubelet "$K/kubelet" --config "$W/kubelet/config.yaml" --kubeconfig "$W/k
 wait_for "node $NODE Ready" 90 sh -c "kubectl --kubeconfig '$W/kubeconfig' get node $NODE -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -q True"
 
 kubectl --kubeconfig "$W/kubeconfig" apply --server-side --force-conflicts -f "$root/config/crd/bases" -f "$root/config/policy/inline-pod-target.yaml" >/dev/null
-kubectl --kubeconfig "$W/kubeconfig" wait --for condition=Established crd/queuejobs.kickq.dev crd/queues.kickq.dev >/dev/null
+# kubectl wait fails at once (not waits) while a just-applied CRD has no status.conditions yet.
+wait_for "kickq's CRDs Established" 60 kubectl --kubeconfig "$W/kubeconfig" wait --for condition=Established \
+  crd/queuejobs.kickq.dev crd/queues.kickq.dev --timeout=5s
 log "node $NODE Ready in $(( $(date +%s) - start ))s; export KUBECONFIG=$W/kubeconfig"
 echo "$W/kubeconfig"
