@@ -20,7 +20,9 @@ import (
 	"context"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
@@ -41,5 +43,27 @@ func TestReconcileOfADeletedJobDropsItsWaitingWebhookCall(t *testing.T) {
 	reconcileJob(t, r, "gone")
 	if obs, _ := hooks.Observe(context.Background(), job, 1); obs.Phase != attempt.Missing {
 		t.Fatalf("the deleted job's call is still kept: %+v", obs)
+	}
+}
+
+// A deleted job's pod expectation is dropped when its reconciler finds the job gone: the pod
+// executor keeps nothing of it.
+func TestReconcileOfADeletedJobDropsItsPodExpectations(t *testing.T) {
+	r, c, _, _, _ := newTestReconciler(t)
+	pods := executor.NewPods(c, c, testScheme(t), clocktesting.NewFakeClock(t0))
+	r.Executors[attempt.KindPod] = pods
+	job := podJob("gone") // never stored: the reconciler finds it deleted
+	if err := pods.Start(context.Background(), job, attempt.Target{Kind: attempt.KindPod, Pod: job.Spec.Pod}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace("ns")); err != nil {
+		t.Fatal(err)
+	}
+	if obs, _ := pods.Observe(context.Background(), job, 1); !obs.Expected {
+		t.Fatalf("before the reconcile, the created pod is not expected: %+v", obs)
+	}
+	reconcileJob(t, r, "gone")
+	if obs, _ := pods.Observe(context.Background(), job, 1); obs.Expected {
+		t.Fatalf("the deleted job's pod is still expected: %+v", obs)
 	}
 }

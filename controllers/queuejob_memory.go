@@ -140,7 +140,7 @@ func (r *QueueJobReconciler) forget(key types.NamespacedName) {
 	r.dropReports(key)
 	for _, e := range r.Executors {
 		if f, ok := e.(executor.JobForgetter); ok {
-			f.ForgetJob(key) // a deleted job's waiting webhook calls are never made
+			f.ForgetJob(key) // waiting webhook calls are never made; pod expectations and refusals go
 		}
 	}
 	r.mu.Lock()

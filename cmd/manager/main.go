@@ -49,6 +49,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
+	"kickq.dev/kickq/internal/cachetransform"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/limits"
 	"kickq.dev/kickq/internal/netguard"
@@ -126,12 +127,13 @@ func newScheme() *runtime.Scheme {
 }
 
 // cacheOptions keep the manager's memory proportional to kickq's own work: only pods that kickq
-// labelled are cached, and managedFields are stripped from everything cached.
+// labelled are cached, managedFields are stripped from everything cached, and a QueueJob's
+// spec.data over the cap is cached as a marker of its size (internal/cachetransform).
 func cacheOptions() cache.Options {
 	kickqPods, err := labels.Parse(kickqv1alpha1.LabelJob)
 	utilruntime.Must(err)
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: cachetransform.Transform,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: kickqPods},
 		},

@@ -81,6 +81,7 @@ type Pods struct {
 	created map[attemptKey]time.Time
 	seen    map[attemptKey]bool
 	refused map[attemptKey]refusal
+	names   jobNames // the names of the jobs those maps hold, for ForgetJob
 }
 
 // refusal is a pod create the API server refused: how the attempt ends, and when.
@@ -99,7 +100,8 @@ var _ Executor = &Pods{}
 // NewPods returns a pod executor.
 func NewPods(c client.Client, reader client.Reader, scheme *runtime.Scheme, clk clock.PassiveClock) *Pods {
 	return &Pods{Client: c, Reader: reader, Scheme: scheme, Clock: clk,
-		created: map[attemptKey]time.Time{}, seen: map[attemptKey]bool{}, refused: map[attemptKey]refusal{}}
+		created: map[attemptKey]time.Time{}, seen: map[attemptKey]bool{}, refused: map[attemptKey]refusal{},
+		names: newJobNames()}
 }
 
 // BuildPod returns the pod of an attempt: the template with kickq's name, labels, owner
@@ -191,6 +193,9 @@ func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target at
 		p.wake(job)
 		return nil
 	}
+	p.mu.Lock()
+	p.names.add(job)
+	p.mu.Unlock()
 	pod, err := BuildPod(job, target, n, p.Scheme, p.Report)
 	if err != nil {
 		return err
@@ -335,6 +340,7 @@ func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32
 	p.mu.Lock()
 	p.seen[key] = true
 	delete(p.created, key)
+	p.names.add(job)
 	p.mu.Unlock()
 
 	obs.CreatedAt = pod.CreationTimestamp.Time
@@ -374,6 +380,12 @@ func (p *Pods) Settled(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32
 func (p *Pods) Forget(job types.UID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.forgetLocked(job)
+}
+
+// forgetLocked drops the job's expectations and refusals; p.mu is held.
+func (p *Pods) forgetLocked(job types.UID) {
+	p.names.remove(job)
 	for k := range p.refused {
 		if k.job == job {
 			delete(p.refused, k)

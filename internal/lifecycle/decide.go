@@ -170,9 +170,10 @@ func Decide(in Input) Result {
 	case IsFinished(&res.Status):
 		decideFinished(&res, in)
 		return res
-	case job.Spec.Data != nil && len(job.Spec.Data.Raw) > limits.MaxDataBytes:
+	case job.Spec.Data != nil && limits.DataBytes(job.Spec.Data.Raw) > limits.MaxDataBytes:
+		// The manager's cache holds a marker with the size in place of an oversized value.
 		finish(&res, in.Now, false, kickqv1alpha1.ReasonInvalidSpec,
-			fmt.Sprintf("spec.data is %d bytes; the manager accepts at most %d", len(job.Spec.Data.Raw), limits.MaxDataBytes))
+			fmt.Sprintf("spec.data is %d bytes; the manager accepts at most %d", limits.DataBytes(job.Spec.Data.Raw), limits.MaxDataBytes))
 		return res
 	}
 

@@ -51,6 +51,7 @@ func TestDecide(t *testing.T) {
 	resolvedDeadline.ActiveDeadlineSeconds = ptr.To[int32](60)
 	const ranTooLong = "the job ran longer than activeDeadlineSeconds (60s)"
 	const tooMuchData = "spec.data is 65537 bytes; the manager accepts at most 65536"
+	const markedData = "spec.data is 1400000 bytes; the manager accepts at most 65536"
 
 	runDecide(t, []decideCase{
 		// Cron templates are the cron controller's.
@@ -83,6 +84,20 @@ func TestDecide(t *testing.T) {
 				Status: makeStatus().JobFailed(at(1), kickqv1alpha1.ReasonInvalidSpec, tooMuchData).Obj(),
 				Events: []Event{warning(kickqv1alpha1.ReasonInvalidSpec, tooMuchData)},
 			},
+		},
+
+		{
+			name: "spec.data replaced by the cache's oversized marker: Failed InvalidSpec with the original size",
+			job:  makeJob().RawData(limits.OversizedDataMarker(1400000)).Obj(), now: at(1),
+			want: Result{
+				Status: makeStatus().JobFailed(at(1), kickqv1alpha1.ReasonInvalidSpec, markedData).Obj(),
+				Events: []Event{warning(kickqv1alpha1.ReasonInvalidSpec, markedData)},
+			},
+		},
+		{
+			name: "spec.data that looks like the marker with a small size: accepted as data",
+			job:  makeJob().RawData([]byte(`{"kickq.dev/oversized-bytes":12}`)).Obj(), now: at(1),
+			want: Result{Status: makeStatus().Ready(t0).Obj(), Action: AwaitAdmission, Attempt: 1, Target: inlinePod()},
 		},
 
 		// spec.cancel.

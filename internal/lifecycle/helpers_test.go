@@ -154,6 +154,12 @@ func (w *jobWrapper) Cron(schedule string) *jobWrapper {
 }
 
 // Data gives the job a spec.data of n bytes.
+// RawData sets spec.data to raw as it is (the cache's marker of oversized data, for one).
+func (w *jobWrapper) RawData(raw []byte) *jobWrapper {
+	w.Spec.Data = &apiextensionsv1.JSON{Raw: raw}
+	return w
+}
+
 func (w *jobWrapper) Data(n int) *jobWrapper {
 	raw := make([]byte, n)
 	for i := range raw {

@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package limits names the bounds kickq keeps on what it stores and accepts, and holds the one
-// helper that cuts text to such a bound. It decides nothing else.
+// helper that cuts text to such a bound and the marker that stands for spec.data over its bound
+// in the manager's cache (data.go). It decides nothing else.
 package limits
 
 import (

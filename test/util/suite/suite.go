@@ -40,6 +40,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -50,6 +51,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
+	"kickq.dev/kickq/internal/cachetransform"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/test/util"
 )
@@ -232,6 +234,9 @@ func (e *Env) StartManager(o ManagerOptions) *Manager {
 		Scheme:                 e.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// The manager binary's cache transform (its pod label selector is left out: suites create
+		// pods of their own).
+		Cache: cache.Options{DefaultTransform: cachetransform.Transform},
 		// Suites start several managers in turn: the controller names repeat.
 		Controller: config.Controller{MaxConcurrentReconciles: workers, SkipNameValidation: ptr.To(true)},
 	})

@@ -1,0 +1,98 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cachetransform
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/limits"
+)
+
+// data is a JSON string of n bytes.
+func data(n int) *apiextensionsv1.JSON {
+	raw := bytes.Repeat([]byte("a"), n)
+	raw[0], raw[n-1] = '"', '"'
+	return &apiextensionsv1.JSON{Raw: raw}
+}
+
+var managed = []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}
+
+func job(d *apiextensionsv1.JSON) *kickqv1alpha1.QueueJob {
+	return &kickqv1alpha1.QueueJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ManagedFields: managed},
+		Spec:       kickqv1alpha1.QueueJobSpec{QueueName: "q", Type: "t", Data: d},
+	}
+}
+
+func TestTransform(t *testing.T) {
+	cases := map[string]struct {
+		in, want any
+	}{
+		"QueueJob with data over the cap: the marker of its size": {
+			in: job(data(limits.MaxDataBytes + 1)),
+			want: func() any {
+				j := job(&apiextensionsv1.JSON{Raw: []byte(`{"kickq.dev/oversized-bytes":65537}`)})
+				j.ManagedFields = nil
+				return j
+			}(),
+		},
+		"QueueJob with data at the cap: kept": {
+			in:   job(data(limits.MaxDataBytes)),
+			want: func() any { j := job(data(limits.MaxDataBytes)); j.ManagedFields = nil; return j }(),
+		},
+		"QueueJob without data: kept": {
+			in:   job(nil),
+			want: func() any { j := job(nil); j.ManagedFields = nil; return j }(),
+		},
+		"not a QueueJob: only managedFields go": {
+			in: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: managed},
+				Data: map[string]string{"k": string(bytes.Repeat([]byte("x"), limits.MaxDataBytes+1))}},
+			want: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"},
+				Data: map[string]string{"k": string(bytes.Repeat([]byte("x"), limits.MaxDataBytes+1))}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := Transform(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Transform (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMarkerRoundTrip: the lifecycle reads back the size the transform recorded.
+func TestMarkerRoundTrip(t *testing.T) {
+	j := job(data(1400000))
+	DropOversizedData(j)
+	if got := limits.DataBytes(j.Spec.Data.Raw); got != 1400000 {
+		t.Errorf("DataBytes of the marker = %d, want 1400000", got)
+	}
+	if len(j.Spec.Data.Raw) > 64 {
+		t.Errorf("marker is %d bytes, want a few", len(j.Spec.Data.Raw))
+	}
+}
