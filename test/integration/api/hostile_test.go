@@ -26,6 +26,8 @@ import (
 // hostileManifests are more inputs the API server refuses at create, each naming the field.
 var hostileManifests = []TableEntry{
 	Entry("job heartbeatTimeoutSeconds of 4", badCase{job("j", "heartbeatTimeoutSeconds: 4\n"+podTarget), "spec.heartbeatTimeoutSeconds"}),
+	Entry("queue defaultHandler heartbeatTimeoutSeconds of 4", badCase{queue("q", "defaultHandler: {worker: {}, heartbeatTimeoutSeconds: 4}"), "spec.defaultHandler.heartbeatTimeoutSeconds"}),
+	Entry("queue defaults heartbeatTimeoutSeconds of 4", badCase{queue("q", "defaults: {heartbeatTimeoutSeconds: 4}"), "spec.defaults.heartbeatTimeoutSeconds"}),
 	Entry("queue webhookURLPrefixes entry ftp://x", badCase{queue("q", "webhookURLPrefixes: [\"ftp://x\"]"), "spec.webhookURLPrefixes[0]"}),
 	Entry("cron schedule longer than 256", badCase{job("j", "cron: {schedule: \""+strings.Repeat("*", 257)+"\"}\n"+podTarget), "spec.cron.schedule"}),
 }
