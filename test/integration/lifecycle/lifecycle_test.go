@@ -189,9 +189,20 @@ var _ = Describe("A pod job", func() {
 	})
 
 	It("delays the first attempt by delaySeconds, exactly", func() {
+		// The delay counts from when the manager first saw the job (the spec's clock, which does
+		// not move before the first pass) or the second after creationTimestamp, whichever is
+		// earlier; status shows it rounded up to the second.
+		seen := env.Clock.Now()
 		create(utiltesting.MakeQueueJob("later", ns).Pod().Delay(30 * time.Second).Obj())
 		j := expectPhase(ns, "later", kickqv1alpha1.PhaseDelayed)
-		due := j.CreationTimestamp.Add(30 * time.Second)
+		from := seen
+		if limit := j.CreationTimestamp.Add(time.Second); limit.Before(from) {
+			from = limit
+		}
+		due := from.Add(30 * time.Second)
+		if rounded := due.Truncate(time.Second); rounded.Before(due) {
+			due = rounded.Add(time.Second)
+		}
 		Expect(j.Status.NextAttemptTime.Time).To(Equal(due))
 		stepTo(due.Add(-time.Second))
 		Consistently(podExists(ns, "later-1"), util.ConsistentDuration, util.Interval).Should(BeFalse())
