@@ -116,9 +116,9 @@ func refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
 
 // awaitOutcome lets an outcome's answer, which waits up to outcomeWait for its status write,
 // outlast the connection's read and write timeouts, which bound reading the request.
-func awaitOutcome(w http.ResponseWriter) {
+func awaitOutcome(w http.ResponseWriter, now time.Time) {
 	rc := http.NewResponseController(w)
-	until := time.Now().Add(outcomeWait + time.Second)
+	until := now.Add(outcomeWait + time.Second)
 	_ = rc.SetReadDeadline(until)
 	_ = rc.SetWriteDeadline(until)
 }

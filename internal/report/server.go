@@ -31,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -85,6 +86,18 @@ type Server struct {
 	// every report 503 with Retry-After and keeps nothing: the worker sends it again, and the
 	// Service's next connection may reach the leader.
 	Leader <-chan struct{}
+	// NetClock times what the network needs: the outcome wait and the connection deadlines it
+	// extends. Those are kernel deadlines, so it must be a real clock; nil means clock.RealClock.
+	// (Decisions never read it: the store and the reconcilers use the controllers' clock.)
+	NetClock clock.Clock
+}
+
+// netClock is the Server's NetClock, the real clock by default.
+func (s *Server) netClock() clock.Clock {
+	if s.NetClock != nil {
+		return s.NetClock
+	}
+	return clock.RealClock{}
 }
 
 // Handler returns the API's HTTP handler.
@@ -155,7 +168,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, answer{Status: "accepted"})
 		return
 	}
-	awaitOutcome(w)
+	awaitOutcome(w, s.netClock().Now())
 	select {
 	case a := <-ack:
 		if !a.Written {
@@ -163,7 +176,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, answer{Status: "recorded", Message: fmt.Sprintf("outcome %s of attempt %d is recorded", rep.Outcome, job.Status.Attempts)})
-	case <-time.After(outcomeWait):
+	case <-s.netClock().After(outcomeWait):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "the outcome is not written yet; send it again")
 	case <-r.Context().Done():
