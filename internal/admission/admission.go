@@ -24,6 +24,12 @@ limitations under the License.
 // with that attempt (an expectation), or until Release undoes it because the status write that
 // would have committed it failed. So cache lag never lets a limit be exceeded.
 //
+// Rate limits hold at the side effect (charge.go): an executor charges the attempt's webhook call
+// or pod create right before making it, and the start then counts from that instant, exact and
+// in memory; a side effect whose slot is no longer free waits (and claims the next one). After a
+// restart, starts are rebuilt from what status and the cache prove of when side effects were
+// made by, never from a recorded time that could be earlier.
+//
 // Every per-event operation costs O(log n) in the queue's length (plus the number of the queue's
 // handlers, which the API bounds); only the rebuild and a change of a rate period read all jobs of
 // the queue. Admission is safe for concurrent use; notify is never called with its lock held.
@@ -103,9 +109,22 @@ type JobView struct {
 	CreationTime time.Time
 	State        State
 	Attempts     int32 // status.attempts
-	// AttemptStarts are the start times of the recorded attempts
-	// (status.attemptHistory[].startTime); the rate windows count them.
-	AttemptStarts []time.Time
+	// AttemptStarts are the recorded attempts (status.attemptHistory). The rate windows count
+	// those admission did not start itself (another manager did, before a restart).
+	AttemptStarts []AttemptStart
+}
+
+// AttemptStart is a recorded attempt, as the rate windows count it after a restart.
+type AttemptStart struct {
+	Attempt int32
+	// By is the latest instant the attempt's side effects (webhook calls, pod creates) can have
+	// been made, as status and the cache prove it: its finish, the next attempt's start or its
+	// pod's creation, plus the second those whole-second times may have been truncated by. Zero
+	// when nothing bounds it (an attempt still running): then the instant admission learns of it,
+	// which is after any side effect of a manager that stopped. Never its recorded startTime: the
+	// side effect comes after the record, and a start counted from there would leave the window
+	// early.
+	By time.Time
 }
 
 // Stats of a queue, for its status.
@@ -281,6 +300,7 @@ func (a *Admission) Release(key types.NamespacedName) {
 	var wake []types.NamespacedName
 	a.mu.Lock()
 	if j := a.jobs[key]; j != nil && j.reserved {
+		a.removeStart(j, j.res) // the status write failed: nothing was started
 		a.dropReservation(j)
 		wake = a.setState(j, Waiting, a.now(), wake)
 	}

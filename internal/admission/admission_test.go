@@ -373,6 +373,9 @@ func TestRateWindow(t *testing.T) {
 			}
 			for _, s := range tc.steps {
 				f.setTime(at(s.at))
+				if s.want.Admitted {
+					s.want.At = at(s.at) // the reservation's instant: the attempt's start in status
+				}
 				if diff := cmp.Diff(s.want, f.admit(s.job)); diff != "" {
 					t.Fatalf("t=%vs TryAdmit(%s) (-want +got):\n%s", s.at, s.job, diff)
 				}
@@ -385,11 +388,11 @@ func TestRetryAtOverLimit(t *testing.T) {
 	// Five starts in the window and a limit of 3 (the limit was lowered): a slot opens when the
 	// third oldest start leaves the window.
 	f := newFixture(t, Limits{Rate: rate(3, time.Minute)})
+	f.setTime(at(30))
 	f.observe(
 		makeJob("old").State(Idle).Attempts(5).Starts(at(0), at(5), at(10), at(15), at(20)).Obj(),
 		makeJob("j").Obj(),
 	)
-	f.setTime(at(30))
 	if d := f.a.TryAdmit(key("j")); d.Reason != ReasonRate || !d.RetryAt.Equal(at(70)) {
 		t.Fatalf("TryAdmit at t=30s = %+v, want RateLimited until t=70s", d)
 	}
@@ -404,24 +407,45 @@ func TestRetryAtOverLimit(t *testing.T) {
 	}
 }
 
-func TestStartsCountOncePerJob(t *testing.T) {
+// TestRecordedStarts: attempts another manager started count from what status proves of when
+// their side effects were made by (never later than now); attempts admission started itself keep
+// their exact in-memory times, whatever status reads back.
+func TestRecordedStarts(t *testing.T) {
 	f := newFixture(t, Limits{Rate: rate(10, time.Minute)})
-	precise := at(3.25)
-	f.observe(makeJob("a").State(Idle).Attempts(2).Starts(at(1), precise, at(1)).Obj())
-	f.observe(makeJob("a").State(Idle).Attempts(2).Starts(precise, at(1)).Obj())
-	if got := f.a.Stats(qk).StartedInWindow; got != 2 {
-		t.Errorf("StartedInWindow = %d, want 2", got)
+	f.setTime(at(30))
+	// Finished at 0 s and 9 s (By = finish + 1 s), and a third one still running: counted from now.
+	f.observe(makeJob("a").State(Running).Attempts(3).Starts(at(1), at(10), time.Time{}).Obj())
+	// A By after now (a whole-second finish rounded up) counts from now.
+	f.observe(makeJob("b").State(Idle).Attempts(1).Starts(at(31)).Obj())
+	if got := f.a.Stats(qk).StartedInWindow; got != 4 {
+		t.Fatalf("StartedInWindow = %d, want 4", got)
 	}
-	// The API server keeps seconds: the same start read back from the cache replaces it.
-	f.observe(makeJob("a").State(Idle).Attempts(2).Starts(at(1), at(3)).Obj())
-	if got := f.a.Stats(qk).StartedInWindow; got != 2 {
-		t.Errorf("StartedInWindow after a truncated read = %d, want 2", got)
+	// The same records read again change nothing.
+	f.observe(makeJob("a").State(Running).Attempts(3).Starts(at(1), at(10), time.Time{}).Obj())
+	f.setTime(at(61.5))
+	if got := f.a.Stats(qk).StartedInWindow; got != 3 {
+		t.Errorf("StartedInWindow at t=61.5s = %d, want 3 (the start made by 1 s left)", got)
 	}
-	// Starts outside the window do not count, and leave it as time passes.
-	f.observe(makeJob("b").State(Idle).Attempts(1).Starts(at(-61)).Obj())
-	f.setTime(at(61))
+	f.setTime(at(70))
+	if got := f.a.Stats(qk).StartedInWindow; got != 2 {
+		t.Errorf("StartedInWindow at t=70s = %d, want 2 (running since before 30 s, and b)", got)
+	}
+	f.setTime(at(90))
+	if got := f.a.Stats(qk).StartedInWindow; got != 0 {
+		t.Errorf("StartedInWindow at t=90s = %d, want 0", got)
+	}
+
+	// An attempt admitted here counts from its exact reservation, not from the whole second
+	// status reads back.
+	f.observe(makeJob("c").Obj())
+	f.setTime(at(100.75))
+	f.mustAdmit("c")
+	v := f.views["c"]
+	v.AttemptStarts[0].By = at(100)
+	f.observe(v)
+	f.setTime(at(160.5))
 	if got := f.a.Stats(qk).StartedInWindow; got != 1 {
-		t.Errorf("StartedInWindow at t=61s = %d, want 1", got)
+		t.Errorf("StartedInWindow at t=160.5s = %d, want 1: c started at 100.75 s", got)
 	}
 }
 

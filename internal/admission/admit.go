@@ -49,8 +49,13 @@ type Decision struct {
 	Admitted bool
 	Reason   Reason
 	// RetryAt is, when RateLimited, the exact instant a slot of the limiting window opens; zero
-	// otherwise.
+	// otherwise, and when the window's slots are claimed by admitted attempts still to make their
+	// side effect (the job is woken when one does).
 	RetryAt time.Time
+	// At is, when Admitted, the instant of the reservation: the attempt's start as status records
+	// it. The rate windows count the start from it until its executor charges the side effect
+	// (Charge), never earlier.
+	At time.Time
 	// Message is for people.
 	Message string
 }
@@ -98,9 +103,9 @@ func (a *Admission) tryAdmitLocked(key types.NamespacedName, now time.Time) (Dec
 	wake := a.setState(j, Running, now, nil)
 	j.reserved = true
 	j.resAt = now
-	j.res = a.record(j, now, now)
+	j.res = a.addStart(j, j.attempts+1, reserved, now, now)
 	wake = q.next(now, 1, wake)
-	return Decision{Admitted: true}, wake
+	return Decision{Admitted: true, At: now}, wake
 }
 
 func (q *queue) refusal(now time.Time) (Decision, bool) {
@@ -130,15 +135,15 @@ func (h *handler) label() string {
 }
 
 func rateRefusal(what string, r *RateLimit, w *window, now time.Time) (Decision, bool) {
-	if w == nil || !validRate(r) || w.count(now) < int(r.Limit) {
+	if w == nil || !validRate(r) || w.load(now) < int(r.Limit) {
 		return Decision{}, false
 	}
-	at := w.nextSlot(int(r.Limit))
-	return Decision{
-		Reason:  ReasonRate,
-		RetryAt: at,
-		Message: fmt.Sprintf("%s rate %d/%s reached; next slot at %s", what, r.Limit, periodString(r.Period), at.UTC().Format(time.RFC3339)),
-	}, true
+	at := w.nextSlot(int(r.Limit), w.claims)
+	msg := fmt.Sprintf("%s rate %d/%s reached; next slot at %s", what, r.Limit, periodString(r.Period), at.UTC().Format(time.RFC3339))
+	if at.IsZero() {
+		msg = fmt.Sprintf("%s rate %d/%s reached; the next slots go to %d admitted attempts waiting to start", what, r.Limit, periodString(r.Period), w.claims)
+	}
+	return Decision{Reason: ReasonRate, RetryAt: at, Message: msg}, true
 }
 
 func periodString(d time.Duration) string {

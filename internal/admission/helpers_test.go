@@ -46,15 +46,23 @@ func makeJob(name string) *jobWrapper {
 	return &jobWrapper{JobView{Key: key(name), Queue: qk, ReadyTime: t0, CreationTime: t0, State: Waiting}}
 }
 
-func (w *jobWrapper) Queue(name string) *jobWrapper      { w.JobView.Queue.Name = name; return w }
-func (w *jobWrapper) Handler(h string) *jobWrapper       { w.JobView.Handler = h; return w }
-func (w *jobWrapper) Priority(p int32) *jobWrapper       { w.JobView.Priority = p; return w }
-func (w *jobWrapper) Ready(t time.Time) *jobWrapper      { w.ReadyTime = t; return w }
-func (w *jobWrapper) Created(t time.Time) *jobWrapper    { w.CreationTime = t; return w }
-func (w *jobWrapper) State(s State) *jobWrapper          { w.JobView.State = s; return w }
-func (w *jobWrapper) Attempts(n int32) *jobWrapper       { w.JobView.Attempts = n; return w }
-func (w *jobWrapper) Starts(ts ...time.Time) *jobWrapper { w.AttemptStarts = ts; return w }
-func (w *jobWrapper) Obj() JobView                       { return w.JobView }
+func (w *jobWrapper) Queue(name string) *jobWrapper   { w.JobView.Queue.Name = name; return w }
+func (w *jobWrapper) Handler(h string) *jobWrapper    { w.JobView.Handler = h; return w }
+func (w *jobWrapper) Priority(p int32) *jobWrapper    { w.JobView.Priority = p; return w }
+func (w *jobWrapper) Ready(t time.Time) *jobWrapper   { w.ReadyTime = t; return w }
+func (w *jobWrapper) Created(t time.Time) *jobWrapper { w.CreationTime = t; return w }
+func (w *jobWrapper) State(s State) *jobWrapper       { w.JobView.State = s; return w }
+func (w *jobWrapper) Attempts(n int32) *jobWrapper    { w.JobView.Attempts = n; return w }
+func (w *jobWrapper) Obj() JobView                    { return w.JobView }
+
+// Starts records attempts 1..len(ts), each made by its time.
+func (w *jobWrapper) Starts(ts ...time.Time) *jobWrapper {
+	w.AttemptStarts = nil
+	for i, t := range ts {
+		w.AttemptStarts = append(w.AttemptStarts, AttemptStart{Attempt: int32(i + 1), By: t})
+	}
+	return w
+}
 
 // fixture is an Admission on a fake clock that plays the reconciler: it keeps each job's last
 // view (its "status") and records the jobs admission wakes.
@@ -110,7 +118,7 @@ func (f *fixture) admit(name string) Decision {
 		v := f.views[name]
 		v.Attempts++
 		v.State = Running
-		v.AttemptStarts = append(slices.Clone(v.AttemptStarts), f.clk.Now())
+		v.AttemptStarts = append(slices.Clone(v.AttemptStarts), AttemptStart{Attempt: v.Attempts, By: f.clk.Now()})
 		f.observe(v)
 	}
 	return d

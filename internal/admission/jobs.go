@@ -46,12 +46,16 @@ func (a *Admission) observeLocked(v *JobView, now time.Time, wake []types.Namesp
 			if v.Attempts <= j.attempts && now.Sub(j.resAt) < reservationTimeout {
 				return wake // the reserved attempt is not in the cache yet
 			}
-			// The reserved attempt is recorded (or never will be): the observed state rules.
+			// The reserved attempt is recorded (or never will be): the observed state rules. Its
+			// start stays: its side effect may have been made.
 			a.dropReservation(j)
 		}
 		if j.q.key != v.Queue || j.h.name != v.Handler {
 			wake = a.detach(j, now, false, wake)
 			a.attach(j, a.queueLocked(v.Queue), v.Handler)
+			for _, s := range j.starts {
+				a.record(j, s, now)
+			}
 		}
 	}
 	j.attempts = v.Attempts
@@ -60,6 +64,10 @@ func (a *Admission) observeLocked(v *JobView, now time.Time, wake []types.Namesp
 		if j.state == Waiting {
 			fix(j)
 		}
+	}
+	if j.claim != 0 && (v.State != Running || v.Attempts != j.claim) {
+		// The attempt that waited for a slot ended without its side effect.
+		wake = a.dropClaim(j, now, wake)
 	}
 	wake = a.setState(j, v.State, now, wake)
 	a.setStarts(j, v.AttemptStarts, now)
@@ -72,7 +80,7 @@ func (a *Admission) forgetLocked(j *job, now time.Time, wake []types.NamespacedN
 	return wake
 }
 
-// attach makes j a member of q under handler name; j must be Idle without starts.
+// attach makes j a member of q under handler name; j must be Idle and in no window.
 func (a *Admission) attach(j *job, q *queue, name string) {
 	j.q = q
 	j.h = q.handlerFor(name)
@@ -80,27 +88,25 @@ func (a *Admission) attach(j *job, q *queue, name string) {
 	q.members[j.key] = j
 }
 
-// detach takes j out of its queue: it leaves the heaps, frees its slot, and its starts leave the
-// windows (forgotten: they stay there, owned by no job, until they expire).
+// detach takes j out of its queue: it leaves the heaps, frees its slot and its claim, and its
+// starts leave the windows (forgotten: they stay there, owned by no job, until they expire; a
+// job that moves takes them to its new windows).
 func (a *Admission) detach(j *job, now time.Time, forgotten bool, wake []types.NamespacedName) []types.NamespacedName {
 	if j.reserved {
-		if forgotten {
-			disown(&j.res)
-			j.reserved = false
-			j.res = start{}
-		} else {
-			a.dropReservation(j)
-		}
+		a.dropReservation(j)
 	}
+	wake = a.dropClaim(j, now, wake)
 	wake = a.setState(j, Idle, now, wake)
-	for i := range j.starts {
+	for _, s := range j.starts {
 		if forgotten {
-			disown(&j.starts[i])
+			disown(s)
 		} else {
-			a.unrecord(j, &j.starts[i])
+			a.unrecord(s)
 		}
 	}
-	j.starts = nil
+	if forgotten {
+		j.starts = nil
+	}
 	q, h := j.q, j.h
 	h.members--
 	delete(q.members, j.key)
@@ -117,10 +123,10 @@ func disown(s *start) {
 	}
 }
 
+// dropReservation ends the reservation (its start stays; Release removes it).
 func (a *Admission) dropReservation(j *job) {
-	a.unrecord(j, &j.res)
 	j.reserved = false
-	j.res = start{}
+	j.res = nil
 }
 
 // setState moves j to state s, keeping the heaps and the running counts, and appends to wake the
@@ -159,63 +165,72 @@ func fix(j *job) {
 	heapFix(&j.q.ready, j.ridx)
 }
 
-// setStarts replaces j's recorded starts with ts (sorted, distinct: the same start of the same
-// job counts once). Status is the truth: a start it no longer lists leaves the windows.
-func (a *Admission) setStarts(j *job, ts []time.Time, now time.Time) {
-	if sameStarts(j.starts, ts) {
-		return
-	}
-	norm := slices.Clone(ts)
-	// Status stores times to the whole second. A stored start that is the truncation of an exact
-	// start admission recorded keeps the exact one: a start at 10.9 s must not leave a rate
-	// window 0.9 s early.
-	for i, t := range norm {
-		for _, o := range j.starts {
-			if o.t.After(t) && o.t.Truncate(time.Second).Equal(t) {
-				norm[i] = o.t
-				break
-			}
+// setStarts adds the recorded attempts admission has no start of: started by another manager,
+// before a restart. Each counts from the latest instant its side effects can have been made by
+// (AttemptStart.By), at most now. Admission's own starts are exact and stay; a start status no
+// longer lists (its record was trimmed) stays too, until it leaves the windows.
+func (a *Admission) setStarts(j *job, recs []AttemptStart, now time.Time) {
+	for _, r := range recs {
+		if r.Attempt <= j.seen || j.hasStart(r.Attempt) {
+			continue
 		}
+		t := now
+		if !r.By.IsZero() && r.By.Before(now) {
+			t = r.By
+		}
+		a.addStart(j, r.Attempt, recorded, t, now)
 	}
-	slices.SortFunc(norm, time.Time.Compare)
-	norm = slices.CompactFunc(norm, time.Time.Equal)
-	if sameStarts(j.starts, norm) {
-		return
-	}
-	for i := range j.starts {
-		a.unrecord(j, &j.starts[i])
-	}
-	j.starts = make([]start, len(norm))
-	for i, t := range norm {
-		j.starts[i] = a.record(j, t, now)
-	}
+	j.seen = max(j.seen, j.attempts)
 }
 
-func sameStarts(s []start, ts []time.Time) bool {
-	if len(s) != len(ts) {
-		return false
-	}
-	for i := range s {
-		if !s[i].t.Equal(ts[i]) {
-			return false
+func (j *job) hasStart(n int32) bool {
+	for _, s := range j.starts {
+		if s.attempt == n {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
-// record puts a start of j in the windows of its queue and handler.
-func (a *Admission) record(j *job, t, now time.Time) start {
-	s := start{t: t}
-	if w := j.q.window; w != nil {
-		s.qe = w.add(t, now, true)
-	}
-	if w := j.h.window; w != nil {
-		s.he = w.add(t, now, true)
+// addStart records a start of attempt n at t in j's windows and in j.starts, dropping the
+// oldest start beyond maxStartsPerJob.
+func (a *Admission) addStart(j *job, n int32, k startKind, t, now time.Time) *start {
+	s := &start{attempt: n, kind: k, t: t}
+	a.record(j, s, now)
+	j.starts = append(j.starts, s)
+	if len(j.starts) > maxStartsPerJob {
+		old := j.starts[0]
+		if old != j.res {
+			a.unrecord(old)
+			j.starts = slices.Delete(j.starts, 0, 1)
+		}
 	}
 	return s
 }
 
-func (a *Admission) unrecord(j *job, s *start) {
+// removeStart takes s out of j's windows and starts.
+func (a *Admission) removeStart(j *job, s *start) {
+	if s == nil {
+		return
+	}
+	a.unrecord(s)
+	if i := slices.Index(j.starts, s); i >= 0 {
+		j.starts = slices.Delete(j.starts, i, i+1)
+	}
+}
+
+// record puts start s of j in the windows of its queue and handler (where it is not yet).
+func (a *Admission) record(j *job, s *start, now time.Time) {
+	if w := j.q.window; w != nil && s.qe == nil {
+		s.qe = w.add(s.t, now, true)
+	}
+	if w := j.h.window; w != nil && s.he == nil {
+		s.he = w.add(s.t, now, true)
+	}
+}
+
+// unrecord takes s out of the windows that hold it.
+func (a *Admission) unrecord(s *start) {
 	if s.qe != nil {
 		s.qe.w.remove(s.qe)
 		s.qe = nil

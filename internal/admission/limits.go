@@ -118,11 +118,13 @@ func (a *Admission) rebuildWindows(q *queue, rebuildQ bool, hs map[*handler]stru
 		}
 	}
 	for _, j := range q.members {
-		for i := range j.starts {
-			re(j, &j.starts[i])
+		for _, s := range j.starts {
+			re(j, s)
 		}
-		if j.reserved {
-			re(j, &j.res)
+		if n := j.claim; n != 0 {
+			// The claim moves to the new windows.
+			a.unclaim(j)
+			a.setClaim(j, n)
 		}
 	}
 }

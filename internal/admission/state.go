@@ -24,12 +24,36 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// start is one recorded attempt start of a job and its entries in the rate windows of the job's
-// queue and handler (nil where that window does not hold it).
+// startKind says how admission knows of a start, and so what its time means.
+type startKind uint8
+
+const (
+	// reserved: TryAdmit admitted the attempt at t; its side effect has not been charged. It
+	// counts from t, and moves to the instant its executor charges it (Charge), which is never
+	// earlier. Targets whose executor charges nothing (pull workers) count from t.
+	reserved startKind = iota
+	// charged: the attempt's side effect (a webhook call, a pod create) was made at t, or by t
+	// (Sent moves it to the instant the side effect was done).
+	charged
+	// recorded: read from status, made by another manager (before a restart): t is the latest
+	// instant status and the cache prove its side effects were made by.
+	recorded
+)
+
+// start is one attempt start (a side effect, or the reservation of one) of a job, and its
+// entries in the rate windows of the job's queue and handler (nil where that window does not
+// hold it). An attempt has more than one when its side effect was made again (a webhook called
+// again after a restart, a pod create retried): each counts.
 type start struct {
-	t      time.Time
-	qe, he *entry
+	attempt int32
+	kind    startKind
+	t       time.Time
+	qe, he  *entry
 }
+
+// maxStartsPerJob bounds the starts admission keeps per job: beyond it the oldest are dropped
+// (status keeps fewer: limits.MaxAttemptHistory).
+const maxStartsPerJob = 64
 
 // job is admission's record of one job.
 type job struct {
@@ -52,15 +76,23 @@ type job struct {
 	// reserved: TryAdmit admitted attempt attempts+1 and the cache has not shown it yet.
 	reserved bool
 	resAt    time.Time // when reserved
-	res      start     // the reservation's start in the windows
+	res      *start    // the reservation's start (also in starts) while reserved
+
+	// claim is the attempt (0: none) whose side effect Charge refused for a full window; it is
+	// counted in claimed's windows until it is charged or its attempt ends.
+	claim   int32
+	claimed [2]*window
 
 	// wokenAt is when a refusal with ReasonQueued woke this job as the first; zero once it was
 	// reconciled since.
 	wokenAt time.Time
 
-	// starts are the job's recorded attempt starts, sorted and distinct. All are kept (status
-	// bounds them), so that a window whose period grows can be rebuilt without a List.
-	starts []start
+	// starts are the job's attempt starts, oldest first, up to maxStartsPerJob: also those that
+	// left the windows, so that a window whose period grows can be rebuilt without a List.
+	starts []*start
+	// seen is the highest attempt whose status record was considered: records up to it are not
+	// read again (in-memory times are better, and dropped starts stay dropped).
+	seen int32
 }
 
 // before is the admission order: priority desc, ready time asc, creation time asc, name asc.
@@ -175,7 +207,7 @@ func room(concurrency, running int32, rate *RateLimit, w *window, now time.Time)
 		c = min(c, int(concurrency)-int(running))
 	}
 	if w != nil && validRate(rate) {
-		c = min(c, int(rate.Limit)-w.count(now))
+		c = min(c, int(rate.Limit)-w.load(now))
 	}
 	return max(c, 0)
 }

@@ -152,7 +152,7 @@ func (w *workerSim) down(s *simJob) {
 func (w *workerSim) commit(s *simJob) {
 	s.view.Attempts++
 	s.view.State = Running
-	s.view.AttemptStarts = append(s.view.AttemptStarts[:len(s.view.AttemptStarts):len(s.view.AttemptStarts)], w.clk.Now())
+	s.view.AttemptStarts = append(s.view.AttemptStarts[:len(s.view.AttemptStarts):len(s.view.AttemptStarts)], AttemptStart{Attempt: s.view.Attempts})
 	w.a.Observe(s.view)
 	s.phase = simRunning
 }
@@ -322,7 +322,7 @@ func admitCommit(tb testing.TB, a *Admission, v *JobView, now time.Time) {
 	}
 	v.Attempts++
 	v.State = Running
-	v.AttemptStarts = append(v.AttemptStarts, now)
+	v.AttemptStarts = append(v.AttemptStarts, AttemptStart{Attempt: v.Attempts, By: now})
 	a.Observe(*v)
 }
 

@@ -33,11 +33,16 @@ type entry struct {
 
 // window holds the attempt starts of one rate limit (a queue's or a handler's) that are inside its
 // period, in a min-heap on the start time: the oldest start is at the root, expired starts are
-// dropped from there, and any start can be removed by its index. Starts after now count too (a
-// clock ahead of ours recorded them): they are inside every window that ends later.
+// dropped from there, and any start can be removed by its index or moved later. Starts after now
+// count too (a clock ahead of ours recorded them): they are inside every window that ends later.
+//
+// claims counts the admitted attempts whose side effect is due but was refused a slot (Charge):
+// they hold the next slots that open against new admissions, so that a held call is not
+// overtaken forever. They have no time: they are not starts yet.
 type window struct {
 	period time.Duration
 	indexedHeap[*entry]
+	claims int
 }
 
 func newWindow(period time.Duration) *window {
@@ -84,12 +89,31 @@ func (w *window) count(now time.Time) int {
 	return len(w.items)
 }
 
-// nextSlot is the instant at which the window, now holding n >= limit starts, holds limit-1 of
-// them: when its (n-limit+1)-th oldest start leaves it. With n == limit that is the oldest start
-// plus the period. Call it after count.
-func (w *window) nextSlot(limit int) time.Time {
-	k := len(w.items) - limit + 1
-	return w.kth(k).Add(w.period)
+// load is what a new admission competes with: the starts in the window and the claims.
+func (w *window) load(now time.Time) int { return w.count(now) + w.claims }
+
+// holds reports whether e is one of the window's starts (not expired, not removed). Call it
+// after count, so that expired starts are pruned.
+func (w *window) holds(e *entry) bool {
+	return e != nil && e.w == w && e.idx >= 0 && e.idx < len(w.items) && w.items[e.idx] == e
+}
+
+// move makes a start the window holds count from t instead (t later than its time).
+func (w *window) move(e *entry, t time.Time) {
+	e.t = t
+	heap.Fix(w, e.idx)
+}
+
+// nextSlot is the instant at which the window, now holding n >= limit-claims starts, holds
+// limit-1-claims of them: when its (n-limit+claims+1)-th oldest start leaves it. With n == limit
+// and no claims that is the oldest start plus the period. It is zero when the claims alone fill
+// the window: the slot opens once a claim is charged and then leaves. Call it after count.
+func (w *window) nextSlot(limit, claims int) time.Time {
+	k := len(w.items) + claims - limit + 1
+	if k > len(w.items) {
+		return time.Time{}
+	}
+	return w.kth(max(k, 1)).Add(w.period)
 }
 
 // kth returns the k-th oldest start (k >= 1) without changing the heap: a best-first walk of the
