@@ -18,14 +18,18 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
+	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/lifecycle"
 )
 
@@ -80,7 +84,11 @@ func (r *QueueJobReconciler) listViews(ctx context.Context, qkey admission.Queue
 		}
 		t, _, _ := lifecycle.ResolveTarget(j, qv)
 		waiting := j.Status.Phase == kickqv1alpha1.PhasePending && !suspended(j)
-		views = append(views, r.jobView(j, qkey, t.Handler, &j.Status, waiting))
+		v := r.jobView(j, qkey, t.Handler, &j.Status, waiting)
+		if j.Status.Phase == kickqv1alpha1.PhaseRunning {
+			r.boundByPod(ctx, j, &v)
+		}
+		views = append(views, v)
 	}
 	return views
 }
@@ -110,12 +118,68 @@ func (r *QueueJobReconciler) jobView(job *kickqv1alpha1.QueueJob, qkey admission
 	case waiting:
 		v.State = admission.Waiting
 	}
-	for _, a := range st.AttemptHistory {
-		if a.StartTime != nil {
-			v.AttemptStarts = append(v.AttemptStarts, a.StartTime.Time)
-		}
-	}
+	v.AttemptStarts = attemptStarts(st)
 	return v
+}
+
+// attemptStarts are the job's recorded attempts, each with the latest instant status proves its
+// side effects were made by: they all come before its finish, and before the next attempt's
+// start (which waits for the earlier runs to end), and before the job's finish. Status times are
+// whole seconds, truncated: a second is added. A running attempt has no such bound (zero).
+func attemptStarts(st *kickqv1alpha1.QueueJobStatus) []admission.AttemptStart {
+	h := st.AttemptHistory
+	if len(h) == 0 {
+		return nil
+	}
+	out := make([]admission.AttemptStart, 0, len(h))
+	for i := range h {
+		a := &h[i]
+		if a.StartTime == nil {
+			continue
+		}
+		s := admission.AttemptStart{Attempt: a.Number}
+		switch {
+		case a.FinishTime != nil:
+			s.By = a.FinishTime.Add(time.Second)
+		case i+1 < len(h) && h[i+1].StartTime != nil:
+			s.By = h[i+1].StartTime.Add(time.Second)
+		case st.FinishTime != nil:
+			s.By = st.FinishTime.Add(time.Second)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// boundByPod bounds the running pod attempt of a job being rebuilt by its pod's creation, as the
+// API server recorded it (whole seconds, truncated: plus a second).
+func (r *QueueJobReconciler) boundByPod(ctx context.Context, job *kickqv1alpha1.QueueJob, v *admission.JobView) {
+	rec := currentAttempt(job)
+	if rec == nil || rec.PodName == "" || rec.FinishTime != nil || len(v.AttemptStarts) == 0 {
+		return
+	}
+	last := &v.AttemptStarts[len(v.AttemptStarts)-1]
+	if last.Attempt != rec.Number || !last.By.IsZero() {
+		return
+	}
+	var pod corev1.Pod
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: rec.PodName}, &pod); err != nil || !metav1.IsControlledBy(&pod, job) {
+		return // not created (or not yet seen): counted from now
+	}
+	last.By = pod.CreationTimestamp.Add(time.Second)
+}
+
+// startLater handles a Start that may not make its side effect yet (its rate window has no free
+// slot): the pass looks again when the slot opens. It reports false for any other error.
+func startLater(res *lifecycle.Result, err error) bool {
+	var later *executor.NotYetError
+	if !errors.As(err, &later) {
+		return false
+	}
+	if res.RequeueAt.IsZero() || later.At.Before(res.RequeueAt) {
+		res.RequeueAt = later.At
+	}
+	return true
 }
 
 // LimitsOf converts a queue's spec to admission limits (nil: the implicit queue, no limits).

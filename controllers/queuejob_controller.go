@@ -336,7 +336,7 @@ func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, err
 		if exec == nil {
 			return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("no executor starts target kind %q", res.Target.Kind))
 		}
-		if err := exec.Start(ctx, job, res.Target, res.Attempt); err != nil {
+		if err := exec.Start(ctx, job, res.Target, res.Attempt); err != nil && !startLater(res, err) {
 			return ctrl.Result{}, err
 		}
 	case lifecycle.Stop:

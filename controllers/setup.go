@@ -114,13 +114,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	jobs := NewQueueJobReconciler(c, opts.Clock, mgr.GetEventRecorder("kickq"),
 		map[attempt.TargetKind]executor.Executor{attempt.KindPod: pods})
 	pods.Notify = jobs.notify // a refused pod create ends the attempt; no pod event says so
+	// Rate limits count pod creates and webhook calls when they are made: admission charges them.
+	pods.Limiter = jobs.Admission
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	workers := opts.WebhookWorkers
 	if workers == 0 {
 		workers = 16
 	}
 	hooks := executor.NewWebhooks(executor.WebhookOptions{Workers: workers, TimeoutMax: opts.WebhookTimeoutMax,
-		Guard: opts.WebhookGuard, Clock: opts.Clock, Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify})
+		Guard: opts.WebhookGuard, Clock: opts.Clock, Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify,
+		Limiter: jobs.Admission})
 	jobs.Executors[attempt.KindWebhook] = hooks
 	jobs.Callbacks = hooks
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {

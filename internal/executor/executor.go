@@ -24,6 +24,8 @@ package executor
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -44,4 +46,23 @@ type Executor interface {
 	Settled(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32) (bool, error)
 	// Forget drops what the executor remembers of a job that finished or was deleted.
 	Forget(job types.UID)
+}
+
+// Limiter charges attempts' side effects to their queue's rate limits at the moment they are made
+// (admission.Admission is one): a webhook call right before it is sent, a pod right before it is
+// created. A nil Limiter limits nothing.
+type Limiter interface {
+	// Charge answers whether attempt n of the job may make its side effect now, recording it if
+	// so; when not, retryAt is when its slot opens.
+	Charge(job types.NamespacedName, n int32) (ok bool, retryAt time.Time)
+	// Sent records that the side effect Charge allowed was made by now.
+	Sent(job types.NamespacedName, n int32)
+}
+
+// NotYetError is what Start answers when the attempt's side effect may not be made yet: its rate
+// window has no free slot until At. Nothing was started; the reconciler looks again at At.
+type NotYetError struct{ At time.Time }
+
+func (e *NotYetError) Error() string {
+	return fmt.Sprintf("the queue's rate limit has no free slot until %s", e.At.UTC().Format(time.RFC3339Nano))
 }

@@ -78,6 +78,19 @@ func (q *fairQueue) push(c *call) bool {
 		q.drop(ns)
 		return false
 	}
+	q.link(ns, c, false)
+	return true
+}
+
+// requeue puts back, first in its queue's FIFO, a call that a worker took but held back (its
+// rate window had no free slot), whatever the backlog: it was let in before.
+func (q *fairQueue) requeue(c *call) {
+	q.link(q.space(c.job.Namespace), c, true)
+}
+
+// link appends c to its queue's FIFO (front: prepends), making the queue and the namespace take
+// turns.
+func (q *fairQueue) link(ns *nsQueue, c *call, front bool) {
 	sq := ns.queues[c.queue]
 	if sq == nil {
 		sq = &subQueue{name: c.queue}
@@ -86,12 +99,16 @@ func (q *fairQueue) push(c *call) bool {
 	if sq.elem == nil {
 		sq.elem = ns.ring.PushBack(sq)
 	}
-	c.slot, c.sub = sq.calls.PushBack(c), sq
+	if front {
+		c.slot = sq.calls.PushFront(c)
+	} else {
+		c.slot = sq.calls.PushBack(c)
+	}
+	c.sub = sq
 	ns.queued++
 	if ns.elem == nil {
 		ns.elem = q.ring.PushBack(ns)
 	}
-	return true
 }
 
 // pop takes the next call to make: from the first namespace, in round-robin order from where the

@@ -76,6 +76,9 @@ type Pods struct {
 	Report *report.Endpoint
 	// Notify, when set, wakes a job's reconciler after its pod was refused: no pod event will.
 	Notify func(types.NamespacedName)
+	// Limiter, when set, charges each pod create to its queue's rate limits right before it is
+	// made; without a free slot Start creates nothing and answers NotYetError.
+	Limiter Limiter
 
 	mu      sync.Mutex
 	created map[attemptKey]time.Time
@@ -200,7 +203,12 @@ func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target at
 	if err != nil {
 		return err
 	}
-	if err := p.Client.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
+	err = p.create(ctx, pod, types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, n)
+	var later *NotYetError
+	if errors.As(err, &later) {
+		return err
+	}
+	if err != nil && !apierrors.IsAlreadyExists(err) {
 		r, ok := ClassifyRefusal(pod.Name, err)
 		if !ok {
 			return fmt.Errorf("creating pod %s for attempt %d: %w", pod.Name, n, err)
@@ -215,6 +223,20 @@ func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target at
 	p.created[key] = p.Clock.Now()
 	p.mu.Unlock()
 	return nil
+}
+
+// create creates the pod, charged to the rate limits right before (the API server records it
+// then) and counted from its answer (it was recorded by then).
+func (p *Pods) create(ctx context.Context, pod *corev1.Pod, job types.NamespacedName, n int32) error {
+	if p.Limiter == nil {
+		return p.Client.Create(ctx, pod)
+	}
+	if ok, at := p.Limiter.Charge(job, n); !ok {
+		return &NotYetError{At: at}
+	}
+	err := p.Client.Create(ctx, pod)
+	p.Limiter.Sent(job, n)
+	return err
 }
 
 // refuse remembers a refused create, dropping the refusals of the job's earlier attempts and

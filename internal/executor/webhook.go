@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +108,9 @@ type WebhookOptions struct {
 	Notify func(types.NamespacedName)
 	// Transport overrides the HTTP transport (tests); nil builds a guarded one.
 	Transport http.RoundTripper
+	// Limiter charges each attempt call to its queue's rate limits right before it is sent; a
+	// call whose slot is not free is held back, off the workers, until it is. Nil: no limits.
+	Limiter Limiter
 }
 
 // Webhooks runs attempts as HTTP calls, in a bounded pool of workers off the reconcilers, and sends
@@ -132,6 +136,9 @@ type callState int
 const (
 	queued callState = iota
 	inFlight
+	// held: taken by a worker, but its rate window had no free slot; it waits for hold to fire,
+	// then queues again, first in its queue.
+	held
 	done
 )
 
@@ -157,6 +164,8 @@ type call struct {
 	// slot and sub place a waiting call in the fair queue (nil once taken or removed).
 	slot *list.Element
 	sub  *subQueue
+	// hold queues a held call again when its slot opens.
+	hold clock.Timer
 }
 
 var _ Executor = &Webhooks{}
@@ -265,6 +274,7 @@ func (w *Webhooks) Stop(_ context.Context, job *kickqv1alpha1.QueueJob, n int32)
 		if c.cancel != nil {
 			c.cancel()
 		}
+		unhold(c)
 		wake = w.dequeue(c)
 		delete(w.calls, key)
 	}
@@ -338,6 +348,7 @@ func (w *Webhooks) forget(match func(attemptKey, *call) bool) {
 			if c.cancel != nil && c.state != done {
 				c.cancel()
 			}
+			unhold(c)
 			if wake := w.dequeue(c); wake != nil {
 				wakes = append(wakes, wake)
 			}
@@ -379,8 +390,12 @@ func (w *Webhooks) run(pool context.Context, c *call) {
 	// The timeout runs on the injected clock, so tests drive it with a fake clock.
 	var expired atomic.Bool
 	t := w.opts.Clock.AfterFunc(timeout, func() { expired.Store(true); cancel() })
-	res := w.do(ctx, c)
+	res, retryAt := w.do(ctx, c)
 	t.Stop()
+	if !retryAt.IsZero() {
+		w.holdUntil(c, retryAt)
+		return
+	}
 	if expired.Load() && res.HTTPStatusCode == nil {
 		within := "timeoutSeconds"
 		if capped {
@@ -410,20 +425,36 @@ func (w *Webhooks) run(pool context.Context, c *call) {
 	}
 }
 
-// do sends the call and classifies its answer.
-func (w *Webhooks) do(ctx context.Context, c *call) outcome.Result {
+// do sends the call and classifies its answer. A call its rate window has no slot for is not
+// sent: do answers the instant the slot opens instead.
+func (w *Webhooks) do(ctx context.Context, c *call) (outcome.Result, time.Time) {
 	body, err := c.body, error(nil)
 	if body == nil {
 		body, err = json.Marshal(c.payload)
 	}
 	if err != nil {
 		return outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: kickqv1alpha1.AttemptReasonInvalidPayload,
-			Message: "encoding the call: " + err.Error()}
+			Message: "encoding the call: " + err.Error()}, time.Time{}
 	}
 	req, failed := w.request(ctx, c, body)
 	if failed != nil {
-		return *failed
+		return *failed, time.Time{}
 	}
+	send, retryAt := w.charge(c)
+	if !send {
+		return outcome.Result{}, retryAt // held back, or stopped meanwhile (run drops it)
+	}
+	if w.chargesLimits(c) {
+		// The call counts from when its request was written, which is after the charge.
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { w.opts.Limiter.Sent(c.job, c.key.attempt) },
+		}))
+	}
+	return w.send(req, c), time.Time{}
+}
+
+// send makes the call and classifies its answer.
+func (w *Webhooks) send(req *http.Request, c *call) outcome.Result {
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return callError(c.target.URL, err)

@@ -36,6 +36,12 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	}
 	st := &res.Status
 	now := in.Now
+	// The start is admission's reservation instant: the rate windows count it from there (or
+	// later, once its side effect is made), so the starts status records keep the limit too.
+	start := now
+	if !d.At.IsZero() {
+		start = d.At
+	}
 	n := st.Attempts + 1
 	st.Attempts = n
 	if st.Resolved == nil {
@@ -49,14 +55,14 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	st.Result = nil
 	st.LastHeartbeatTime = nil
 	if st.StartTime == nil {
-		st.StartTime = mt(now)
+		st.StartTime = mt(start)
 	}
 	podName := ""
 	if res.Target.Kind == attempt.KindPod {
 		podName = attempt.PodName(in.Job, n)
 	}
 	setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
-		a.StartTime = mt(now)
+		a.StartTime = mt(start)
 		a.PodName = podName
 		// The attempt is pinned to its target: later edits of the handler do not move it.
 		a.TargetKind, a.Handler = string(res.Target.Kind), handlerName(in.Job, res.Target)
