@@ -198,7 +198,7 @@ func TestSideEffectsNeverExceedTheLimit(t *testing.T) {
 			}
 			f.observe(makeJob(names[i]).Handler(h).Ready(at(float64(i))).Obj())
 		}
-		for step := 0; step < 3000; step++ {
+		for range 3000 {
 			f.setTime(f.clk.Now().Add(time.Duration(r.IntN(700)) * time.Millisecond))
 			now := f.clk.Now()
 			switch op := r.IntN(4); {
