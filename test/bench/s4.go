@@ -104,6 +104,12 @@ func (b *bench) s4Limits(ctx context.Context) *Result {
 		r.Error = err.Error()
 		return r
 	}
+	creates, err := b.podCreates(mark, ns)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	maxCreates := maxInWindow(creates, period)
 	maxServer := maxInWindow(atServer, period)
 	maxRecorded := maxInWindow(recorded, period)
 	maxWatched := maxInWindow(watched, period)
@@ -144,6 +150,8 @@ func (b *bench) s4Limits(ctx context.Context) *Result {
 	r.Metrics["maxStartsInWindowWatched"] = maxWatched
 	r.Metrics["maxStartsInWindowAtAPIServer"] = maxServer
 	r.Metrics["startsAtAPIServer"] = len(atServer)
+	r.Metrics["maxPodCreatesInWindowAtAPIServer"] = maxCreates
+	r.Metrics["podCreatesAtAPIServer"] = len(creates)
 	r.Metrics["rateUtilisation"] = rateUtil
 	r.Metrics["meanRunning"] = meanRunning
 	r.Metrics["idealSeconds"] = ideal.Seconds()
@@ -153,14 +161,32 @@ func (b *bench) s4Limits(ctx context.Context) *Result {
 		r.Metrics["firstToLastStartSeconds"] = watched[len(watched)-1].Sub(watched[0]).Seconds()
 	}
 	r.target("most Running at once", strconv.Itoa(snap.maxRunning), fmt.Sprintf("limit %d", s4Concurrency), "0 violations", snap.maxRunning <= s4Concurrency)
-	r.target(fmt.Sprintf("most starts in any %s window", period), fmt.Sprintf("%d (when the API server received the starting writes)", maxServer),
-		fmt.Sprintf("limit %d; by recorded startTime (1 s resolution) %d; by watch %d", limit, maxRecorded, maxWatched), "0 violations", maxServer <= limit)
+	// The limit holds at the side effect: the pod creates as the API server received them.
+	r.target(fmt.Sprintf("most pod creates in any %s window", period), fmt.Sprintf("%d (when the API server received the manager's creates)", maxCreates),
+		fmt.Sprintf("limit %d; by recorded startTime (1 s resolution) %d; starting status writes at the API server %d; by watch %d", limit, maxRecorded, maxServer, maxWatched),
+		"0 violations", maxCreates <= limit)
 	r.row("rate utilisation", fmt.Sprintf("%.0f %%", rateUtil*100), fmt.Sprintf("last of %d starts ideally at %s", n, ideal))
 	r.row("mean Running", fmt.Sprintf("%.1f", meanRunning), fmt.Sprintf("limit %d", s4Concurrency))
 	return r
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// podCreates returns when the API server received each successful pod create of the manager.
+func (b *bench) podCreates(mark AuditMark, ns string) ([]time.Time, error) {
+	events, err := b.cluster.ReadAudit(mark, 0, func(e *AuditEvent) bool {
+		return e.User.Username == userManager && e.Verb == "create" && e.Resource() == "pods" && e.ObjectRef.Namespace == ns &&
+			e.Code() >= 200 && e.Code() < 300
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, 0, len(events))
+	for i := range events {
+		out = append(out, events[i].RequestReceived)
+	}
+	return out, nil
+}
 
 // startWrites returns when the API server received each 2xx status write of the manager that
 // made a job Running with a new attempt (the audit policy logs these writes' bodies in bench-s4).
