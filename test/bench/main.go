@@ -60,6 +60,7 @@ type config struct {
 	webhookWorkers int
 
 	s6N, s6Minutes int
+	s7N            int
 
 	s0N, s1N, s2N, s3Spread, s3Burst, s3SpreadSeconds, s4N, s4Limit, s4Period, s5N int
 }
@@ -69,7 +70,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.out, "out", filepath.Join(util.RepoRoot(), "bin", "bench"), "Where the table, the JSON files, logs and profiles go.")
 	fs.StringVar(&c.assets, "assets", util.AssetsDir(), "Folder with etcd, kube-apiserver and kube-controller-manager.")
 	fs.StringVar(&c.manager, "manager", filepath.Join(util.RepoRoot(), "bin", "manager"), "The manager binary.")
-	fs.StringVar(&c.scenarios, "scenarios", "", "Comma-separated scenarios to run (default S0,S1,S2,S3,S4,S5,S6; quick leaves out S6, which waits for whole minutes).")
+	fs.StringVar(&c.scenarios, "scenarios", "", "Comma-separated scenarios to run (default S0,S1,S2,S3,S4,S5,S6,S7; quick leaves out S6, which waits for whole minutes).")
 	fs.Float64Var(&c.qps, "qps", 1000, "Client QPS of every client: harness, fake kubelet, manager, kube-controller-manager.")
 	fs.IntVar(&c.burst, "burst", 2000, "Client burst of every client.")
 	fs.IntVar(&c.workers, "workers", 5, "Reconcile workers: manager --concurrency and kube-controller-manager --concurrent-job-syncs.")
@@ -87,6 +88,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.s4Period, "s4-period", 0, "S4: rate period in seconds (default 60, quick 10).")
 	fs.IntVar(&c.s6N, "s6-n", 0, "S6: cron templates and CronJobs each (default 1000, quick 100).")
 	fs.IntVar(&c.s6Minutes, "s6-minutes", 0, "S6: whole minutes of firings counted (default 3, quick 1).")
+	fs.IntVar(&c.s7N, "s7-n", 0, "S7: jobs namespace A creates while namespace B's jobs are timed (default 50000, quick 5000).")
 	fs.IntVar(&c.s5N, "s5-n", 0, "S5: finished jobs at rest (default 100000, quick 5000).")
 }
 
@@ -100,9 +102,9 @@ func (c *config) defaults() {
 		}
 	}
 	if c.scenarios == "" {
-		c.scenarios = "S0,S1,S2,S3,S4,S5,S6"
+		c.scenarios = "S0,S1,S2,S3,S4,S5,S6,S7"
 		if c.quick {
-			c.scenarios = "S0,S1,S2,S3,S4,S5"
+			c.scenarios = "S0,S1,S2,S3,S4,S5,S7"
 		}
 	}
 	def(&c.s0N, 2000, 300)
@@ -117,6 +119,7 @@ func (c *config) defaults() {
 	def(&c.s5N, 100000, 5000)
 	def(&c.s6N, 1000, 100)
 	def(&c.s6Minutes, 3, 1)
+	def(&c.s7N, 50000, 5000)
 }
 
 // bench is one run.
@@ -179,6 +182,7 @@ func run(cfg config) error {
 
 	scenarios := map[string]func(context.Context) *Result{
 		"S0": b.s0Ceiling, "S1": b.s1Webhook, "S6": b.s6Cron, "S2": b.s2PodDispatch, "S3": b.s3Delayed, "S4": b.s4Limits, "S5": b.s5AtRest,
+		"S7": b.s7Fairness,
 	}
 	var results []*Result
 	for _, id := range strings.Split(cfg.scenarios, ",") {
