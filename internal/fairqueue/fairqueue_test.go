@@ -316,9 +316,11 @@ func (c counter) Dec()            { c.v.Add(-1) }
 func (c counter) Set(float64)     {}
 func (c counter) Observe(float64) {}
 
-func (p *countingProvider) NewDepthMetric(string) workqueue.GaugeMetric     { return counter{&p.depth} }
-func (p *countingProvider) NewAddsMetric(string) workqueue.CounterMetric    { return counter{&p.adds} }
-func (p *countingProvider) NewRetriesMetric(string) workqueue.CounterMetric { return counter{&p.retries} }
+func (p *countingProvider) NewDepthMetric(string) workqueue.GaugeMetric  { return counter{&p.depth} }
+func (p *countingProvider) NewAddsMetric(string) workqueue.CounterMetric { return counter{&p.adds} }
+func (p *countingProvider) NewRetriesMetric(string) workqueue.CounterMetric {
+	return counter{&p.retries}
+}
 func (p *countingProvider) NewLatencyMetric(string) workqueue.HistogramMetric {
 	return counter{new(atomic.Int64)}
 }
