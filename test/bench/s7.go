@@ -136,12 +136,14 @@ func (b *bench) s7Fairness(ctx context.Context) *Result {
 	var after time.Duration
 	var maxDepth float64
 	missing := 0
+	each := map[string]map[string]float64{}
 	for name, p := range probes {
 		seen, ok := snap.podSeen[name]
 		if !ok {
 			missing++
 			continue
 		}
+		each[name] = map[string]float64{"createToPodMs": ms(seen.Sub(p.created)), "queueDepthAtCreate": p.depth}
 		all = append(all, seen.Sub(p.created))
 		if name == "after" {
 			after = seen.Sub(p.created)
@@ -151,6 +153,7 @@ func (b *bench) s7Fairness(ctx context.Context) *Result {
 	r.Metrics["harnessCreateSeconds"] = createDur.Seconds()
 	r.Metrics["firstCreateToQueueDrainedSeconds"] = drained.Seconds()
 	r.Metrics["bCreateToPod"] = all.summary()
+	r.Metrics["bJobsEach"] = each
 	r.Metrics["bCreateToPodAfterAllOfA"] = ms(after)
 	r.Metrics["bJobs"], r.Metrics["bJobsWithoutPod"] = len(probes), missing
 	r.Metrics["maxQueueDepthAtBCreate"] = maxDepth
