@@ -416,6 +416,7 @@ var isTemplate = predicate.NewPredicateFuncs(func(o client.Object) bool {
 func (r *CronReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("cron").
+		WithOptions(fairQueue).
 		// Its own status writes do not wake a template: spec changes (suspend) and annotations
 		// (run-now) do, as do its children and its timer.
 		For(&kickqv1alpha1.QueueJob{}, builder.WithPredicates(isTemplate,

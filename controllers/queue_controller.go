@@ -164,6 +164,7 @@ func (p *pacer) forget(key types.NamespacedName) {
 func (r *QueueReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("queue").
+		WithOptions(fairQueue).
 		For(&kickqv1alpha1.Queue{}).
 		Watches(&kickqv1alpha1.QueueJob{}, handler.EnqueueRequestsFromMapFunc(queueOfJob)).
 		Complete(r)

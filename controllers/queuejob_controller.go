@@ -389,6 +389,7 @@ func (r *QueueJobReconciler) sendCallback(ctx context.Context, job *kickqv1alpha
 func (r *QueueJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("queuejob").
+		WithOptions(fairQueue).
 		For(&kickqv1alpha1.QueueJob{}).
 		Owns(&corev1.Pod{}).
 		// Spec changes, creation and deletion of queues only: status writes do not wake every job.

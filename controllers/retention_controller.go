@@ -139,6 +139,7 @@ var enteredHistory = predicate.Funcs{
 func (r *RetentionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("retention").
+		WithOptions(fairQueue).
 		For(&kickqv1alpha1.Queue{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&kickqv1alpha1.QueueJob{}, handler.EnqueueRequestsFromMapFunc(queueOfJob), builder.WithPredicates(enteredHistory)).
 		Complete(r)

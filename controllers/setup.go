@@ -26,10 +26,12 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/internal/fairqueue"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/report"
 )
@@ -167,3 +169,7 @@ func serveReports(l net.Listener, srv *report.Server, o report.ServeOptions) man
 type leaderless struct{ manager.Runnable }
 
 func (leaderless) NeedLeaderElection() bool { return false }
+
+// fairQueue gives a controller a work queue that serves namespaces in turn (internal/fairqueue):
+// one namespace's backlog of reconciles does not delay another namespace's.
+var fairQueue = controller.Options{NewQueue: fairqueue.NewQueue}

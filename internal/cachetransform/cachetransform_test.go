@@ -45,6 +45,41 @@ func job(d *apiextensionsv1.JSON) *kickqv1alpha1.QueueJob {
 	}
 }
 
+// finished is the status of a job that ended with the given condition, with what status holds.
+func finished(cond string) kickqv1alpha1.QueueJobStatus {
+	phase := kickqv1alpha1.PhaseSucceeded
+	if cond == kickqv1alpha1.JobFailed {
+		phase = kickqv1alpha1.PhaseFailed
+	}
+	return kickqv1alpha1.QueueJobStatus{
+		Conditions: []metav1.Condition{{Type: cond, Status: metav1.ConditionTrue, Reason: "Done"}},
+		Phase:      phase, Attempts: 1,
+		Result:         &apiextensionsv1.JSON{Raw: []byte(`{"ok":true}`)},
+		Logs:           []kickqv1alpha1.LogEntry{{Message: "hello"}},
+		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, PodName: "a-1"}},
+	}
+}
+
+// podJob is a job with data, a pod target, a callback and a finished or unfinished status.
+func podJob(st kickqv1alpha1.QueueJobStatus, keepBulk bool) *kickqv1alpha1.QueueJob {
+	j := job(data(100))
+	j.ManagedFields = nil
+	j.Spec.Batch = "b"
+	j.Spec.Notify = &kickqv1alpha1.Notify{Webhook: kickqv1alpha1.WebhookTarget{URL: "https://example.invalid/done"}}
+	j.Spec.Pod = &kickqv1alpha1.PodTarget{StartDeadlineSeconds: ptr(int32(30)),
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}}}
+	j.Labels = map[string]string{"kickq.dev/batch": "b"}
+	j.OwnerReferences = []metav1.OwnerReference{{Kind: "QueueJob", Name: "template", UID: "u"}}
+	j.Status = st
+	if !keepBulk {
+		j.Spec.Data = nil
+		j.Spec.Pod.Template = corev1.PodTemplateSpec{}
+	}
+	return j
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func TestTransform(t *testing.T) {
 	cases := map[string]struct {
 		in, want any
@@ -64,6 +99,43 @@ func TestTransform(t *testing.T) {
 		"QueueJob without data: kept": {
 			in:   job(nil),
 			want: func() any { j := job(nil); j.ManagedFields = nil; return j }(),
+		},
+		"finished (Complete): data and pod template go; status, notify, batch, labels, owners stay": {
+			in:   podJob(finished(kickqv1alpha1.JobComplete), true),
+			want: podJob(finished(kickqv1alpha1.JobComplete), false),
+		},
+		"finished (Failed): data and pod template go": {
+			in:   podJob(finished(kickqv1alpha1.JobFailed), true),
+			want: podJob(finished(kickqv1alpha1.JobFailed), false),
+		},
+		"running: kept whole": {
+			in:   podJob(kickqv1alpha1.QueueJobStatus{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1}, true),
+			want: podJob(kickqv1alpha1.QueueJobStatus{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1}, true),
+		},
+		"finished cron template (e.g. Failed InvalidSpec): its spec, the model of its children, stays": {
+			in: func() any {
+				j := podJob(finished(kickqv1alpha1.JobFailed), true)
+				j.Spec.Cron = &kickqv1alpha1.CronSpec{Schedule: "@every 1m"}
+				return j
+			}(),
+			want: func() any {
+				j := podJob(finished(kickqv1alpha1.JobFailed), true)
+				j.Spec.Cron = &kickqv1alpha1.CronSpec{Schedule: "@every 1m"}
+				return j
+			}(),
+		},
+		"QueueJob applied with kubectl: last-applied-configuration goes, other annotations stay": {
+			in: func() any {
+				j := job(data(10))
+				j.Annotations = map[string]string{LastAppliedAnnotation: `{"spec":{"data":"…"}}`, "kickq.dev/run-now": "1"}
+				return j
+			}(),
+			want: func() any {
+				j := job(data(10))
+				j.ManagedFields = nil
+				j.Annotations = map[string]string{"kickq.dev/run-now": "1"}
+				return j
+			}(),
 		},
 		"not a QueueJob: only managedFields go": {
 			in: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: managed},

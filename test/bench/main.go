@@ -59,7 +59,10 @@ type config struct {
 
 	webhookWorkers int
 
-	s6N, s6Minutes int
+	s6N, s6Minutes   int
+	s7N, s7QPS       int
+	s8Big, s8Rest    int
+	s9Hung, s9GiveUp int
 
 	s0N, s1N, s2N, s3Spread, s3Burst, s3SpreadSeconds, s4N, s4Limit, s4Period, s5N int
 }
@@ -69,7 +72,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.out, "out", filepath.Join(util.RepoRoot(), "bin", "bench"), "Where the table, the JSON files, logs and profiles go.")
 	fs.StringVar(&c.assets, "assets", util.AssetsDir(), "Folder with etcd, kube-apiserver and kube-controller-manager.")
 	fs.StringVar(&c.manager, "manager", filepath.Join(util.RepoRoot(), "bin", "manager"), "The manager binary.")
-	fs.StringVar(&c.scenarios, "scenarios", "", "Comma-separated scenarios to run (default S0,S1,S2,S3,S4,S5,S6; quick leaves out S6, which waits for whole minutes).")
+	fs.StringVar(&c.scenarios, "scenarios", "", "Comma-separated scenarios to run (default S0,S1,S2,S3,S4,S5,S6,S7,S8,S9; quick leaves out S6, which waits for whole minutes).")
 	fs.Float64Var(&c.qps, "qps", 1000, "Client QPS of every client: harness, fake kubelet, manager, kube-controller-manager.")
 	fs.IntVar(&c.burst, "burst", 2000, "Client burst of every client.")
 	fs.IntVar(&c.workers, "workers", 5, "Reconcile workers: manager --concurrency and kube-controller-manager --concurrent-job-syncs.")
@@ -87,6 +90,12 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.s4Period, "s4-period", 0, "S4: rate period in seconds (default 60, quick 10).")
 	fs.IntVar(&c.s6N, "s6-n", 0, "S6: cron templates and CronJobs each (default 1000, quick 100).")
 	fs.IntVar(&c.s6Minutes, "s6-minutes", 0, "S6: whole minutes of firings counted (default 3, quick 1).")
+	fs.IntVar(&c.s7N, "s7-n", 0, "S7: jobs namespace A creates while namespace B's jobs are timed (default 50000, quick 5000).")
+	fs.IntVar(&c.s7QPS, "s7-manager-qps", 50, "S7: the manager's --kube-api-qps (burst twice that); 50 is its default, at which it falls behind namespace A's creates.")
+	fs.IntVar(&c.s8Big, "s8-big", 0, "S8: create attempts of 1 MiB jobs (default 400, quick 100).")
+	fs.IntVar(&c.s8Rest, "s8-rest", 0, "S8: finished jobs of 60 KiB data kept at rest (default 2000, quick 300).")
+	fs.IntVar(&c.s9Hung, "s9-hung", 40, "S9: namespace A's webhook calls to a receiver that never answers.")
+	fs.IntVar(&c.s9GiveUp, "s9-give-up", 60, "S9: seconds to wait for namespace B's call before giving up.")
 	fs.IntVar(&c.s5N, "s5-n", 0, "S5: finished jobs at rest (default 100000, quick 5000).")
 }
 
@@ -100,9 +109,9 @@ func (c *config) defaults() {
 		}
 	}
 	if c.scenarios == "" {
-		c.scenarios = "S0,S1,S2,S3,S4,S5,S6"
+		c.scenarios = "S0,S1,S2,S3,S4,S5,S6,S7,S8,S9"
 		if c.quick {
-			c.scenarios = "S0,S1,S2,S3,S4,S5"
+			c.scenarios = "S0,S1,S2,S3,S4,S5,S7,S8,S9"
 		}
 	}
 	def(&c.s0N, 2000, 300)
@@ -117,6 +126,9 @@ func (c *config) defaults() {
 	def(&c.s5N, 100000, 5000)
 	def(&c.s6N, 1000, 100)
 	def(&c.s6Minutes, 3, 1)
+	def(&c.s7N, 50000, 5000)
+	def(&c.s8Big, 400, 100)
+	def(&c.s8Rest, 2000, 300)
 }
 
 // bench is one run.
@@ -179,6 +191,7 @@ func run(cfg config) error {
 
 	scenarios := map[string]func(context.Context) *Result{
 		"S0": b.s0Ceiling, "S1": b.s1Webhook, "S6": b.s6Cron, "S2": b.s2PodDispatch, "S3": b.s3Delayed, "S4": b.s4Limits, "S5": b.s5AtRest,
+		"S7": b.s7Fairness, "S8": b.s8Memory, "S9": b.s9WebhookFairness,
 	}
 	var results []*Result
 	for _, id := range strings.Split(cfg.scenarios, ",") {
