@@ -167,6 +167,9 @@ func appendStatusLog(st *kickqv1alpha1.QueueJobStatus, e kickqv1alpha1.LogEntry)
 // status write per second per job, as the report API.
 const reportInterval = time.Second
 
+// flushTimeout bounds one write of reports.
+const flushTimeout = 15 * time.Second
+
 // coalescer holds a task's reports and writes them at most once per interval.
 type coalescer struct {
 	clock    clock.Clock
@@ -234,7 +237,12 @@ func (c *coalescer) run(ctx context.Context) {
 			continue
 		}
 		c.last = c.clock.Now()
-		if err := c.flush(ctx, r); err != nil {
+		// A write under way finishes even when the task ends meanwhile: cut off, it might be
+		// recorded and then sent again with the attempt's last write.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		err := c.flush(fctx, r)
+		cancel()
+		if err != nil {
 			c.putBack(r)
 			c.add(func(*report) {}) // try again after the interval
 		}
