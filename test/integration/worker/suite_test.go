@@ -21,9 +21,12 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,6 +58,7 @@ type workerRun struct {
 	done chan error
 	// writes counts the worker's API writes (POST, PUT, PATCH, DELETE), Lease renewals included.
 	writes *atomic.Int64
+	opts   kickq.WorkerOptions
 }
 
 // startWorker runs a worker on the suite's fake clock until the spec ends (or Stop).
@@ -68,7 +72,7 @@ func startWorker(o kickq.WorkerOptions, handlers map[string]kickq.HandlerFunc) *
 		w.Handle(typ, h)
 	}
 	ctx, cancel := context.WithCancel(env.Ctx)
-	r := &workerRun{Worker: w, stop: cancel, done: make(chan error, 1), writes: n}
+	r := &workerRun{Worker: w, stop: cancel, done: make(chan error, 1), writes: n, opts: o}
 	go func() { r.done <- w.Run(ctx) }()
 	DeferCleanup(func() {
 		cancel()
@@ -140,5 +144,31 @@ func claimedBy(ns, name string, n int32) func() string {
 			return a.Worker
 		}
 		return ""
+	}
+}
+
+// renewal is how often a worker with the default lease duration renews its Lease.
+const renewal = kickq.DefaultLeaseDuration / 3
+
+// stepLive moves the fake clock by d in steps of one renewal period, waiting after each until the
+// running workers' Leases show the renewal: time passes as in a real run, where a live worker's
+// Lease never lapses. (One big step would expire every Lease before a worker could renew it.)
+func stepLive(d time.Duration, workers ...*workerRun) {
+	GinkgoHelper()
+	for d > 0 {
+		s := min(d, renewal)
+		env.Clock.Step(s)
+		d -= s
+		now := env.Clock.Now()
+		for _, w := range workers {
+			Eventually(func() bool {
+				var l coordinationv1.Lease
+				err := env.Client.Get(env.Ctx, client.ObjectKey{Namespace: w.opts.Namespace, Name: w.Name()}, &l)
+				if apierrors.IsNotFound(err) {
+					return true // stopped
+				}
+				return err == nil && s < renewal || (l.Spec.RenewTime != nil && !l.Spec.RenewTime.Time.Before(now))
+			}, util.Timeout, util.Interval).Should(BeTrue(), "worker %s renews its lease", w.Name())
+		}
 	}
 }

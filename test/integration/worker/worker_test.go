@@ -188,7 +188,7 @@ var _ = Describe("Pull workers", func() {
 	It("applies Die, RetryAfter (uncounted) and a counted failure (retry policy) as the handler returns them", func() {
 		Expect(env.Client.Create(env.Ctx, workerQueue(ns).Obj())).To(Succeed())
 		boom := errors.New("boom")
-		startWorker(kickq.WorkerOptions{Namespace: ns, Concurrency: 4}, map[string]kickq.HandlerFunc{
+		w := startWorker(kickq.WorkerOptions{Namespace: ns, Concurrency: 4}, map[string]kickq.HandlerFunc{
 			"report": func(_ context.Context, t *kickq.Task) (any, error) {
 				switch {
 				case t.Name == "dies":
@@ -220,7 +220,7 @@ var _ = Describe("Pull workers", func() {
 		Expect(j.Status.FailedAttempts).To(Equal(int32(1)))
 		Expect(attempt(j, 1).Reason).To(Equal(kickqv1alpha1.AttemptReasonHandlerError))
 
-		env.Clock.Step(time.Minute)
+		stepLive(time.Minute, w)
 		j = expectPhase(ns, "busy", kickqv1alpha1.PhaseSucceeded)
 		Expect(j.Status.Attempts).To(Equal(int32(2)))
 		Expect(j.Status.FailedAttempts).To(BeZero())
@@ -303,7 +303,7 @@ var _ = Describe("Pull workers", func() {
 		a.stop()
 		Consistently(phaseOf(ns, "g"), util.ConsistentDuration, util.Interval).Should(Equal(kickqv1alpha1.PhaseRunning),
 			"a stopping worker lets its tasks run for the grace period")
-		env.Clock.Step(20 * time.Second)
+		stepLive(20*time.Second, a)
 		Eventually(a.done, util.Timeout).Should(Receive(BeNil()))
 		Expect(cause.Load()).To(ContainSubstring("released"))
 		j := expectPhase(ns, "g", kickqv1alpha1.PhaseDelayed)
@@ -323,7 +323,7 @@ var _ = Describe("Pull workers", func() {
 	It("cancels a task's context when its job is cancelled or its attempt deadline passes", func() {
 		Expect(env.Client.Create(env.Ctx, workerQueue(ns).Obj())).To(Succeed())
 		causes := make(chan string, 2)
-		startWorker(kickq.WorkerOptions{Namespace: ns, Concurrency: 2}, map[string]kickq.HandlerFunc{
+		w := startWorker(kickq.WorkerOptions{Namespace: ns, Concurrency: 2}, map[string]kickq.HandlerFunc{
 			"report": func(ctx context.Context, t *kickq.Task) (any, error) {
 				<-ctx.Done()
 				causes <- t.Name + ": " + context.Cause(ctx).Error()
@@ -342,7 +342,7 @@ var _ = Describe("Pull workers", func() {
 		Eventually(causes, util.Timeout).Should(Receive(HavePrefix("c: ")))
 		Expect(getJob(ns, "c").Status.Reason).To(Equal(kickqv1alpha1.ReasonCancelled))
 
-		env.Clock.Step(30 * time.Second)
+		stepLive(30*time.Second, w)
 		Eventually(causes, util.Timeout).Should(Receive(HavePrefix("d: ")))
 		j := expectPhase(ns, "d", kickqv1alpha1.PhaseFailed)
 		Expect(attempt(j, 1).Reason).To(Equal(kickqv1alpha1.AttemptReasonAttemptDeadlineExceeded))
