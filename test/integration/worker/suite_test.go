@@ -64,8 +64,14 @@ type workerRun struct {
 // startWorker runs a worker on the suite's fake clock until the spec ends (or Stop).
 func startWorker(o kickq.WorkerOptions, handlers map[string]kickq.HandlerFunc) *workerRun {
 	GinkgoHelper()
+	return startWorkerAs(env.Config, o, handlers)
+}
+
+// startWorkerAs is startWorker with the API server reached as base says (another user).
+func startWorkerAs(base *rest.Config, o kickq.WorkerOptions, handlers map[string]kickq.HandlerFunc) *workerRun {
+	GinkgoHelper()
 	o.Clock = env.Clock
-	cfg, n := countingConfig(env.Config)
+	cfg, n := countingConfig(base)
 	w, err := kickq.NewWorker(cfg, o)
 	Expect(err).NotTo(HaveOccurred())
 	for typ, h := range handlers {
