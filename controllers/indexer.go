@@ -37,6 +37,9 @@ const (
 	AfterJobIndex = "spec.after.jobNames"
 	// AfterBatchIndex indexes QueueJobs by spec.after.batch.
 	AfterBatchIndex = "spec.after.batch"
+	// WorkerIndex indexes Running QueueJobs by the pull worker that claimed their current
+	// attempt (attemptHistory[].worker): the Lease controller finds a worker's claims by it.
+	WorkerIndex = "status.claimedBy"
 )
 
 // SetupIndexes registers the field indexes the controllers read.
@@ -69,6 +72,9 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &kickqv1alpha1.QueueJob{}, WorkerIndex, IndexClaimingWorker); err != nil {
 		return err
 	}
 	return idx.IndexField(ctx, &corev1.Pod{}, executor.PodOwnerIndex, executor.IndexPodOwner)

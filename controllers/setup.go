@@ -127,6 +127,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		Guard: opts.WebhookGuard, Clock: opts.Clock, Secrets: mgr.GetAPIReader(), Report: endpoint, Notify: jobs.notify,
 		Limiter: jobs.Admission})
 	jobs.Executors[attempt.KindWebhook] = hooks
+	jobs.Executors[attempt.KindWorker] = &executor.Workers{Leases: c}
 	jobs.Callbacks = hooks
 	if err := mgr.Add(manager.RunnableFunc(hooks.Run)); err != nil {
 		return nil, fmt.Errorf("adding the webhook pool: %w", err)
@@ -141,6 +142,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	}
 	if err := jobs.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queuejob controller: %w", err)
+	}
+	leases := &LeaseReconciler{Client: c, Clock: opts.Clock, Wake: jobs.notify}
+	if err := leases.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the worker lease controller: %w", err)
 	}
 	crons := NewCronReconciler(c, mgr.GetScheme(), opts.Clock, mgr.GetEventRecorder("kickq"))
 	if err := crons.SetupWithManager(mgr); err != nil {

@@ -457,6 +457,13 @@ type AttemptRecord struct {
 	// +kubebuilder:validation:MaxLength=63
 	Handler string `json:"handler,omitempty"`
 
+	// worker is the pull worker that claimed the attempt (a Worker target): the name of its
+	// coordination.k8s.io Lease in the job's namespace, which is its heartbeat. Unset while the
+	// attempt waits for a claim.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Worker string `json:"worker,omitempty"`
+
 	// reason is a CamelCase cause, for example PodLost, ImagePullBackOff or AttemptDeadlineExceeded.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128

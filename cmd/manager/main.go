@@ -30,6 +30,7 @@ import (
 	"time"
 	_ "time/tzdata" // cron time zones work in images without /usr/share/zoneinfo
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,6 +137,8 @@ func cacheOptions() cache.Options {
 		DefaultTransform: cachetransform.Transform,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: kickqPods},
+			// Only pull workers' Leases (one per worker process), not every controller's.
+			&coordinationv1.Lease{}: {Label: labels.SelectorFromSet(labels.Set{kickqv1alpha1.LabelWorker: "true"})},
 		},
 	}
 }

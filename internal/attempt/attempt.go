@@ -98,6 +98,19 @@ type Observation struct {
 	// Result is, for a Finished webhook attempt, how its call ended (outcome.ClassifyResponse), and
 	// for an Accepted one, its answer.
 	Result outcome.Result
+	// Lease is, for a pull worker's claimed attempt, what the cache holds of its worker's Lease.
+	Lease WorkerLease
+}
+
+// WorkerLease is what the manager's cache holds of the coordination.k8s.io Lease of the pull
+// worker that claimed an attempt (attemptHistory[].worker names it).
+type WorkerLease struct {
+	// Found: the Lease is in the cache.
+	Found bool
+	// RenewTime is when the worker last renewed it (its spec.renewTime, else acquireTime).
+	RenewTime time.Time
+	// Duration is its spec.leaseDurationSeconds.
+	Duration time.Duration
 }
 
 // NotifyState is what the executor knows of a job's completion callback.

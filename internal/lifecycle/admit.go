@@ -50,6 +50,9 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	st.Phase = kickqv1alpha1.PhaseRunning
 	st.Reason = ""
 	st.Message = fmt.Sprintf("attempt %d running", n)
+	if res.Target.Kind == attempt.KindWorker {
+		st.Message = awaitingClaim(n)
+	}
 	st.NextAttemptTime = nil
 	st.Progress = nil
 	st.Result = nil
@@ -68,9 +71,12 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 		a.TargetKind, a.Handler = string(res.Target.Kind), handlerName(in.Job, res.Target)
 	})
 	setBlocked(st, now, false, "", "")
-	if podName != "" {
+	switch {
+	case podName != "":
 		appendLog(st, now, fmt.Sprintf("attempt %d started: pod %s", n, podName))
-	} else {
+	case res.Target.Kind == attempt.KindWorker:
+		appendLog(st, now, fmt.Sprintf("attempt %d admitted: waiting for a pull worker to claim it", n))
+	default:
 		appendLog(st, now, fmt.Sprintf("attempt %d started", n))
 	}
 	if n > 1 {

@@ -56,9 +56,15 @@ func decideRunning(res *Result, in Input, eff policy.Effective) {
 	if a.reported() {
 		return
 	}
-	a.recordAccepted()
-	if a.observed() {
-		return
+	if a.isWorker() {
+		if a.workerObserved() {
+			return
+		}
+	} else {
+		a.recordAccepted()
+		if a.observed() {
+			return
+		}
 	}
 	for _, check := range []func() bool{a.startDeadline, a.heartbeat, a.attemptDeadline} {
 		if check() {

@@ -265,8 +265,7 @@ func TestDecideNamesTheHandler(t *testing.T) {
 			name: "defaultHandler: its key is empty",
 			job:  makeJob().NoTarget().Obj(), queue: &QueueView{Spec: noAny}, now: at(1),
 			want: Result{
-				Status: makeStatus().Ready(t0).Phase(kickqv1alpha1.PhasePending).
-					Message("waiting for a pull worker to claim the job: this manager runs pod and webhook targets").Obj(),
+				Status: makeStatus().Ready(t0).Obj(), Action: AwaitAdmission, Attempt: 1,
 				Target: attempt.Target{Kind: attempt.KindWorker, Worker: &kickqv1alpha1.WorkerTarget{}},
 			},
 		},

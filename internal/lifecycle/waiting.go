@@ -25,12 +25,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
-	"kickq.dev/kickq/internal/attempt"
 )
 
 // decideWaiting handles a job with no running attempt, in order: delayed (not due yet), waiting
-// for its dependencies, blocked (no queue or handler), suspended, a pull worker's, the previous
-// run still stopping — else ready, and admission decides.
+// for its dependencies, blocked (no queue or handler), suspended, the previous run still
+// stopping — else ready, and admission decides.
 func decideWaiting(res *Result, in Input, blockReason, blockMsg string) {
 	st := &res.Status
 	if delayed(res, in) {
@@ -177,14 +176,11 @@ func resume(st *kickqv1alpha1.QueueJobStatus, now time.Time) {
 	}
 }
 
-// ready hands a job that nothing holds to admission, unless a pull worker takes it or the
-// previous attempt's run is still stopping.
+// ready hands a job that nothing holds to admission, unless the previous attempt's run is still
+// stopping. A pull worker's job is admitted like any other: workers claim admitted attempts.
 func ready(res *Result, in Input) {
 	st := &res.Status
 	switch {
-	case res.Target.Kind == attempt.KindWorker:
-		st.Phase = kickqv1alpha1.PhasePending
-		st.Message = "waiting for a pull worker to claim the job: this manager runs pod and webhook targets"
 	case !in.Settled:
 		// The previous attempt's run is still stopping; its end wakes the job.
 		st.Phase = kickqv1alpha1.PhasePending

@@ -311,11 +311,11 @@ func TestDecideWaiting(t *testing.T) {
 
 		// Nothing holds it.
 		{
-			name: "pull worker target: Pending, waiting for a worker, no admission",
+			name: "pull worker target: admitted like any other (workers claim admitted attempts)",
 			job:  makeJob().Worker().Obj(), now: t0,
 			want: Result{
-				Status: makeStatus().Ready(t0).Phase(kickqv1alpha1.PhasePending).
-					Message("waiting for a pull worker to claim the job: this manager runs pod and webhook targets").Obj(),
+				Status: makeStatus().Ready(t0).Obj(),
+				Action: AwaitAdmission, Attempt: 1,
 				Target: attempt.Target{Kind: attempt.KindWorker, Worker: &kickqv1alpha1.WorkerTarget{}},
 			},
 		},
