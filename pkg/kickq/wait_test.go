@@ -340,7 +340,8 @@ func TestWaitWatchExpired(t *testing.T) {
 			if err := base.Delete(context.Background(), stored(t, base)); err != nil {
 				t.Fatal(err)
 			}
-			return apierrors.NewGone("too old")
+			// A plain 410 Gone, as older API servers answer.
+			return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonGone}}
 		}}
 		if _, err := c.Wait(context.Background(), testNS, testName); !apierrors.IsNotFound(err) {
 			t.Fatalf("Wait error = %v, want NotFound: the outcome was never seen", err)
