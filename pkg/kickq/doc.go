@@ -55,8 +55,10 @@ limitations under the License.
 // (a watch from the resourceVersion it read, never polling), so it returns at once for a job that
 // finished before the call, and it sees every change after its read, including the final state of
 // a job that retention deletes right after it finished: the watch delivers that state (and the
-// DELETED event carries it too), so such a Wait returns the outcome, not NotFound. When a watch
-// ends or expires (410 Gone), Wait reads the job again and watches from there.
+// DELETED event carries it too), so such a Wait returns the outcome, not NotFound. A watch the
+// server ends is reopened from the newest resourceVersion seen; when one expires (410 Gone, as for
+// a job unchanged for longer than the API server keeps watch history), Wait lists the job by name
+// and watches from the list's resourceVersion. It needs get, list and watch on queuejobs.
 //
 // For a Failed job Wait returns both the Result and a *FailedError (errors.As) with the reason,
 // message and last attempt. When the job is gone — it did not exist when Wait first read it, or

@@ -124,7 +124,7 @@ func (c *Client) Wait(ctx context.Context, namespace, name string) (*Result, err
 		return nil, fmt.Errorf("kickq: job %s is a cron template (spec.cron): it never finishes; wait for its children (label %s=%s)",
 			w.key, kickqv1alpha1.LabelScheduledBy, name)
 	}
-	w.uid = job.UID
+	w.uid, w.rv = job.UID, job.ResourceVersion
 	final, err := w.untilFinished(ctx, job)
 	if err != nil {
 		return nil, err
@@ -139,20 +139,20 @@ type waiter struct {
 	key   client.ObjectKey
 	uid   types.UID
 	pause func(ctx context.Context, n int) error
-	// rv is the resourceVersion to watch from: the newest one seen.
+	// rv is the resourceVersion to watch from: the job's as first read, then the newest one an
+	// event or bookmark carried, or a re-read list's.
 	rv string
 	// failures counts transient errors in a row.
 	failures int
 }
 
-// untilFinished returns the job's first terminal state after (or in) job, watching from job's
-// resourceVersion and reading the job again whenever the watch cannot resume.
+// untilFinished returns the job's first terminal state after (or in) job, watching from the
+// read's resourceVersion and reading the job again whenever the watch cannot resume.
 func (w *waiter) untilFinished(ctx context.Context, job *kickqv1alpha1.QueueJob) (*kickqv1alpha1.QueueJob, error) {
 	for {
 		if finished(job) {
 			return job, nil
 		}
-		w.rv = job.ResourceVersion
 		next, err := w.watch(ctx)
 		switch {
 		case err == nil && next != nil:
@@ -242,15 +242,33 @@ func (w *waiter) follow(ctx context.Context, wi watch.Interface) (job *kickqv1al
 	}
 }
 
-// relist reads the job again after its watch expired.
+// read lists the job by name (nil when there is none) and sets w.rv to the list's
+// resourceVersion, the API server's current one: a watch from there misses nothing after the read
+// and cannot be too old, as a watch from the version of a job unchanged for longer than the API
+// server keeps watch history is (410 Gone).
+func (w *waiter) read(ctx context.Context) (*kickqv1alpha1.QueueJob, error) {
+	list := &kickqv1alpha1.QueueJobList{}
+	if err := w.c.List(ctx, list, client.InNamespace(w.key.Namespace), client.MatchingFields{"metadata.name": w.key.Name}); err != nil {
+		return nil, err
+	}
+	w.rv = list.ResourceVersion
+	for i := range list.Items {
+		if list.Items[i].Name == w.key.Name {
+			return &list.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// relist reads the job again after its watch expired (410 Gone): the job's own resourceVersion
+// was older than the API server's watch history, or a watch was reopened too late.
 func (w *waiter) relist(ctx context.Context) (*kickqv1alpha1.QueueJob, error) {
 	for {
-		job := &kickqv1alpha1.QueueJob{}
-		err := w.c.Get(ctx, w.key, job)
+		job, err := w.read(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case apierrors.IsNotFound(err):
+		case err == nil && job == nil:
 			return nil, w.gone("was deleted while its watch was being renewed: how it ended is unknown")
 		case err == nil && job.UID != w.uid:
 			return nil, w.gone("was replaced by another job of the same name before Wait saw it finish")

@@ -80,8 +80,18 @@ type script struct {
 	started chan struct{}        // receives once per opened watch
 }
 
+// listRV is the resourceVersion of every list the fake API server answers (the fake client's
+// lists carry none; the API server's carry its current version).
+const listRV = "5000"
+
 func (s *script) funcs() interceptor.Funcs {
-	return interceptor.Funcs{Watch: func(ctx context.Context, _ client.WithWatch, _ client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
+	return interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+		if err := c.List(ctx, list, opts...); err != nil {
+			return err
+		}
+		list.SetResourceVersion(listRV)
+		return nil
+	}, Watch: func(ctx context.Context, _ client.WithWatch, _ client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
 		s.mu.Lock()
 		n := len(s.opened)
 		lo := (&client.ListOptions{}).ApplyOptions(opts)
@@ -106,7 +116,10 @@ func (s *script) funcs() interceptor.Funcs {
 func newTestClient(t *testing.T, s *script, objs ...client.Object) (*Client, client.WithWatch) {
 	t.Helper()
 	s.t = t
-	base := fake.NewClientBuilder().WithScheme(NewScheme()).WithObjects(objs...).Build()
+	base := fake.NewClientBuilder().WithScheme(NewScheme()).WithObjects(objs...).
+		// The fake client serves field selectors through indexes; the API server knows metadata.name.
+		WithIndex(&kickqv1alpha1.QueueJob{}, "metadata.name", func(o client.Object) []string { return []string{o.GetName()} }).
+		Build()
 	c := NewClientFrom(interceptor.NewClient(base, s.funcs()))
 	c.pause = func(ctx context.Context, _ int) error { return ctx.Err() }
 	return c, base
@@ -308,7 +321,6 @@ func TestWaitWatchExpired(t *testing.T) {
 	t.Run("as an event, still running", func(t *testing.T) {
 		s := &script{}
 		c, base := newTestClient(t, s, job(kickqv1alpha1.PhaseRunning))
-		var reread string
 		s.watches = []func(*watch.FakeWatcher) error{
 			func(w *watch.FakeWatcher) error {
 				j := stored(t, base)
@@ -316,7 +328,6 @@ func TestWaitWatchExpired(t *testing.T) {
 				if err := base.Update(context.Background(), j); err != nil {
 					t.Fatal(err)
 				}
-				reread = j.ResourceVersion
 				w.Error(&apierrors.NewResourceExpired("too old resource version").ErrStatus)
 				return nil
 			},
@@ -329,8 +340,29 @@ func TestWaitWatchExpired(t *testing.T) {
 		if err != nil || !res.Succeeded() {
 			t.Fatalf("Wait = %+v, %v; want Succeeded", res, err)
 		}
-		if len(s.opened) != 2 || s.opened[1].ResourceVersion != reread {
-			t.Errorf("watches opened %+v; want a second one from the re-read resourceVersion %s", s.opened, reread)
+		if len(s.opened) != 2 || s.opened[1].ResourceVersion != listRV {
+			t.Errorf("watches opened %+v; want a second one from the re-read list's resourceVersion %s", s.opened, listRV)
+		}
+	})
+	// A job unchanged for longer than the API server keeps watch history: a watch from its own
+	// resourceVersion is refused at once, and so would every later one from that version; Wait
+	// watches from the re-read list's version instead.
+	t.Run("at open, job unchanged for long", func(t *testing.T) {
+		s := &script{watches: []func(*watch.FakeWatcher) error{
+			func(*watch.FakeWatcher) error { return apierrors.NewResourceExpired("too old resource version") },
+			func(w *watch.FakeWatcher) error {
+				w.Modify(job(kickqv1alpha1.PhaseSucceeded, withRV("5001")))
+				return nil
+			},
+		}}
+		c, base := newTestClient(t, s, job(kickqv1alpha1.PhaseDelayed))
+		res, err := c.Wait(context.Background(), testNS, testName)
+		if err != nil || !res.Succeeded() {
+			t.Fatalf("Wait = %+v, %v; want Succeeded", res, err)
+		}
+		want := []string{stored(t, base).ResourceVersion, listRV}
+		if diff := cmp.Diff(want, []string{s.opened[0].ResourceVersion, s.opened[1].ResourceVersion}); diff != "" {
+			t.Errorf("resourceVersions watched from (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("deleted meanwhile", func(t *testing.T) {
