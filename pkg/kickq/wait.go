@@ -186,12 +186,21 @@ func (w *waiter) watch(ctx context.Context) (*kickqv1alpha1.QueueJob, error) {
 			}
 			continue
 		}
+		from := w.rv
 		job, expired, err := w.follow(ctx, wi)
 		wi.Stop()
 		if job != nil || err != nil || expired {
 			return job, err
 		}
-		// The server ended the watch (its timeout, a lost connection): resume from w.rv.
+		// The server ended the watch (its timeout, a lost connection): resume from w.rv, after a
+		// pause if the watch brought nothing, so that a server closing watches at once is not
+		// asked again in a tight loop.
+		if w.rv == from {
+			w.failures++
+			if err := w.pause(ctx, w.failures); err != nil {
+				return nil, err
+			}
+		}
 	}
 }
 

@@ -462,3 +462,28 @@ func TestResultInto(t *testing.T) {
 		t.Errorf("Into a RawMessage = %s", raw)
 	}
 }
+
+// TestWaitPausesOnEmptyWatches: a server that closes watches at once is asked again after a
+// growing pause, not in a tight loop.
+func TestWaitPausesOnEmptyWatches(t *testing.T) {
+	closeAtOnce := func(w *watch.FakeWatcher) error {
+		w.Stop()
+		return nil
+	}
+	s := &script{watches: []func(*watch.FakeWatcher) error{closeAtOnce, closeAtOnce, func(w *watch.FakeWatcher) error {
+		w.Modify(job(kickqv1alpha1.PhaseSucceeded, withRV("700")))
+		return nil
+	}}}
+	c, _ := newTestClient(t, s, job(kickqv1alpha1.PhaseRunning))
+	var pauses []int
+	c.pause = func(_ context.Context, n int) error {
+		pauses = append(pauses, n)
+		return nil
+	}
+	if res, err := c.Wait(context.Background(), testNS, testName); err != nil || !res.Succeeded() {
+		t.Fatalf("Wait = %+v, %v; want Succeeded", res, err)
+	}
+	if diff := cmp.Diff([]int{1, 2}, pauses); diff != "" {
+		t.Errorf("pauses before reopening (-want +got):\n%s", diff)
+	}
+}
