@@ -11,6 +11,8 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 IMG ?= kickq/manager:dev
 GO_TEST_FLAGS ?=
+# What `make generate` and `make manifests` write outside api/ and config/ (checked by `make verify`).
+GENERATED_GO := pkg/generated pkg/kickqtest/manifests
 
 ##@ General
 
@@ -25,10 +27,15 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's ClusterRole 
 	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=kickq-manager-role paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/describecrds config/crd/bases/*.yaml
+	@# pkg/kickqtest embeds copies of the CRDs and admission policies (go:embed reaches no parent folder).
+	rm -rf pkg/kickqtest/manifests && mkdir -p pkg/kickqtest/manifests/crd pkg/kickqtest/manifests/policy
+	cp config/crd/bases/*.yaml pkg/kickqtest/manifests/crd/
+	cp $(filter-out %/kustomization.yaml,$(wildcard config/policy/*.yaml)) pkg/kickqtest/manifests/policy/
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods and the Go clients of pkg/generated (k8s.io/code-generator).
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	hack/update-codegen.sh
 
 .PHONY: fmt
 fmt: ## Run go fmt.
@@ -47,8 +54,8 @@ verify: generate manifests ## Regenerate code and manifests and fail if they dif
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "not gofmt-ed: $$gofmt_out"; exit 1; fi
 	hack/check-file-size.sh
 	go vet -tags e2e ./...
-	@if ! git diff --exit-code -- api config; then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
-	@untracked=$$(git ls-files --others --exclude-standard -- api config); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
+	@if ! git diff --exit-code -- api config $(GENERATED_GO); then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
+	@untracked=$$(git ls-files --others --exclude-standard -- api config $(GENERATED_GO)); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 	@echo "verify: generated code and manifests match the sources"
 
 .PHONY: control-plane

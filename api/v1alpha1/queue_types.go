@@ -230,6 +230,7 @@ type QueueStatus struct {
 
 // Queue is the configuration of a job queue: limits, handlers and defaults for the QueueJobs that
 // name it in spec.queueName.
+// +genclient
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=kq,categories=kickq

@@ -726,6 +726,7 @@ type NotificationStatus struct {
 
 // QueueJob is one job of a queue, run as a Pod, a webhook call or by a pull worker; with cron set,
 // a template that creates one child QueueJob per firing.
+// +genclient
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=kqj,categories=kickq
