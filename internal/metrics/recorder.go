@@ -17,10 +17,12 @@ limitations under the License.
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 )
@@ -30,11 +32,24 @@ import (
 type Recorder struct {
 	Limiter *Limiter
 	Stats   *Stats
+
+	mu sync.Mutex
+	// starts holds the exact start of running attempts: status keeps whole seconds, and a run
+	// time measured from the second would be up to a second long. Bounded by maxStarts.
+	starts map[startKey]time.Time
 }
+
+type startKey struct {
+	uid     types.UID
+	attempt int32
+}
+
+// maxStarts bounds the exact start times kept; past it, run times count from status's second.
+const maxStarts = 100000
 
 // NewRecorder returns a Recorder with these label caps (<= 0: the defaults).
 func NewRecorder(maxQueues, maxTypes int) *Recorder {
-	return &Recorder{Limiter: NewLimiter(maxQueues, maxTypes), Stats: NewStats()}
+	return &Recorder{Limiter: NewLimiter(maxQueues, maxTypes), Stats: NewStats(), starts: map[startKey]time.Time{}}
 }
 
 // JobWritten records what a status write of job changed, once that write succeeded: attempts
@@ -52,11 +67,13 @@ func (r *Recorder) JobWritten(job *kickqv1alpha1.QueueJob, before, after *kickqv
 	for i := range after.AttemptHistory {
 		a := &after.AttemptHistory[i]
 		b := attemptByNumber(before, a.Number)
+		sk := startKey{job.UID, a.Number}
 		if a.StartTime != nil && (b == nil || b.StartTime == nil) {
 			r.attemptStarted(key, ns, q, typ, after.ReadyTime, a.StartTime.Time, due)
+			r.rememberStart(sk, a.StartTime.Time)
 		}
 		if a.FinishTime != nil && (b == nil || b.FinishTime == nil) {
-			r.attemptEnded(key, ns, q, typ, a)
+			r.attemptEnded(key, ns, q, typ, a, r.takeStart(sk, a.StartTime))
 		}
 	}
 	if finished(after) && !finished(before) && after.FinishTime != nil {
@@ -79,18 +96,42 @@ func (r *Recorder) attemptStarted(key StatsKey, ns, q, typ string, ready *metav1
 	}
 }
 
-func (r *Recorder) attemptEnded(key StatsKey, ns, q, typ string, a *kickqv1alpha1.AttemptRecord) {
+func (r *Recorder) attemptEnded(key StatsKey, ns, q, typ string, a *kickqv1alpha1.AttemptRecord, start time.Time) {
 	outcome := string(a.Outcome)
 	if outcome == "" {
 		outcome = "Unknown"
 	}
 	Attempts.WithLabelValues(ns, q, typ, outcome).Inc()
-	if a.StartTime == nil || a.FinishTime.Before(a.StartTime) {
+	if start.IsZero() || a.FinishTime.Time.Before(start) {
 		return
 	}
-	run := a.FinishTime.Sub(a.StartTime.Time)
+	run := a.FinishTime.Sub(start)
 	JobRun.WithLabelValues(ns, q, typ).Observe(run.Seconds())
 	r.Stats.run(key, a.FinishTime.Time, run)
+}
+
+func (r *Recorder) rememberStart(k startKey, t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.starts) < maxStarts {
+		r.starts[k] = t
+	}
+}
+
+// takeStart returns the attempt's exact start when it is kept and agrees with status's (whole
+// second) start, else status's start (zero when none), and forgets it.
+func (r *Recorder) takeStart(k startKey, recorded *metav1.Time) time.Time {
+	r.mu.Lock()
+	exact, ok := r.starts[k]
+	delete(r.starts, k)
+	r.mu.Unlock()
+	switch {
+	case recorded == nil:
+		return time.Time{}
+	case ok && exact.Truncate(time.Second).Equal(recorded.Truncate(time.Second)):
+		return exact
+	}
+	return recorded.Time
 }
 
 // CronFired records cron firings of one pass once what records them was stored: n firings of

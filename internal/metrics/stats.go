@@ -60,6 +60,9 @@ func NewStats() *Stats { return &Stats{queues: map[StatsKey]*queueStats{}} }
 
 // Forget drops a queue's statistics (its Queue was deleted).
 func (s *Stats) Forget(key StatsKey) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.queues, key)
@@ -68,6 +71,9 @@ func (s *Stats) Forget(key StatsKey) {
 // Snapshot returns the queue's statistics at now (nil when it has none in its windows) and when
 // they next change by time alone (a sample leaving a window; zero when none will).
 func (s *Stats) Snapshot(key StatsKey, now time.Time) (*kickqv1alpha1.QueueStatistics, time.Time) {
+	if s == nil {
+		return nil, time.Time{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queues[key]
