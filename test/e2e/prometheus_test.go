@@ -163,13 +163,13 @@ func (p *prometheus) targetUp() error {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		return err
 	}
-	for _, t := range body.Data.ActiveTargets {
-		if t.Health != "up" {
-			return fmt.Errorf("target %s: %s", t.Health, t.LastError)
-		}
-		return nil
+	if len(body.Data.ActiveTargets) != 1 {
+		return fmt.Errorf("%d active targets, want 1", len(body.Data.ActiveTargets))
 	}
-	return fmt.Errorf("no active target")
+	if t := body.Data.ActiveTargets[0]; t.Health != "up" {
+		return fmt.Errorf("target %s: %s", t.Health, t.LastError)
+	}
+	return nil
 }
 
 // scraperToken makes a service account in ns allowed to read the manager's metrics (the
