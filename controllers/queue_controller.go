@@ -44,6 +44,17 @@ import (
 // StatusWriteInterval is the least time between two status writes of one queue.
 const StatusWriteInterval = time.Second
 
+// StatisticsRefresh is the least time between two looks at a queue that only its statistics'
+// windows ask for (job events look sooner, paced by StatusWriteInterval).
+const StatisticsRefresh = 5 * time.Second
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // QueueReconciler keeps a Queue's status: counts per phase, the rate window, the oldest pending
 // job, the statistics (throughput, wait and run percentiles) and conditions. It writes status only; the RetentionReconciler deletes what the queue's
 // retention no longer keeps. Writes are coalesced to at most one per StatusWriteInterval per
@@ -89,7 +100,7 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	st := queueStatus(&q, jobs.Items, r.Admission.Stats(admission.QueueKey{Namespace: q.Namespace, Name: q.Name}), now)
 	var next time.Time
 	st.Statistics, next = r.Stats.Snapshot(metrics.StatsKey{Namespace: q.Namespace, Queue: q.Name}, now)
-	result := r.wakeAt(req.NamespacedName, next)
+	result := r.wakeAt(req.NamespacedName, now, next)
 	if equality.Semantic.DeepEqual(q.Status, st) {
 		return result, nil
 	}
@@ -106,11 +117,12 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 }
 
 // wakeAt asks to look at the queue again when its statistics next change by time alone (none
-// when next is zero).
-func (r *QueueReconciler) wakeAt(key types.NamespacedName, next time.Time) ctrl.Result {
+// when next is zero), at most every StatisticsRefresh: each look lists the queue's jobs.
+func (r *QueueReconciler) wakeAt(key types.NamespacedName, now, next time.Time) ctrl.Result {
 	if next.IsZero() {
 		return ctrl.Result{}
 	}
+	next = latest(next, now.Add(StatisticsRefresh))
 	return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, next, func() {
 		q := &kickqv1alpha1.Queue{}
 		q.Namespace, q.Name = key.Namespace, key.Name
