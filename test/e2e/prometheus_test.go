@@ -201,6 +201,9 @@ var _ = Describe("Metrics in Prometheus", func() {
 		Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
 		ns := newNamespace()
 		dir := GinkgoT().TempDir()
+		// The host reaches the Service's cluster IP through kube-proxy. The NetworkPolicy
+		// kickq-manager admits scrapes from the namespace monitoring only; the node's bridge CNI
+		// does not enforce NetworkPolicies, so the host's scrape is not subject to it here.
 		target := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port)))
 		prom := startPrometheus(dir, target, scraperToken(ns, dir))
 		Eventually(prom.targetUp, timeout, poll).Should(Succeed(), "Prometheus scrapes %s with the token (secure metrics)", target)
