@@ -93,14 +93,19 @@ type phaseKey struct {
 func jobMetrics(items []kickqv1alpha1.QueueJob, l *Limiter, now time.Time) []prometheus.Metric {
 	counts := map[phaseKey]int{}
 	oldest := map[queueKey]time.Time{}
+	labels := map[queueKey]queueKey{} // each queue's label values, asked of l once per scrape
 	for i := range items {
 		j := &items[i]
 		if j.Status.Phase == "" {
 			continue // not seen by the manager yet
 		}
-		ns, q := l.Queue(j.Namespace, j.Spec.QueueName)
-		counts[phaseKey{ns, q, j.Status.Phase}]++
-		k := queueKey{ns, q}
+		own := queueKey{j.Namespace, j.Spec.QueueName}
+		k, ok := labels[own]
+		if !ok {
+			k.namespace, k.name = l.Queue(own.namespace, own.name)
+			labels[own] = k
+		}
+		counts[phaseKey{k.namespace, k.name, j.Status.Phase}]++
 		o, seen := oldest[k]
 		if !seen {
 			oldest[k] = time.Time{}

@@ -17,6 +17,7 @@ limitations under the License.
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,20 @@ func TestRegistry(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// BenchmarkJobMetrics is the work of one scrape's gauges over 100,000 cached jobs in 100 queues.
+func BenchmarkJobMetrics(b *testing.B) {
+	items := make([]kickqv1alpha1.QueueJob, 100000)
+	phases := []kickqv1alpha1.QueueJobPhase{kickqv1alpha1.PhasePending, kickqv1alpha1.PhaseRunning, kickqv1alpha1.PhaseSucceeded}
+	for i := range items {
+		items[i].Namespace, items[i].Spec.QueueName = "ns", fmt.Sprintf("q%d", i%100)
+		items[i].Status.Phase, items[i].Status.ReadyTime = phases[i%3], at(time.Duration(i)*time.Millisecond)
+	}
+	l := NewLimiter(0, 0)
+	b.ResetTimer()
+	for range b.N {
+		jobMetrics(items, l, t0.Add(time.Hour))
 	}
 }
