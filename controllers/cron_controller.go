@@ -44,6 +44,7 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/cron"
 	"kickq.dev/kickq/internal/lifecycle"
+	"kickq.dev/kickq/internal/metrics"
 )
 
 // AnnotationScheduledTime records on a cron child the firing it was created for (RFC 3339).
@@ -106,16 +107,20 @@ func (r *CronReconciler) reconcile(ctx context.Context, t *kickqv1alpha1.QueueJo
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	p := planCron(t, observeChildren(children), r.Clock.Now())
+	now := r.Clock.Now()
+	p := planCron(t, observeChildren(children), now)
 	for _, at := range p.forbidden {
 		log.V(2).Info("firing skipped: a child still runs (concurrencyPolicy Forbid)", "scheduled", at)
 	}
 	if err := r.act(ctx, t, p.actions); err != nil {
 		return ctrl.Result{}, err
 	}
+	lifecycle.SetHealth(&p.status, now)
 	if err := r.writeStatus(ctx, t, &p.status); err != nil {
 		return ctrl.Result{}, err
 	}
+	metrics.CronFired(metrics.FiringMissed, int(p.missed))
+	metrics.CronFired(metrics.FiringSkipped, len(p.forbidden))
 	for _, e := range p.events {
 		r.Recorder.Eventf(t, nil, e.Type, e.Reason, e.Reason, "%s", e.Note)
 	}
@@ -177,6 +182,8 @@ type cronPlan struct {
 	events []cronEvent
 	// forbidden are the firings skipped because a child still runs (concurrencyPolicy Forbid).
 	forbidden []time.Time
+	// missed counts the firings the missedRuns policy dropped.
+	missed int64
 	// trim: the history limits apply (not while the spec is invalid).
 	trim bool
 	// timer: wake the template at next.
@@ -266,6 +273,7 @@ func planCron(t *kickqv1alpha1.QueueJob, seen cronChildren, now time.Time) cronP
 		active = append(active, a.Create.Name)
 	}
 	st.MissedRuns += skipped
+	p.missed = d.Skipped
 	if !d.Latest.IsZero() {
 		st.LastScheduleTime = &metav1.Time{Time: d.Latest}
 	}
@@ -366,6 +374,7 @@ func (r *CronReconciler) fire(ctx context.Context, t *kickqv1alpha1.QueueJob, c 
 		}
 		return fmt.Errorf("creating child %s: %w", child.Name, err)
 	}
+	metrics.CronFired(firingResult(t.Spec.Cron, c.At, r.Clock.Now()), 1)
 	ctrl.LoggerFrom(ctx).V(2).Info("fired", "child", child.Name, "scheduled", c.At, "runNow", c.RunNow)
 	return nil
 }

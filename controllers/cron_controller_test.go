@@ -180,7 +180,7 @@ func TestPlanCron(t *testing.T) {
 			}),
 			events: []cronEvent{{Type: corev1.EventTypeWarning, Reason: kickqv1alpha1.EventReasonMissedRuns,
 				Note: "2 firings did not run (missedRuns Skip, concurrencyPolicy )"}},
-			trim: true, timer: true, next: epoch.Add(15 * time.Minute),
+			missed: 2, trim: true, timer: true, next: epoch.Add(15 * time.Minute),
 		},
 	}, {
 		name:     "suspended: no firing, no timer",

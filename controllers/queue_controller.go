@@ -31,30 +31,49 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
+	"kickq.dev/kickq/internal/metrics"
 )
 
 // StatusWriteInterval is the least time between two status writes of one queue.
 const StatusWriteInterval = time.Second
 
+// StatisticsRefresh is the least time between two looks at a queue that only its statistics'
+// windows ask for (job events look sooner, paced by StatusWriteInterval).
+const StatisticsRefresh = 5 * time.Second
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // QueueReconciler keeps a Queue's status: counts per phase, the rate window, the oldest pending
-// job and conditions. It writes status only; the RetentionReconciler deletes what the queue's
+// job, the statistics (throughput, wait and run percentiles) and conditions. It writes status only; the RetentionReconciler deletes what the queue's
 // retention no longer keeps. Writes are coalesced to at most one per StatusWriteInterval per
 // queue.
 type QueueReconciler struct {
 	Client    client.Client
-	Clock     clock.PassiveClock
+	Clock     Clock
 	Admission *admission.Admission
+	// Stats are the queues' recent statistics, fed by the QueueJob reconciler's writes (nil:
+	// status has none).
+	Stats *metrics.Stats
 	// WriteClock paces status writes in real time, also under a test's fake Clock: the pacing
 	// bounds cost and decides nothing, and paced by a fake clock that a spec steps only now and
 	// then, every queue's status would stall until the next step.
 	WriteClock clock.PassiveClock
 
 	pace pacer
+	// wake carries queues whose statistics change by time alone (a sample leaves a window).
+	wake chan event.TypedGenericEvent[*kickqv1alpha1.Queue]
 }
 
 // Reconcile recomputes one queue's status.
@@ -63,6 +82,7 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if err := r.Client.Get(ctx, req.NamespacedName, &q); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.pace.forget(req.NamespacedName)
+			r.Stats.Forget(metrics.StatsKey{Namespace: req.Namespace, Queue: req.Name})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -76,9 +96,13 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if err := r.Client.List(ctx, &jobs, client.InNamespace(q.Namespace), client.MatchingFields{QueueNameIndex: q.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the queue's jobs: %w", err)
 	}
-	st := queueStatus(&q, jobs.Items, r.Admission.Stats(admission.QueueKey{Namespace: q.Namespace, Name: q.Name}), r.Clock.Now())
+	now := r.Clock.Now()
+	st := queueStatus(&q, jobs.Items, r.Admission.Stats(admission.QueueKey{Namespace: q.Namespace, Name: q.Name}), now)
+	var next time.Time
+	st.Statistics, next = r.Stats.Snapshot(metrics.StatsKey{Namespace: q.Namespace, Queue: q.Name}, now)
+	result := r.wakeAt(req.NamespacedName, now, next)
 	if equality.Semantic.DeepEqual(q.Status, st) {
-		return ctrl.Result{}, nil
+		return result, nil
 	}
 	q.Status = st
 	if err := r.Client.Status().Update(ctx, &q); err != nil {
@@ -89,7 +113,24 @@ func (r *QueueReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, fmt.Errorf("writing the queue's status: %w", err)
 	}
 	log.V(4).Info("queue status written", "counts", st.Counts)
-	return ctrl.Result{}, nil
+	return result, nil
+}
+
+// wakeAt asks to look at the queue again when its statistics next change by time alone (none
+// when next is zero), at most every StatisticsRefresh: each look lists the queue's jobs.
+func (r *QueueReconciler) wakeAt(key types.NamespacedName, now, next time.Time) ctrl.Result {
+	if next.IsZero() {
+		return ctrl.Result{}
+	}
+	next = latest(next, now.Add(StatisticsRefresh))
+	return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, next, func() {
+		q := &kickqv1alpha1.Queue{}
+		q.Namespace, q.Name = key.Namespace, key.Name
+		select {
+		case r.wake <- event.TypedGenericEvent[*kickqv1alpha1.Queue]{Object: q}:
+		default: // the controller is busy with wake-ups; the next event or pass looks again
+		}
+	})}
 }
 
 // queueStatus computes the queue's status from its jobs and admission's counts, at now.
@@ -160,13 +201,16 @@ func (p *pacer) forget(key types.NamespacedName) {
 	delete(p.last, key)
 }
 
-// SetupWithManager registers the controller: Queues and the jobs that name them.
+// SetupWithManager registers the controller: Queues, the jobs that name them, and the wake-ups
+// of statistics windows.
 func (r *QueueReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.wake = make(chan event.TypedGenericEvent[*kickqv1alpha1.Queue], wakeBuffer)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("queue").
 		WithOptions(fairQueue).
 		For(&kickqv1alpha1.Queue{}).
 		Watches(&kickqv1alpha1.QueueJob{}, handler.EnqueueRequestsFromMapFunc(queueOfJob)).
+		WatchesRawSource(source.Channel(r.wake, &handler.TypedEnqueueRequestForObject[*kickqv1alpha1.Queue]{})).
 		Complete(r)
 }
 

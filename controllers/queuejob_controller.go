@@ -43,6 +43,7 @@ import (
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/lifecycle"
+	"kickq.dev/kickq/internal/metrics"
 	"kickq.dev/kickq/internal/report"
 )
 
@@ -66,6 +67,8 @@ type QueueJobReconciler struct {
 	Reports *report.Store
 	// Callbacks sends completion callbacks (spec.notify); nil: none are sent.
 	Callbacks executor.Callbacks
+	// Metrics records the transitions each status write stored (nil: none).
+	Metrics *metrics.Recorder
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
@@ -264,6 +267,7 @@ func currentAttempt(job *kickqv1alpha1.QueueJob) *kickqv1alpha1.AttemptRecord {
 // decide runs the lifecycle and, for a ready job, admission: waiting frees no slot (the job holds
 // none), so admission may learn it before the write.
 func (r *QueueJobReconciler) decide(p *pass) {
+	defer func() { lifecycle.SetHealth(&p.res.Status, p.in.Now) }()
 	p.res = lifecycle.Decide(p.in)
 	if r.flushReports(p) {
 		p.res = lifecycle.Decide(p.in)
@@ -293,6 +297,7 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 	}
 	updated := p.job.DeepCopy()
 	updated.Status = p.res.Status
+	due := attemptDue(p)
 	if err := r.Client.Status().Update(ctx, updated); err != nil {
 		if p.admitted {
 			r.Admission.Release(p.key)
@@ -302,6 +307,7 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 		}
 		return false, fmt.Errorf("writing status: %w", err)
 	}
+	r.Metrics.JobWritten(p.job, &p.job.Status, &p.res.Status, due)
 	p.job = updated
 	r.mu.Lock()
 	r.written[p.key] = writtenOf(updated)

@@ -32,6 +32,7 @@ import (
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/fairqueue"
+	"kickq.dev/kickq/internal/metrics"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/report"
 )
@@ -64,6 +65,12 @@ type Options struct {
 	ReportTokenKey []byte
 	// ReportMaxConnections caps the report API's open connections (0: limits.MaxReportConnections).
 	ReportMaxConnections int
+
+	// MetricsMaxQueues and MetricsMaxTypes cap the distinct queues and job types metrics label
+	// values name; later ones are counted as "other" (0: metrics.DefaultMaxQueues and
+	// DefaultMaxTypes).
+	MetricsMaxQueues int
+	MetricsMaxTypes  int
 }
 
 // Controllers are the registered reconcilers and what they run with.
@@ -119,6 +126,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	// Rate limits count pod creates and webhook calls when they are made: admission charges them.
 	pods.Limiter = jobs.Admission
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
+	jobs.Metrics = metrics.NewRecorder(opts.MetricsMaxQueues, opts.MetricsMaxTypes)
+	metrics.SetJobsSource(&metrics.JobsSource{Reader: mgr.GetCache(), Clock: opts.Clock, Leader: mgr.Elected(), Limiter: jobs.Metrics.Limiter})
 	workers := opts.WebhookWorkers
 	if workers == 0 {
 		workers = 16
@@ -151,7 +160,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := crons.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the cron controller: %w", err)
 	}
-	queues := &QueueReconciler{Client: c, Clock: opts.Clock, WriteClock: clock.RealClock{}, Admission: jobs.Admission}
+	queues := &QueueReconciler{Client: c, Clock: opts.Clock, WriteClock: clock.RealClock{}, Admission: jobs.Admission, Stats: jobs.Metrics.Stats}
 	if err := queues.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queue controller: %w", err)
 	}

@@ -204,7 +204,8 @@ const (
 
 // QueueStatus is the observed state of a queue.
 type QueueStatus struct {
-	// conditions are Ready and Paused.
+	// conditions are Ready and Paused (kstatus reads observedGeneration: a queue whose
+	// observedGeneration equals its generation is Current).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -226,6 +227,55 @@ type QueueStatus struct {
 	// oldestPendingTime is when the longest-waiting Pending job became ready.
 	// +optional
 	OldestPendingTime *metav1.Time `json:"oldestPendingTime,omitempty"`
+
+	// statistics are the queue's recent throughput and times, measured by the manager.
+	// +optional
+	Statistics *QueueStatistics `json:"statistics,omitempty"`
+}
+
+// QueueStatistics are a queue's recent throughput and its wait and run times, as the manager
+// measured them from the transitions it recorded. The manager keeps them in memory: after it
+// restarts they start empty and fill as jobs start and finish. Percentiles are over the newest
+// 256 samples of the window.
+type QueueStatistics struct {
+	// throughputPerMinute is the number of the queue's jobs that finished (Succeeded or Failed)
+	// in the last minute.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ThroughputPerMinute int32 `json:"throughputPerMinute,omitempty"`
+
+	// startedPerMinute is the number of attempts that started in the last minute.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	StartedPerMinute int32 `json:"startedPerMinute,omitempty"`
+
+	// windowSeconds is the span of the percentiles below: attempts that started (wait) or ended
+	// (run) in the last windowSeconds.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	WindowSeconds int32 `json:"windowSeconds,omitempty"`
+
+	// waitP50Milliseconds is the median time attempts waited from ready (status.readyTime) to
+	// started; unset without a sample in the window.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	WaitP50Milliseconds *int64 `json:"waitP50Milliseconds,omitempty"`
+
+	// waitP95Milliseconds is the 95th percentile of that wait.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	WaitP95Milliseconds *int64 `json:"waitP95Milliseconds,omitempty"`
+
+	// runP50Milliseconds is the median time attempts ran, from started to ended; unset without
+	// a sample in the window.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	RunP50Milliseconds *int64 `json:"runP50Milliseconds,omitempty"`
+
+	// runP95Milliseconds is the 95th percentile of that run time.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	RunP95Milliseconds *int64 `json:"runP95Milliseconds,omitempty"`
 }
 
 // Queue is the configuration of a job queue: limits, handlers and defaults for the QueueJobs that
@@ -238,6 +288,9 @@ type QueueStatus struct {
 // +kubebuilder:printcolumn:name="Concurrency",type=integer,JSONPath=`.spec.concurrency`
 // +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.counts.pending`
 // +kubebuilder:printcolumn:name="Running",type=integer,JSONPath=`.status.counts.running`
+// +kubebuilder:printcolumn:name="Done/min",type=integer,JSONPath=`.status.statistics.throughputPerMinute`
+// +kubebuilder:printcolumn:name="Wait-p95-ms",type=integer,JSONPath=`.status.statistics.waitP95Milliseconds`,priority=1
+// +kubebuilder:printcolumn:name="Run-p95-ms",type=integer,JSONPath=`.status.statistics.runP95Milliseconds`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters (it is used as a label value)"
 type Queue struct {

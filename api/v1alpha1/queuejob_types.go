@@ -304,6 +304,22 @@ const (
 	JobSuspended = "Suspended"
 	// JobBlocked is True while the job cannot start; its reason says why.
 	JobBlocked = "Blocked"
+	// JobReconciling is True while the job has work ahead that needs no one's action: it waits
+	// for its delay, its turn, a limit or its dependencies, or an attempt runs (kstatus and Flux
+	// read it as InProgress). Its reason is the job's phase, or the Blocked reason.
+	JobReconciling = "Reconciling"
+	// JobStalled is True while the job cannot go on without someone's action: it failed, or it
+	// is Blocked on its configuration (no queue, no handler, a denied or unlisted target).
+	// kstatus and Flux read it as Failed. Its reason is the Failed or Blocked reason.
+	JobStalled = "Stalled"
+)
+
+// Reasons of the Reconciling and Stalled conditions when they are False.
+const (
+	// ReasonSettled: the job is Succeeded, Failed (Reconciling), a cron template, or suspended.
+	ReasonSettled = "Settled"
+	// ReasonNotStalled: Stalled is False: nothing but time or other jobs holds the job.
+	ReasonNotStalled = "NotStalled"
 )
 
 // Reasons of the Blocked condition.
@@ -532,7 +548,10 @@ type LogEntry struct {
 
 // QueueJobStatus is the observed state of a job.
 type QueueJobStatus struct {
-	// conditions are Complete, Failed, Suspended and Blocked.
+	// conditions are Complete, Failed, Suspended and Blocked, and Reconciling and Stalled for
+	// kstatus (Flux) and Argo CD: Running, Pending, Delayed and limit-Blocked jobs are
+	// Reconciling; Failed jobs and jobs Blocked on their configuration are Stalled; Succeeded,
+	// suspended and cron templates (Scheduled) are neither.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

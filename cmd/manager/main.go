@@ -53,6 +53,7 @@ import (
 	"kickq.dev/kickq/internal/cachetransform"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/limits"
+	"kickq.dev/kickq/internal/metrics"
 	"kickq.dev/kickq/internal/netguard"
 )
 
@@ -77,6 +78,9 @@ type options struct {
 	reportKeyFile     string
 	reportKeySecret   string
 	reportMaxConns    int
+
+	metricsMaxQueues int
+	metricsMaxTypes  int
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -97,6 +101,8 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.reportURL, "report-url", "", "Base URL of the report API as pods and webhook receivers reach it (default: http://<report-bind-address>; in a cluster, the kickq-report Service).")
 	fs.StringVar(&o.reportKeyFile, "report-token-key-file", "", "File holding the key that signs attempt tokens (at least 16 bytes).")
 	fs.IntVar(&o.reportMaxConns, "report-max-connections", limits.MaxReportConnections, "Connections the report API serves at once; more wait until one closes.")
+	fs.IntVar(&o.metricsMaxQueues, "metrics-max-queues", metrics.DefaultMaxQueues, "Distinct queues (namespace/queue) kickq's metrics name in their labels; later queues are counted as namespace and queue \"other\".")
+	fs.IntVar(&o.metricsMaxTypes, "metrics-max-types", metrics.DefaultMaxTypes, "Distinct job types kickq's metrics name in their type label; later types are counted as \"other\".")
 	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\") the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
 }
 
@@ -115,6 +121,9 @@ func (o *options) validate() error {
 	}
 	if o.reportMaxConns < 1 {
 		return errors.New("--report-max-connections must be at least 1")
+	}
+	if o.metricsMaxQueues < 1 || o.metricsMaxTypes < 1 {
+		return errors.New("--metrics-max-queues and --metrics-max-types must be at least 1")
 	}
 	return nil
 }
@@ -230,6 +239,8 @@ func main() {
 		ReportTokenKey:    key,
 
 		ReportMaxConnections: opts.reportMaxConns,
+		MetricsMaxQueues:     opts.metricsMaxQueues,
+		MetricsMaxTypes:      opts.metricsMaxTypes,
 	}); err != nil {
 		setupLog.Error(err, "setting up controllers")
 		os.Exit(1)

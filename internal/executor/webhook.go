@@ -39,6 +39,7 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/limits"
+	"kickq.dev/kickq/internal/metrics"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/outcome"
 	"kickq.dev/kickq/internal/report"
@@ -455,10 +456,13 @@ func (w *Webhooks) do(ctx context.Context, c *call) (outcome.Result, time.Time) 
 
 // send makes the call and classifies its answer.
 func (w *Webhooks) send(req *http.Request, c *call) outcome.Result {
+	sent := w.opts.Clock.Now()
 	resp, err := w.client.Do(req)
 	if err != nil {
+		metrics.WebhookCalled(0, w.opts.Clock.Since(sent))
 		return callError(c.target.URL, err)
 	}
+	metrics.WebhookCalled(resp.StatusCode, w.opts.Clock.Since(sent))
 	defer func() { _ = resp.Body.Close() }()
 	answer, readErr := io.ReadAll(io.LimitReader(resp.Body, limits.MaxResponseBytes))
 	// Drain a little more so the connection can be reused.

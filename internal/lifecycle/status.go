@@ -174,3 +174,65 @@ func ceilSecond(t time.Time) time.Time {
 }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }
+
+// configurationBlocks are the Blocked reasons that only someone's change ends (a queue or
+// handler to create, a target or URL to allow): the job is Stalled, not Reconciling.
+var configurationBlocks = map[string]bool{
+	kickqv1alpha1.ReasonQueueNotFound:        true,
+	kickqv1alpha1.ReasonHandlerNotFound:      true,
+	kickqv1alpha1.ReasonInlineTargetDenied:   true,
+	kickqv1alpha1.ReasonWebhookURLNotAllowed: true,
+}
+
+// SetHealth sets the Reconciling and Stalled conditions that kstatus (Flux, kpt, cli-utils) and
+// Argo CD read, from the decided status: a job with work ahead that needs no one (Running,
+// Pending, Delayed, Blocked by a limit or its dependencies) is Reconciling (InProgress); a Failed
+// job, or one Blocked on its configuration, is Stalled (Failed); a Succeeded or suspended job and
+// a cron template (Scheduled) are neither (Current). The reconcilers call it on every status they
+// write, so the two conditions change only with the phase or the Blocked reason.
+func SetHealth(st *kickqv1alpha1.QueueJobStatus, now time.Time) {
+	rec, stall := health(st)
+	for _, c := range []metav1.Condition{rec, stall} {
+		c.ObservedGeneration = st.ObservedGeneration
+		c.LastTransitionTime = metav1.NewTime(now)
+		c.Message = message(c.Message)
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
+}
+
+// health returns the Reconciling and Stalled conditions of a status, without times.
+func health(st *kickqv1alpha1.QueueJobStatus) (reconciling, stalled metav1.Condition) {
+	reconciling = metav1.Condition{Type: kickqv1alpha1.JobReconciling, Status: metav1.ConditionFalse,
+		Reason: kickqv1alpha1.ReasonSettled, Message: "the job has no work ahead"}
+	stalled = metav1.Condition{Type: kickqv1alpha1.JobStalled, Status: metav1.ConditionFalse,
+		Reason: kickqv1alpha1.ReasonNotStalled, Message: "nothing but time or other jobs holds the job"}
+	blocked := meta.FindStatusCondition(st.Conditions, kickqv1alpha1.JobBlocked)
+	if blocked != nil && blocked.Status != metav1.ConditionTrue {
+		blocked = nil
+	}
+	switch {
+	case st.Phase == kickqv1alpha1.PhaseFailed:
+		stalled.Status, stalled.Reason, stalled.Message = metav1.ConditionTrue, orWord(st.Reason, "Failed"), st.Message
+	case st.Phase == kickqv1alpha1.PhaseSucceeded:
+		reconciling.Message = "the job succeeded"
+	case st.Phase == kickqv1alpha1.PhaseScheduled:
+		reconciling.Message = "a cron template: its children are the jobs that run"
+	case meta.IsStatusConditionTrue(st.Conditions, kickqv1alpha1.JobSuspended):
+		reconciling.Reason, reconciling.Message = kickqv1alpha1.ReasonSuspended, "spec.suspend holds the job"
+	case blocked != nil && configurationBlocks[blocked.Reason]:
+		stalled.Status, stalled.Reason, stalled.Message = metav1.ConditionTrue, blocked.Reason, blocked.Message
+	case blocked != nil:
+		reconciling.Status, reconciling.Reason, reconciling.Message = metav1.ConditionTrue, blocked.Reason, blocked.Message
+	default:
+		reconciling.Status, reconciling.Reason = metav1.ConditionTrue, orWord(string(st.Phase), "Pending")
+		reconciling.Message = orWord(st.Message, "the job has work ahead")
+	}
+	return reconciling, stalled
+}
+
+func orWord(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
+}

@@ -78,6 +78,11 @@ func delayed(res *Result, in Input) bool {
 	return true
 }
 
+// DueTime is when the job's next attempt is due (delaySeconds, notBeforeTime, the backoff or
+// Retry-After after an attempt), and false when it has no due time; the reconciler measures
+// start lateness from it.
+func DueTime(in Input) (time.Time, bool) { return dueTime(in) }
+
 // dueTime is when the job's next attempt may start, never early: the backoff or Retry-After
 // after an attempt (exact when the manager knows it, else as status rounded it up), else its
 // notBeforeTime or delaySeconds for the first attempt.

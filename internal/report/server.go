@@ -37,6 +37,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/limits"
+	"kickq.dev/kickq/internal/metrics"
 )
 
 // Bounds of one report, besides limits.MaxReportBodyBytes (the body; 413 beyond),
@@ -107,7 +108,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not found: the report API is POST /v1/namespaces/{namespace}/queuejobs/{name}/report")
 	})
-	return mux
+	return metrics.CountReports(mux)
 }
 
 type answer struct {
