@@ -45,7 +45,7 @@ func TestAttemptStarts(t *testing.T) {
 			want: []admission.AttemptStart{{Attempt: 1, By: t0.Add(6 * time.Second)}},
 		},
 		"running attempt: unbounded; an earlier one without a finish: the next start": {
-			st: kickqv1alpha1.QueueJobStatus{AttemptHistory: []kickqv1alpha1.AttemptRecord{rec(1, at(0), nil), rec(2, at(10), nil)}},
+			st:   kickqv1alpha1.QueueJobStatus{AttemptHistory: []kickqv1alpha1.AttemptRecord{rec(1, at(0), nil), rec(2, at(10), nil)}},
 			want: []admission.AttemptStart{{Attempt: 1, By: t0.Add(11 * time.Second)}, {Attempt: 2}},
 		},
 		"finished job, last record without a finish: the job's finish": {
