@@ -13,7 +13,10 @@ mkdir -p bin
 log=bin/test.log
 export GINKGO_NO_COLOR=TRUE
 ginkgo_flags=${GINKGO_FLAGS--ginkgo.randomize-all}
-integration=./test/integration/...
+# The real-clock suite measures at a receiver's clock: it runs on its own, after the other
+# suites, so that they do not load the machine while it measures.
+realclock=./test/integration/realclock
+integration=$(go list ./test/integration/... | grep -v '/test/integration/realclock$')
 start=$(date +%s)
 rc=0
 units=$(go list ./... | grep -v '/test/integration/') || rc=$?
@@ -23,8 +26,12 @@ if [ $rc -eq 0 ]; then
 else
   echo "go list ./... failed" >"$log"
 fi
+# shellcheck disable=SC2086 # the Ginkgo flags and package paths are separate words
+go test -count=1 -v "$@" $integration -args $ginkgo_flags >>"$log" 2>&1 || rc=$?
 # shellcheck disable=SC2086 # the Ginkgo flags are separate words
-go test -count=1 -v "$@" "$integration" -args $ginkgo_flags >>"$log" 2>&1 || rc=$?
+go test -count=1 -v "$@" "$realclock" -args $ginkgo_flags >>"$log" 2>&1 || rc=$?
+# The real-clock suite's figures (rate limit and delays at the receiver).
+grep -E '^\s*MEASURED ' "$log" | sed -E 's/^\s*//' || true
 took=$(( $(date +%s) - start ))
 # Per package results, the Ginkgo suites' seeds and spec counts.
 grep -E '^(ok|FAIL|---)[[:space:]]|^Running Suite: |^Random Seed: |^Ran [0-9]+ of [0-9]+ Specs|^\[FAIL\]|^panic:' "$log" | grep -vE '^--- PASS' || true
