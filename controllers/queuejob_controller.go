@@ -66,6 +66,9 @@ type QueueJobReconciler struct {
 	Reports *report.Store
 	// Callbacks sends completion callbacks (spec.notify); nil: none are sent.
 	Callbacks executor.Callbacks
+	// DefaultRetention is --default-retention: the TTL of finished jobs whose queue sets no
+	// retention for their phase (nil: kept).
+	DefaultRetention *kickqv1alpha1.Retention
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/netguard"
@@ -62,6 +63,11 @@ type Options struct {
 	ReportTokenKey []byte
 	// ReportMaxConnections caps the report API's open connections (0: limits.MaxReportConnections).
 	ReportMaxConnections int
+
+	// DefaultRetention is the cluster-wide default retention of finished jobs (--default-retention;
+	// nil: none): it applies to a phase for which neither the job (ttlSecondsAfterFinished) nor
+	// its queue (spec.retention) sets one.
+	DefaultRetention *kickqv1alpha1.Retention
 }
 
 // Controllers are the registered reconcilers and what they run with.
@@ -114,6 +120,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	jobs := NewQueueJobReconciler(c, opts.Clock, mgr.GetEventRecorder("kickq"),
 		map[attempt.TargetKind]executor.Executor{attempt.KindPod: pods})
 	pods.Notify = jobs.notify // a refused pod create ends the attempt; no pod event says so
+	jobs.DefaultRetention = opts.DefaultRetention
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	workers := opts.WebhookWorkers
 	if workers == 0 {
@@ -145,7 +152,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := queues.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queue controller: %w", err)
 	}
-	retention := &RetentionReconciler{Client: c, PaceClock: clock.RealClock{}}
+	retention := &RetentionReconciler{Client: c, PaceClock: clock.RealClock{}, Default: opts.DefaultRetention}
 	if err := retention.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the retention controller: %w", err)
 	}

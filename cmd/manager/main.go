@@ -76,6 +76,8 @@ type options struct {
 	reportKeyFile     string
 	reportKeySecret   string
 	reportMaxConns    int
+
+	defaultRetention string
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -96,6 +98,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.reportURL, "report-url", "", "Base URL of the report API as pods and webhook receivers reach it (default: http://<report-bind-address>; in a cluster, the kickq-report Service).")
 	fs.StringVar(&o.reportKeyFile, "report-token-key-file", "", "File holding the key that signs attempt tokens (at least 16 bytes).")
 	fs.IntVar(&o.reportMaxConns, "report-max-connections", limits.MaxReportConnections, "Connections the report API serves at once; more wait until one closes.")
+	fs.StringVar(&o.defaultRetention, "default-retention", "", "Cluster-wide retention of finished jobs for a phase that neither the job (spec.ttlSecondsAfterFinished) nor its queue (spec.retention) sets: comma-separated succeeded|failed.ttl=DURATION and succeeded|failed.historyLimit=COUNT, e.g. succeeded.ttl=24h,failed.ttl=168h. Off by default: with GitOps, a deleted job is recreated and runs again (docs/operations.md).")
 	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\") the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
 }
 
@@ -114,6 +117,9 @@ func (o *options) validate() error {
 	}
 	if o.reportMaxConns < 1 {
 		return errors.New("--report-max-connections must be at least 1")
+	}
+	if _, err := controllers.ParseDefaultRetention(o.defaultRetention); err != nil {
+		return fmt.Errorf("--default-retention: %w", err)
 	}
 	return nil
 }
@@ -213,6 +219,10 @@ func main() {
 		setupLog.Error(err, "reading the report token key")
 		os.Exit(1)
 	}
+	defaultRetention, _ := controllers.ParseDefaultRetention(opts.defaultRetention) // validated above
+	if defaultRetention != nil {
+		setupLog.Info("finished jobs without a retention of their own or their queue's are deleted per --default-retention", "defaultRetention", opts.defaultRetention)
+	}
 	guard := netguard.New(allow, deny)
 	if err := watchClusterAddresses(mgr, guard); err != nil {
 		setupLog.Error(err, "adding the cluster address refresher")
@@ -227,6 +237,7 @@ func main() {
 		ReportTokenKey:    key,
 
 		ReportMaxConnections: opts.reportMaxConns,
+		DefaultRetention:     defaultRetention,
 	}); err != nil {
 		setupLog.Error(err, "setting up controllers")
 		os.Exit(1)
