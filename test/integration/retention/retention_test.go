@@ -33,8 +33,8 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/controllers"
 	"kickq.dev/kickq/test/util"
-	utiltesting "kickq.dev/kickq/test/util/testing"
 	"kickq.dev/kickq/test/util/suite"
+	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
 // defaultRetention is the suite manager's --default-retention.
@@ -65,7 +65,8 @@ var _ = Describe("The cluster-wide default retention (--default-retention="+defa
 			return apierrors.IsNotFound(env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: name}, &j))
 		}
 	}
-	// succeed runs a pod job to Succeeded (the test plays the kubelet) and returns its finish time.
+	// run creates a pod job, ends its first pod with code (the test plays the kubelet), waits for
+	// phase and returns the finish time.
 	run := func(job *kickqv1alpha1.QueueJob, code int32, phase kickqv1alpha1.QueueJobPhase) time.Time {
 		GinkgoHelper()
 		Expect(env.Client.Create(env.Ctx, job)).To(Succeed())
