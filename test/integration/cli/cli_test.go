@@ -46,7 +46,9 @@ var _ = Describe("kubectl kickq stats", func() {
 		create(utiltesting.MakeQueueJob("third", ns).Queue("q").Pod().Obj())
 		runPod(ns, "third", 1)
 		create(utiltesting.MakeQueueJob("fourth", ns).Queue("q").Pod().Obj())
-		Eventually(func() string { return string(getJob(ns, "fourth").Status.Phase) + "/" + blockedReason(getJob(ns, "fourth")) }, util.Timeout, util.Interval).
+		Eventually(func() string {
+			return string(getJob(ns, "fourth").Status.Phase) + "/" + blockedReason(getJob(ns, "fourth"))
+		}, util.Timeout, util.Interval).
 			Should(Equal("Pending/" + kickqv1alpha1.ReasonConcurrencyLimited))
 		create(utiltesting.MakeQueueJob("implicit", ns).Pod().Obj()) // the implicit default queue
 		waitPod(ns, "implicit", 1)
