@@ -274,11 +274,11 @@ func TestStatsRow(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("statsRow (-want +got):\n%s", diff)
 	}
-	// With a Queue whose status the manager wrote, its counts are taken from it.
-	q := utiltesting.MakeQueue("q", "ns").Obj()
-	q.Status.ObservedGeneration, q.Status.Counts = 1, kickqv1alpha1.QueueCounts{Succeeded: 9810, Running: 5}
-	if got := statsRow("q", q, a); got.Counts != q.Status.Counts || !got.Exists {
-		t.Errorf("with status: counts %+v, exists %v", got.Counts, got.Exists)
+	// With a Queue, the rate window's use comes from its status.
+	q := utiltesting.MakeQueue("q", "ns").Rate(10, 60).Obj()
+	q.Status.StartedInWindow = 7
+	if got := statsRow("q", q, a); !got.Exists || got.Counts != want.Counts || got.Limits[0] != "rate 7/10 per 60s" {
+		t.Errorf("with a queue: %+v", got)
 	}
 }
 

@@ -43,8 +43,8 @@ type QueueStats struct {
 	// Exists is false for a queue that jobs name but that has no Queue object: the implicit
 	// default queue, or a missing queue whose jobs wait Blocked (QueueNotFound).
 	Exists bool `json:"exists"`
-	// Counts are the jobs by phase: the Queue's status.counts once the manager wrote it, else
-	// counted from the jobs.
+	// Counts are the jobs by phase, counted from the jobs (a job the manager has not seen yet
+	// counts as pending).
 	Counts kickqv1alpha1.QueueCounts `json:"counts"`
 	// FinishedLastMinute is the throughput: jobs that finished in the last minute.
 	FinishedLastMinute int `json:"finishedLastMinute"`
@@ -255,14 +255,12 @@ func latestWait(j *kickqv1alpha1.QueueJob) (wait, bool) {
 	return wait{start: last.StartTime.Time, d: last.StartTime.Sub(ready)}, true
 }
 
-// statsRow is a queue's row: counts from its status once written (else from the jobs), the
-// rest from the jobs. When Queue status carries throughput and wait/run percentiles (issue #14,
-// item 5), read them here from q.Status instead of the accumulator.
+// statsRow is a queue's row: the figures from its jobs, read in the same pass, so that counts,
+// throughput and percentiles agree (status.counts is coalesced and may lag a second); the rate
+// window's use from status.startedInWindow. When Queue status carries throughput and wait/run
+// percentiles (issue #14, item 5), read them and status.counts here instead, and list no jobs.
 func statsRow(name string, q *kickqv1alpha1.Queue, a *accumulator) QueueStats {
 	row := QueueStats{Queue: name, Exists: q != nil, Counts: a.counts, FinishedLastMinute: a.finishedLastMinute, Held: a.held}
-	if q != nil && q.Status.ObservedGeneration > 0 {
-		row.Counts = q.Status.Counts
-	}
 	row.WaitP50Seconds, row.WaitP95Seconds = percentiles(a.waits)
 	row.RunP50Seconds, row.RunP95Seconds = percentiles(a.runs)
 	row.Limits = limitsInForce(name, q, row.Counts.Running)

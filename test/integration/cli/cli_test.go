@@ -60,6 +60,8 @@ var _ = Describe("kubectl kickq stats", func() {
 			g.Expect(json.Unmarshal([]byte(r.out), &rows)).To(Succeed())
 			g.Expect(rows).To(HaveLen(2))
 			g.Expect(rows[1].Counts).To(Equal(kickqv1alpha1.QueueCounts{Pending: 1, Running: 1, Succeeded: 1, Failed: 1}))
+			// status.startedInWindow is written at most about once a second.
+			g.Expect(rows[1].Limits).To(Equal([]string{"concurrency 1/1", "rate 3/10 per 60s"}))
 		}, util.Timeout, util.Interval).Should(Succeed())
 		Expect(rows[0].Queue).To(Equal("default"))
 		Expect(rows[0].Exists).To(BeFalse())
