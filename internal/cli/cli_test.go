@@ -222,7 +222,6 @@ func TestPlaceIn(t *testing.T) {
 func TestLimitsInForce(t *testing.T) {
 	q := utiltesting.MakeQueue("q", "ns").Paused().Concurrency(5).Rate(10, 60).
 		Handler("email", kickqv1alpha1.HandlerSpec{Concurrency: ptr.To[int32](2), RateLimit: &kickqv1alpha1.RateLimit{Limit: 100, PeriodSeconds: 3600}}).Obj()
-	q.Status.StartedInWindow = 3
 	for name, tc := range map[string]struct {
 		queue string
 		q     *kickqv1alpha1.Queue
@@ -233,7 +232,7 @@ func TestLimitsInForce(t *testing.T) {
 		"implicit default": {queue: "default", want: []string{"none (implicit default queue)"}},
 		"missing":          {queue: "nope", want: []string{"queue not found: its jobs wait Blocked (QueueNotFound)"}},
 	} {
-		if diff := cmp.Diff(tc.want, limitsInForce(tc.queue, tc.q, 2)); diff != "" {
+		if diff := cmp.Diff(tc.want, limitsInForce(tc.queue, tc.q, 2, 3)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 	}
@@ -274,10 +273,15 @@ func TestStatsRow(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("statsRow (-want +got):\n%s", diff)
 	}
-	// With a Queue, the rate window's use comes from its status.
-	q := utiltesting.MakeQueue("q", "ns").Rate(10, 60).Obj()
-	q.Status.StartedInWindow = 7
-	if got := statsRow("q", q, a); !got.Exists || got.Counts != want.Counts || got.Limits[0] != "rate 7/10 per 60s" {
+	// With a Queue rate-limited per 100 s, the attempts started in the last 100 s count: bad's
+	// (934) and retried's second (960); retried's first (900) is exactly 100 s old and has left
+	// the window, ok's (802) long ago.
+	q := utiltesting.MakeQueue("q", "ns").Rate(10, 100).Obj()
+	b := &accumulator{ratePeriod: ratePeriod(q)}
+	for _, j := range jobs {
+		b.add(j, now, statsWindow)
+	}
+	if got := statsRow("q", q, b); !got.Exists || got.Counts != want.Counts || got.Limits[0] != "rate 2/10 per 100s" {
 		t.Errorf("with a queue: %+v", got)
 	}
 }

@@ -133,7 +133,8 @@ func (s *session) position(ctx context.Context, name string) (*Position, error) 
 	var waiting []waitingJob
 	opts := []client.ListOption{client.InNamespace(j.Namespace), client.Limit(500),
 		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("spec.queueName", j.Spec.QueueName)}}
-	var running int32
+	var running, started int32
+	now, period := s.Clock.Now(), ratePeriod(q)
 	if err := s.eachJob(ctx, opts, func(o *kickqv1alpha1.QueueJob) {
 		if w, ok := waitingOf(o); ok {
 			waiting = append(waiting, w)
@@ -141,10 +142,11 @@ func (s *session) position(ctx context.Context, name string) (*Position, error) 
 		if o.Status.Phase == kickqv1alpha1.PhaseRunning {
 			running++
 		}
+		started += startsWithin(o, now, period)
 	}); err != nil {
 		return nil, err
 	}
-	p.Limits = limitsInForce(j.Spec.QueueName, q, running)
+	p.Limits = limitsInForce(j.Spec.QueueName, q, running, started)
 	placeIn(p, j, waiting)
 	return p, nil
 }

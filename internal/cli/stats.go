@@ -123,7 +123,7 @@ func (s *session) stats(ctx context.Context, queue string, window time.Duration)
 	err := s.eachJob(ctx, opts, func(j *kickqv1alpha1.QueueJob) {
 		a := acc[j.Spec.QueueName]
 		if a == nil {
-			a = &accumulator{}
+			a = &accumulator{ratePeriod: ratePeriod(queues[j.Spec.QueueName])}
 			acc[j.Spec.QueueName] = a
 		}
 		a.add(j, now, window)
@@ -178,6 +178,30 @@ type accumulator struct {
 	finishedLastMinute int
 	waits, runs        []time.Duration
 	held               map[string]int32
+	// ratePeriod is the queue's rate limit period (0: none); startedInWindow counts the attempts
+	// that started within it, as admission's sliding window does.
+	ratePeriod      time.Duration
+	startedInWindow int32
+}
+
+// ratePeriod is the period of q's rate limit; 0 without one.
+func ratePeriod(q *kickqv1alpha1.Queue) time.Duration {
+	if q == nil || q.Spec.RateLimit == nil {
+		return 0
+	}
+	return time.Duration(q.Spec.RateLimit.PeriodSeconds) * time.Second
+}
+
+// startsWithin counts the job's recorded attempt starts in the sliding window of period that
+// ends at now.
+func startsWithin(j *kickqv1alpha1.QueueJob, now time.Time, period time.Duration) int32 {
+	var n int32
+	for _, at := range j.Status.AttemptHistory {
+		if at.StartTime != nil && !at.StartTime.After(now) && now.Sub(at.StartTime.Time) < period {
+			n++
+		}
+	}
+	return n
 }
 
 // add counts one job: its phase, whether it finished in the last minute, the wait of its latest
@@ -220,6 +244,7 @@ func (a *accumulator) add(j *kickqv1alpha1.QueueJob, now time.Time, window time.
 			a.runs = append(a.runs, at.FinishTime.Sub(at.StartTime.Time))
 		}
 	}
+	a.startedInWindow += startsWithin(j, now, a.ratePeriod)
 }
 
 // within tells whether t lies in the window that ends at now.
@@ -255,15 +280,16 @@ func latestWait(j *kickqv1alpha1.QueueJob) (wait, bool) {
 	return wait{start: last.StartTime.Time, d: last.StartTime.Sub(ready)}, true
 }
 
-// statsRow is a queue's row: the figures from its jobs, read in the same pass, so that counts,
-// throughput and percentiles agree (status.counts is coalesced and may lag a second); the rate
-// window's use from status.startedInWindow. When Queue status carries throughput and wait/run
-// percentiles (issue #14, item 5), read them and status.counts here instead, and list no jobs.
+// statsRow is a queue's row: every figure from its jobs, read in one pass, so that counts, the
+// limits' use, throughput and percentiles agree with each other and with now (status.counts and
+// status.startedInWindow are coalesced and may lag a second). When Queue status carries
+// throughput and wait/run percentiles (issue #14, item 5), read them and status.counts here
+// instead, and list no jobs.
 func statsRow(name string, q *kickqv1alpha1.Queue, a *accumulator) QueueStats {
 	row := QueueStats{Queue: name, Exists: q != nil, Counts: a.counts, FinishedLastMinute: a.finishedLastMinute, Held: a.held}
 	row.WaitP50Seconds, row.WaitP95Seconds = percentiles(a.waits)
 	row.RunP50Seconds, row.RunP95Seconds = percentiles(a.runs)
-	row.Limits = limitsInForce(name, q, row.Counts.Running)
+	row.Limits = limitsInForce(name, q, row.Counts.Running, a.startedInWindow)
 	return row
 }
 
@@ -282,8 +308,9 @@ func secondsOf(d time.Duration) *int64 {
 	return &s
 }
 
-// limitsInForce describes a queue's limits and their use; running is the queue's Running count.
-func limitsInForce(name string, q *kickqv1alpha1.Queue, running int32) []string {
+// limitsInForce describes a queue's limits and their use: running is the queue's Running count,
+// started the attempts started in its rate window.
+func limitsInForce(name string, q *kickqv1alpha1.Queue, running, started int32) []string {
 	if q == nil {
 		if name == kickqv1alpha1.DefaultQueueName {
 			return []string{"none (implicit default queue)"}
@@ -299,7 +326,7 @@ func limitsInForce(name string, q *kickqv1alpha1.Queue, running int32) []string 
 		out = append(out, fmt.Sprintf("concurrency %d/%d", running, *sp.Concurrency))
 	}
 	if sp.RateLimit != nil {
-		out = append(out, fmt.Sprintf("rate %d/%d per %ds", q.Status.StartedInWindow, sp.RateLimit.Limit, sp.RateLimit.PeriodSeconds))
+		out = append(out, fmt.Sprintf("rate %d/%d per %ds", started, sp.RateLimit.Limit, sp.RateLimit.PeriodSeconds))
 	}
 	handler := func(label string, h *kickqv1alpha1.HandlerSpec) {
 		if h.Concurrency != nil {
