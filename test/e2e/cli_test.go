@@ -105,6 +105,7 @@ var _ = Describe("kubectl kickq on a real node", Ordered, func() {
 
 	It("exits 1 waiting for a job that Failed, and retries it as <job>-retry-1", func() {
 		j := podJob(ns, "broken", "echo broken; exit 3")
+		j.Labels = map[string]string{"run": "cli-e2e"} // a retry keeps its user labels
 		j.Spec.Retry = &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](0)}
 		Expect(k8sClient.Create(ctx, j)).To(Succeed())
 		out, _, code := kubectlKickq(ns, "wait", "broken", "--timeout", "60s")
@@ -116,7 +117,8 @@ var _ = Describe("kubectl kickq on a real node", Ordered, func() {
 		Expect(out).To(Equal("queuejob.kickq.dev/broken-retry-1 created\n"))
 		_, _, code = kubectlKickq(ns, "wait", "broken-retry-1", "--timeout", "60s")
 		Expect(code).To(Equal(1))
-		out, _, _ = kubectlKickq(ns, "retry", "--selector", "kickq.dev/queue=default")
+		// broken has a retry already; broken-retry-1 has none yet.
+		out, _, _ = kubectlKickq(ns, "retry", "--selector", "run=cli-e2e")
 		Expect(out).To(Equal("queuejob.kickq.dev/broken-retry-2 created\n"))
 	})
 
