@@ -113,8 +113,9 @@ install: ## Install the CRDs and the admission policy into the cluster of your k
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager binary into bin/manager.
+build: ## Build the manager and the kubectl plugin into bin/manager and bin/kubectl-kickq.
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/kubectl-kickq ./cmd/kubectl-kickq
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).

@@ -42,7 +42,7 @@ func (r *QueueJobReconciler) queueView(ctx context.Context, job *kickqv1alpha1.Q
 	qkey := admission.QueueKey{Namespace: job.Namespace, Name: job.Spec.QueueName}
 	var q kickqv1alpha1.Queue
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: job.Spec.QueueName}, &q)
-	var qv lifecycle.QueueView
+	qv := lifecycle.QueueView{DefaultRetention: r.DefaultRetention}
 	gen := int64(-2) // no queue
 	switch {
 	case err == nil:

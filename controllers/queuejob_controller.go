@@ -69,6 +69,9 @@ type QueueJobReconciler struct {
 	Callbacks executor.Callbacks
 	// Metrics records the transitions each status write stored (nil: none).
 	Metrics *metrics.Recorder
+	// DefaultRetention is --default-retention: the TTL of finished jobs whose queue sets no
+	// retention for their phase (nil: kept).
+	DefaultRetention *kickqv1alpha1.Retention
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]

@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,17 +63,22 @@ func TestHasHistoryLimit(t *testing.T) {
 		Succeeded: &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](60)}}}
 	for name, tc := range map[string]struct {
 		spec *kickqv1alpha1.QueueSpec
+		def  *kickqv1alpha1.Retention
 		want bool
 	}{
-		"no retention":        {spec: &kickqv1alpha1.QueueSpec{}, want: false},
-		"a TTL only":          {spec: ttlOnly, want: false},
-		"succeeded limited":   {spec: &retainingQueue(ptr.To[int32](3), nil).Spec, want: true},
-		"failed limited":      {spec: &retainingQueue(nil, ptr.To[int32](0)).Spec, want: true},
-		"empty retention":     {spec: &retainingQueue(nil, nil).Spec, want: false},
-		"both phases limited": {spec: &retainingQueue(ptr.To[int32](1), ptr.To[int32](1)).Spec, want: true},
-		"the implicit queue":  {spec: nil, want: false},
+		"no retention":                                 {spec: &kickqv1alpha1.QueueSpec{}, want: false},
+		"a TTL only":                                   {spec: ttlOnly, want: false},
+		"succeeded limited":                            {spec: &retainingQueue(ptr.To[int32](3), nil).Spec, want: true},
+		"failed limited":                               {spec: &retainingQueue(nil, ptr.To[int32](0)).Spec, want: true},
+		"empty retention":                              {spec: &retainingQueue(nil, nil).Spec, want: false},
+		"both phases limited":                          {spec: &retainingQueue(ptr.To[int32](1), ptr.To[int32](1)).Spec, want: true},
+		"the implicit queue":                           {spec: nil, want: false},
+		"the implicit queue, a default limit":          {spec: nil, def: retainingQueue(nil, ptr.To[int32](5)).Spec.Retention, want: true},
+		"a default TTL only":                           {spec: &kickqv1alpha1.QueueSpec{}, def: ttlOnly.Retention, want: false},
+		"a default limit for a phase the queue leaves": {spec: ttlOnly, def: retainingQueue(nil, ptr.To[int32](5)).Spec.Retention, want: true},
+		"the queue's policy for the phase wins":        {spec: ttlOnly, def: retainingQueue(ptr.To[int32](5), nil).Spec.Retention, want: false},
 	} {
-		if got := hasHistoryLimit(tc.spec); got != tc.want {
+		if got := hasHistoryLimit(tc.spec, tc.def); got != tc.want {
 			t.Errorf("%s: hasHistoryLimit = %v, want %v", name, got, tc.want)
 		}
 	}
@@ -82,7 +88,7 @@ func TestEnforceHistoryLimits(t *testing.T) {
 	t.Run("each phase keeps its own limit", func(t *testing.T) {
 		jobs := append(manyFinished("ok", "q", kickqv1alpha1.PhaseSucceeded, 4), manyFinished("bad", "q", kickqv1alpha1.PhaseFailed, 2)...)
 		c, calls := recordingClient(t, jobs, nil)
-		n, err := enforceHistoryLimits(context.Background(), c, retainingQueue(ptr.To[int32](2), ptr.To[int32](1)), jobs)
+		n, err := enforceHistoryLimits(context.Background(), c, &retainingQueue(ptr.To[int32](2), ptr.To[int32](1)).Spec, nil, jobs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +99,7 @@ func TestEnforceHistoryLimits(t *testing.T) {
 	t.Run("a phase without a limit keeps everything", func(t *testing.T) {
 		jobs := append(manyFinished("ok", "q", kickqv1alpha1.PhaseSucceeded, 3), manyFinished("bad", "q", kickqv1alpha1.PhaseFailed, 3)...)
 		c, calls := recordingClient(t, jobs, nil)
-		n, err := enforceHistoryLimits(context.Background(), c, retainingQueue(nil, ptr.To[int32](2)), jobs)
+		n, err := enforceHistoryLimits(context.Background(), c, &retainingQueue(nil, ptr.To[int32](2)).Spec, nil, jobs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +110,7 @@ func TestEnforceHistoryLimits(t *testing.T) {
 	t.Run("one pass deletes at most maxDeletesPerPass over both phases", func(t *testing.T) {
 		jobs := append(manyFinished("ok", "q", kickqv1alpha1.PhaseSucceeded, 300), manyFinished("bad", "q", kickqv1alpha1.PhaseFailed, 300)...)
 		c, calls := recordingClient(t, jobs, nil)
-		n, err := enforceHistoryLimits(context.Background(), c, retainingQueue(ptr.To[int32](0), ptr.To[int32](0)), jobs)
+		n, err := enforceHistoryLimits(context.Background(), c, &retainingQueue(ptr.To[int32](0), ptr.To[int32](0)).Spec, nil, jobs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,5 +239,46 @@ func TestEnteredHistory(t *testing.T) {
 	}
 	if enteredHistory.Delete(event.DeleteEvent{Object: &done}) {
 		t.Error("a deletion should not pass: it only makes room")
+	}
+}
+
+func TestParseDefaultRetention(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in      string
+		want    *kickqv1alpha1.Retention
+		wantErr string
+	}{
+		"empty: off":  {in: ""},
+		"spaces: off": {in: "  "},
+		"a TTL per phase": {in: "succeeded.ttl=24h,failed.ttl=168h", want: &kickqv1alpha1.Retention{
+			Succeeded: &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](86400)},
+			Failed:    &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](604800)}}},
+		"TTL and history limit, spaces around items": {in: "succeeded.ttl=1h, succeeded.historyLimit=1000", want: &kickqv1alpha1.Retention{
+			Succeeded: &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](3600), HistoryLimit: ptr.To[int32](1000)}}},
+		"0s deletes at once": {in: "failed.ttl=0s", want: &kickqv1alpha1.Retention{
+			Failed: &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](0)}}},
+		"unknown phase":      {in: "running.ttl=1h", wantErr: `the phase is succeeded or failed, not "running"`},
+		"unknown field":      {in: "failed.keep=1h", wantErr: `the field is ttl or historyLimit, not "keep"`},
+		"no field":           {in: "failed=1h", wantErr: "want PHASE.FIELD=VALUE"},
+		"fractional seconds": {in: "failed.ttl=1.5s", wantErr: "whole seconds"},
+		"negative TTL":       {in: "failed.ttl=-1h", wantErr: "whole seconds, 0s or more"},
+		"TTL beyond int32":   {in: "failed.ttl=600000h", wantErr: "whole seconds"},
+		"not a count":        {in: "succeeded.historyLimit=lots", wantErr: "historyLimit must be a count"},
+		"negative count":     {in: "succeeded.historyLimit=-1", wantErr: "historyLimit must be a count"},
+	} {
+		got, err := ParseDefaultRetention(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want one containing %q", name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: ParseDefaultRetention (-want +got):\n%s", name, diff)
+		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/fairqueue"
@@ -71,6 +72,10 @@ type Options struct {
 	// DefaultMaxTypes).
 	MetricsMaxQueues int
 	MetricsMaxTypes  int
+	// DefaultRetention is the cluster-wide default retention of finished jobs (--default-retention;
+	// nil: none): it applies to a phase for which neither the job (ttlSecondsAfterFinished) nor
+	// its queue (spec.retention) sets one.
+	DefaultRetention *kickqv1alpha1.Retention
 }
 
 // Controllers are the registered reconcilers and what they run with.
@@ -125,6 +130,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	pods.Notify = jobs.notify // a refused pod create ends the attempt; no pod event says so
 	// Rate limits count pod creates and webhook calls when they are made: admission charges them.
 	pods.Limiter = jobs.Admission
+	jobs.DefaultRetention = opts.DefaultRetention
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	jobs.Metrics = metrics.NewRecorder(opts.MetricsMaxQueues, opts.MetricsMaxTypes)
 	metrics.SetJobsSource(&metrics.JobsSource{Reader: mgr.GetCache(), Clock: opts.Clock, Leader: mgr.Elected(), Limiter: jobs.Metrics.Limiter})
@@ -164,7 +170,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := queues.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the queue controller: %w", err)
 	}
-	retention := &RetentionReconciler{Client: c, PaceClock: clock.RealClock{}}
+	retention := &RetentionReconciler{Client: c, PaceClock: clock.RealClock{}, Default: opts.DefaultRetention}
 	if err := retention.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the retention controller: %w", err)
 	}

@@ -81,6 +81,7 @@ type options struct {
 
 	metricsMaxQueues int
 	metricsMaxTypes  int
+	defaultRetention string
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -103,6 +104,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.reportMaxConns, "report-max-connections", limits.MaxReportConnections, "Connections the report API serves at once; more wait until one closes.")
 	fs.IntVar(&o.metricsMaxQueues, "metrics-max-queues", metrics.DefaultMaxQueues, "Distinct queues (namespace/queue) kickq's metrics name in their labels; later queues are counted as namespace and queue \"other\".")
 	fs.IntVar(&o.metricsMaxTypes, "metrics-max-types", metrics.DefaultMaxTypes, "Distinct job types kickq's metrics name in their type label; later types are counted as \"other\".")
+	fs.StringVar(&o.defaultRetention, "default-retention", "", "Cluster-wide retention of finished jobs for a phase that neither the job (spec.ttlSecondsAfterFinished) nor its queue (spec.retention) sets: comma-separated succeeded|failed.ttl=DURATION and succeeded|failed.historyLimit=COUNT, e.g. succeeded.ttl=24h,failed.ttl=168h. Off by default: with GitOps, a deleted job is recreated and runs again (docs/operations.md).")
 	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\") the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
 }
 
@@ -124,6 +126,9 @@ func (o *options) validate() error {
 	}
 	if o.metricsMaxQueues < 1 || o.metricsMaxTypes < 1 {
 		return errors.New("--metrics-max-queues and --metrics-max-types must be at least 1")
+	}
+	if _, err := controllers.ParseDefaultRetention(o.defaultRetention); err != nil {
+		return fmt.Errorf("--default-retention: %w", err)
 	}
 	return nil
 }
@@ -225,6 +230,10 @@ func main() {
 		setupLog.Error(err, "reading the report token key")
 		os.Exit(1)
 	}
+	defaultRetention, _ := controllers.ParseDefaultRetention(opts.defaultRetention) // validated above
+	if defaultRetention != nil {
+		setupLog.Info("finished jobs without a retention of their own or their queue's are deleted per --default-retention", "defaultRetention", opts.defaultRetention)
+	}
 	guard := netguard.New(allow, deny)
 	if err := watchClusterAddresses(mgr, guard); err != nil {
 		setupLog.Error(err, "adding the cluster address refresher")
@@ -241,6 +250,7 @@ func main() {
 		ReportMaxConnections: opts.reportMaxConns,
 		MetricsMaxQueues:     opts.metricsMaxQueues,
 		MetricsMaxTypes:      opts.metricsMaxTypes,
+		DefaultRetention:     defaultRetention,
 	}); err != nil {
 		setupLog.Error(err, "setting up controllers")
 		os.Exit(1)

@@ -65,6 +65,9 @@ type QueueView struct {
 	Spec *kickqv1alpha1.QueueSpec
 	// Implicit is true when the job runs under the implicit default queue.
 	Implicit bool
+	// DefaultRetention is the manager's --default-retention: the retention of a phase for which
+	// the queue sets none (nil: none).
+	DefaultRetention *kickqv1alpha1.Retention
 }
 
 // Input is everything Decide looks at.
@@ -211,7 +214,7 @@ func decideFinished(res *Result, in Input) {
 		if res.Action == NotifyRecorded {
 			// The delivery's record is written first (and the executor forgets it); a due TTL
 			// deletes the job on the next pass.
-			if ttl := TTL(in.Job, in.Queue.Spec); ttl != nil && st.FinishTime != nil {
+			if ttl := TTL(in.Job, in.Queue); ttl != nil && st.FinishTime != nil {
 				res.requeue(st.FinishTime.Add(seconds(*ttl)))
 			}
 			return

@@ -21,15 +21,29 @@ import (
 )
 
 // TTL returns how long a finished job is kept: spec.ttlSecondsAfterFinished, else its queue's
-// retention for the phase it ended in; nil keeps it.
-func TTL(job *kickqv1alpha1.QueueJob, q *kickqv1alpha1.QueueSpec) *int32 {
+// retention for the phase it ended in, else the manager's --default-retention for that phase;
+// nil keeps it.
+func TTL(job *kickqv1alpha1.QueueJob, q QueueView) *int32 {
 	if job.Spec.TTLSecondsAfterFinished != nil {
 		return job.Spec.TTLSecondsAfterFinished
 	}
-	if p := RetentionFor(q, job.Status.Phase); p != nil {
+	if p := EffectiveRetention(q.Spec, q.DefaultRetention, job.Status.Phase); p != nil {
 		return p.TTLSecondsAfterFinished
 	}
 	return nil
+}
+
+// EffectiveRetention is the retention policy for jobs that ended in phase: the queue's own for
+// that phase when it sets one (even one without a TTL or history limit), else the cluster-wide
+// default def (nil: none).
+func EffectiveRetention(q *kickqv1alpha1.QueueSpec, def *kickqv1alpha1.Retention, phase kickqv1alpha1.QueueJobPhase) *kickqv1alpha1.RetentionPolicy {
+	if p := RetentionFor(q, phase); p != nil {
+		return p
+	}
+	if def == nil {
+		return nil
+	}
+	return RetentionFor(&kickqv1alpha1.QueueSpec{Retention: def}, phase)
 }
 
 // RetentionFor is the queue's retention policy for jobs that ended in phase (nil: none).
@@ -49,7 +63,7 @@ func RetentionFor(q *kickqv1alpha1.QueueSpec, phase kickqv1alpha1.QueueJobPhase)
 // decideTTL deletes a finished job whose time to live has passed, or wakes it then.
 func decideTTL(res *Result, in Input) {
 	st := &res.Status
-	ttl := TTL(in.Job, in.Queue.Spec)
+	ttl := TTL(in.Job, in.Queue)
 	if ttl == nil || st.FinishTime == nil || in.Job.Spec.Cron != nil {
 		return
 	}

@@ -33,6 +33,14 @@ func retentionQueue() *kickqv1alpha1.QueueSpec {
 	}}
 }
 
+// dayAndWeek is a default retention of a day for succeeded jobs and a week for failed ones.
+func dayAndWeek() *kickqv1alpha1.Retention {
+	return &kickqv1alpha1.Retention{
+		Succeeded: &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](86400)},
+		Failed:    &kickqv1alpha1.RetentionPolicy{TTLSecondsAfterFinished: ptr.To[int32](604800)},
+	}
+}
+
 // failedAt60 is a job whose first attempt died at 60 s.
 func failedAt60() *statusWrapper {
 	return runningStatus(1, t0).Ended(1, at(60), kickqv1alpha1.OutcomeDie, "Error", "exit 2").
@@ -47,6 +55,7 @@ func TestTTL(t *testing.T) {
 		name  string
 		job   *kickqv1alpha1.QueueJob
 		queue *kickqv1alpha1.QueueSpec
+		def   *kickqv1alpha1.Retention
 		want  *int32
 	}{
 		{name: "spec TTL wins over the queue's retention", job: makeJob().TTL(10).Status(succeededAt60()).Obj(), queue: retentionQueue(), want: ptr.To[int32](10)},
@@ -57,9 +66,16 @@ func TestTTL(t *testing.T) {
 		{name: "retention without a TTL (historyLimit only): kept", job: makeJob().Status(succeededAt60()).Obj(), queue: historyOnly},
 		{name: "queue without retention: kept", job: makeJob().Status(succeededAt60()).Obj(), queue: &kickqv1alpha1.QueueSpec{}},
 		{name: "no queue (implicit): kept", job: makeJob().Status(succeededAt60()).Obj()},
+		{name: "default retention: a queue without retention", job: makeJob().Status(succeededAt60()).Obj(), queue: &kickqv1alpha1.QueueSpec{}, def: dayAndWeek(), want: ptr.To[int32](86400)},
+		{name: "default retention: the implicit queue", job: makeJob().Status(failedAt60()).Obj(), def: dayAndWeek(), want: ptr.To[int32](604800)},
+		{name: "default retention: the queue's own for the phase wins", job: makeJob().Status(succeededAt60()).Obj(), queue: retentionQueue(), def: dayAndWeek(), want: ptr.To[int32](3600)},
+		{name: "default retention: the queue's historyLimit-only policy wins (kept)", job: makeJob().Status(succeededAt60()).Obj(), queue: historyOnly, def: dayAndWeek()},
+		{name: "default retention: the queue sets only the other phase", job: makeJob().Status(failedAt60()).Obj(), queue: historyOnly, def: dayAndWeek(), want: ptr.To[int32](604800)},
+		{name: "default retention: the job's own TTL wins", job: makeJob().TTL(10).Status(succeededAt60()).Obj(), def: dayAndWeek(), want: ptr.To[int32](10)},
+		{name: "default retention without a TTL for the phase: kept", job: makeJob().Status(succeededAt60()).Obj(), def: &kickqv1alpha1.Retention{Failed: dayAndWeek().Failed}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, TTL(tc.job, tc.queue)); diff != "" {
+			if diff := cmp.Diff(tc.want, TTL(tc.job, QueueView{Spec: tc.queue, DefaultRetention: tc.def})); diff != "" {
 				t.Errorf("TTL (-want +got):\n%s", diff)
 			}
 		})

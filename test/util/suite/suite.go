@@ -92,6 +92,8 @@ type ManagerOptions struct {
 	Report bool
 	// ReportTokenKey signs attempt tokens; set it so that tokens survive a manager restart.
 	ReportTokenKey []byte
+	// DefaultRetention is the manager's --default-retention (nil: none).
+	DefaultRetention *kickqv1alpha1.Retention
 }
 
 // Env is a running suite: its control plane, a live client and its fake clock.
@@ -242,7 +244,7 @@ func (e *Env) StartManager(o ManagerOptions) *Manager {
 	})
 	Expect(err).NotTo(HaveOccurred())
 
-	opts := controllers.Options{WebhookWorkers: o.WebhookWorkers}
+	opts := controllers.Options{WebhookWorkers: o.WebhookWorkers, DefaultRetention: o.DefaultRetention}
 	if e.Clock != nil {
 		// The one place that hands the fake clock to the controllers.
 		opts.Clock = e.Clock
