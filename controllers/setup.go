@@ -128,7 +128,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	}
 	// Only the leader's reconcilers write reports: until this replica leads, its report API keeps
 	// nothing and answers 503 with Retry-After.
-	srv := &report.Server{Reader: c, Live: mgr.GetAPIReader(), Signer: signer, Store: jobs.Reports, Leader: mgr.Elected()}
+	// Pod attempts report with the ServiceAccount token projected into their pod, which a
+	// TokenReview vouches for (cached per token; the tokens' expiry is real time).
+	podTokens := report.NewPodTokens(report.APIReviewer{Client: c}, clock.RealClock{})
+	srv := &report.Server{Reader: c, Live: mgr.GetAPIReader(), Signer: signer, PodTokens: podTokens,
+		Store: jobs.Reports, Leader: mgr.Elected()}
 	if listener != nil {
 		if err := mgr.Add(serveReports(listener, srv, report.ServeOptions{MaxConnections: opts.ReportMaxConnections})); err != nil {
 			return nil, fmt.Errorf("adding the report API: %w", err)
