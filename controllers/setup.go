@@ -57,9 +57,12 @@ type Options struct {
 	// ReportURL is the report API's base address as workers reach it; empty means
 	// http://<the address it listens on>.
 	ReportURL string
-	// ReportTokenKey signs attempt tokens (at least 16 bytes); nil means a random key, which
-	// makes tokens of running attempts invalid after a restart.
+	// ReportTokenKey signs webhook attempts' report tokens (at least 16 bytes); nil means a
+	// random key, which makes tokens of running attempts invalid after a restart.
 	ReportTokenKey []byte
+	// ReportTokenPrevious, during a key rotation, is the previous key: its tokens are still
+	// accepted, and it signs nothing.
+	ReportTokenPrevious []byte
 	// ReportMaxConnections caps the report API's open connections (0: limits.MaxReportConnections).
 	ReportMaxConnections int
 }
@@ -94,7 +97,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			return nil, fmt.Errorf("generating a report token key: %w", err)
 		}
 	}
-	signer, err := report.NewSigner(key)
+	var previous [][]byte
+	if opts.ReportTokenPrevious != nil {
+		previous = append(previous, opts.ReportTokenPrevious)
+	}
+	signer, err := report.NewSigner(key, previous...)
 	if err != nil {
 		return nil, err
 	}

@@ -228,7 +228,7 @@ var _ = Describe("Pod attempts' report tokens", func() {
 			code, body := postReport(ns, "cost", tok, fmt.Sprintf(`{"progress":{"percent":%d}}`, i*5))
 			Expect(code).To(Equal(http.StatusAccepted), body)
 		}
-		Expect(tokens.Reviews() - reviews).To(Equal(int64(1)), "20 reports with one token")
+		Expect(tokens.Reviews()-reviews).To(Equal(int64(1)), "20 reports with one token")
 		// The kubelet's next token (it refreshes at 80 % of the token's life) costs one more.
 		code, body := postReport(ns, "cost", mint(pod, "kickq.dev"), `{"outcome":"Succeed"}`)
 		Expect(code).To(Equal(http.StatusOK), body)
