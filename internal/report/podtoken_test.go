@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -320,7 +321,7 @@ func TestPodTokensCachesAreBounded(t *testing.T) {
 	}
 	// The valid cache is bounded the same way (evict itself is shared); fill it directly.
 	for i := range MaxValidTokens + 5 {
-		p.remember(keyOf(fmt.Sprint(i)), PodIdentity{}, nil, PodClaims{Expiry: exp.Add(time.Duration(i) * time.Second).Unix()}, tokenNow)
+		p.remember(keyOf(strconv.Itoa(i)), PodIdentity{}, nil, PodClaims{Expiry: exp.Add(time.Duration(i) * time.Second).Unix()}, tokenNow)
 	}
 	if n := len(p.valid); n > MaxValidTokens {
 		t.Errorf("%d valid tokens kept, at most %d", n, MaxValidTokens)
