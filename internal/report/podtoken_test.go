@@ -130,6 +130,8 @@ type fakeReviewer struct {
 	ids     map[string]PodIdentity
 	err     error // answered to every review when set
 	reviews map[string]int
+	// gate, when set, holds every review until it is closed.
+	gate chan struct{}
 }
 
 func newFakeReviewer() *fakeReviewer {
@@ -137,6 +139,9 @@ func newFakeReviewer() *fakeReviewer {
 }
 
 func (f *fakeReviewer) Review(_ context.Context, token string) (PodIdentity, error) {
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reviews[token]++
@@ -208,6 +213,35 @@ func TestPodTokensReviewsEachTokenOnce(t *testing.T) {
 	}
 	if r.count(tok) != 1 {
 		t.Errorf("an expired token was reviewed again")
+	}
+}
+
+// TestPodTokensReviewAConcurrentTokenOnce: reports that bring one new token at once wait for
+// one review.
+func TestPodTokensReviewAConcurrentTokenOnce(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(tokenNow)
+	r := newFakeReviewer()
+	r.gate = make(chan struct{})
+	p := NewPodTokens(r, clk)
+	tok, c := r.mint("ns", "j-1", "u1", tokenNow.Add(10*time.Minute))
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			_, err := p.Verify(context.Background(), tok, c)
+			errs <- err
+		}()
+	}
+	// Let the callers pile up on the held review (no timing is asserted: any interleaving must
+	// give one review).
+	time.Sleep(50 * time.Millisecond)
+	close(r.gate)
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := r.count(tok); n != 1 {
+		t.Errorf("20 concurrent reports with one new token: %d reviews, want 1", n)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
 )
@@ -67,12 +68,14 @@ type limiter struct {
 type PodTokens struct {
 	reviewer TokenReviewer
 	clock    clock.PassiveClock
+	// flight makes the reports that bring one new token at once wait for one review.
+	flight singleflight.Group
 
 	mu       sync.Mutex
 	valid    map[tokenKey]validToken
 	invalid  map[tokenKey]time.Time
 	limiters map[string]*limiter
-	// Reviews counts the reviews asked for (for tests and metrics).
+	// reviews counts the reviews asked for (Reviews).
 	reviews int64
 }
 
@@ -99,26 +102,34 @@ func (p *PodTokens) Verify(ctx context.Context, token string, c PodClaims) (PodI
 		return PodIdentity{}, ErrBadToken
 	}
 	k := keyOf(token)
-	id, known, err := p.lookup(k, c, now)
-	if known {
+	if id, known, err := p.lookup(k, now); known {
 		return id, err
 	}
-	if !p.allow(c.Namespace, now) {
-		return PodIdentity{}, ErrThrottled
-	}
-	id, err = p.reviewer.Review(ctx, token)
-	if err != nil && !errors.Is(err, ErrBadToken) {
+	v, err, _ := p.flight.Do(string(k[:]), func() (any, error) {
+		if id, known, err := p.lookup(k, now); known { // reviewed while this call waited
+			return id, err
+		}
+		if !p.allow(c.Namespace, now) {
+			return PodIdentity{}, ErrThrottled
+		}
+		id, err := p.reviewer.Review(ctx, token)
+		if err != nil && !errors.Is(err, ErrBadToken) {
+			return PodIdentity{}, err
+		}
+		if err == nil && (id.Namespace != c.Namespace || id.PodName != c.PodName || id.PodUID != c.PodUID) {
+			err = ErrBadToken // signed, but not what it says of itself
+		}
+		p.remember(k, id, err, c, p.clock.Now())
+		return id, err
+	})
+	if err != nil {
 		return PodIdentity{}, err
 	}
-	if err == nil && (id.Namespace != c.Namespace || id.PodName != c.PodName || id.PodUID != c.PodUID) {
-		err = ErrBadToken // signed, but not what it says of itself
-	}
-	p.remember(k, id, err, c, p.clock.Now())
-	return id, err
+	return v.(PodIdentity), nil
 }
 
 // lookup answers from the caches; known is false when the token must be reviewed.
-func (p *PodTokens) lookup(k tokenKey, c PodClaims, now time.Time) (PodIdentity, bool, error) {
+func (p *PodTokens) lookup(k tokenKey, now time.Time) (PodIdentity, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if v, ok := p.valid[k]; ok {
