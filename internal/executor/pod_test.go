@@ -132,6 +132,7 @@ func TestBuildPod(t *testing.T) {
 		Spec: corev1.PodSpec{
 			RestartPolicy:         corev1.RestartPolicyNever,
 			ActiveDeadlineSeconds: ptr.To[int64](600),
+			ServiceAccountName:    "default",
 			Volumes: []corev1.Volume{
 				{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 				{Name: "kickq-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{

@@ -41,7 +41,8 @@ func (e *TemplateError) Error() string {
 
 // addTokenVolume gives a pod the projected volume report.TokenVolume — a ServiceAccount token
 // for report.TokenAudience, bound to the pod, that the kubelet mints and refreshes — and mounts
-// it read-only at report.TokenDir in every container and init container. The token is never in
+// it read-only at report.TokenDir in every container and init container; a template without a
+// service account gets "default", as admission would give it. The token is never in
 // the pod spec, so whoever may only read pods cannot read it. A template that has a volume of
 // that name, or a container mount at that path, is refused (*TemplateError) rather than
 // overwritten; a template's own mount of the volume elsewhere is left as it is.
@@ -56,6 +57,14 @@ func addTokenVolume(spec *corev1.PodSpec) error {
 	}
 	if err := checkMounts("spec.containers", spec.Containers); err != nil {
 		return err
+	}
+	if spec.ServiceAccountName == "" {
+		// A token projection needs the pod's service account named: name the one the API
+		// server's ServiceAccount admission would give it.
+		spec.ServiceAccountName = spec.DeprecatedServiceAccount
+		if spec.ServiceAccountName == "" {
+			spec.ServiceAccountName = "default"
+		}
 	}
 	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: report.TokenVolume, VolumeSource: corev1.VolumeSource{
 		Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{

@@ -117,3 +117,16 @@ func TestPodsStartRefusesAReservedTemplate(t *testing.T) {
 		t.Errorf("Observe: %v %+v, want Finished %+v", obs.Phase, obs.Result, want)
 	}
 }
+
+// TestBuildPodNamesTheServiceAccount: a token projection needs a named service account; a
+// template's own is kept, and one without gets "default", as admission would give it.
+func TestBuildPodNamesTheServiceAccount(t *testing.T) {
+	for tmpl, want := range map[string]string{"": "default", "worker": "worker"} {
+		target := podTarget()
+		target.Pod.Template.Spec.ServiceAccountName = tmpl
+		pod, err := BuildPod(podJob("mail"), target, 1, podScheme(t), testEndpoint(t))
+		if err != nil || pod.Spec.ServiceAccountName != want {
+			t.Errorf("template service account %q: pod's %q (%v), want %q", tmpl, pod.Spec.ServiceAccountName, err, want)
+		}
+	}
+}
