@@ -61,9 +61,12 @@ type Options struct {
 	// ReportURL is the report API's base address as workers reach it; empty means
 	// http://<the address it listens on>.
 	ReportURL string
-	// ReportTokenKey signs attempt tokens (at least 16 bytes); nil means a random key, which
-	// makes tokens of running attempts invalid after a restart.
+	// ReportTokenKey signs webhook attempts' report tokens (at least 16 bytes); nil means a
+	// random key, which makes tokens of running attempts invalid after a restart.
 	ReportTokenKey []byte
+	// ReportTokenPrevious, during a key rotation, is the previous key: its tokens are still
+	// accepted, and it signs nothing.
+	ReportTokenPrevious []byte
 	// ReportMaxConnections caps the report API's open connections (0: limits.MaxReportConnections).
 	ReportMaxConnections int
 
@@ -108,7 +111,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			return nil, fmt.Errorf("generating a report token key: %w", err)
 		}
 	}
-	signer, err := report.NewSigner(key)
+	var previous [][]byte
+	if opts.ReportTokenPrevious != nil {
+		previous = append(previous, opts.ReportTokenPrevious)
+	}
+	signer, err := report.NewSigner(key, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +156,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	}
 	// Only the leader's reconcilers write reports: until this replica leads, its report API keeps
 	// nothing and answers 503 with Retry-After.
-	srv := &report.Server{Reader: c, Live: mgr.GetAPIReader(), Signer: signer, Store: jobs.Reports, Leader: mgr.Elected()}
+	// Pod attempts report with the ServiceAccount token projected into their pod, which a
+	// TokenReview vouches for (cached per token; the tokens' expiry is real time).
+	podTokens := report.NewPodTokens(report.APIReviewer{Client: c}, clock.RealClock{})
+	srv := &report.Server{Reader: c, Live: mgr.GetAPIReader(), Signer: signer, PodTokens: podTokens,
+		Store: jobs.Reports, Leader: mgr.Elected()}
 	if listener != nil {
 		if err := mgr.Add(serveReports(listener, srv, report.ServeOptions{MaxConnections: opts.ReportMaxConnections})); err != nil {
 			return nil, fmt.Errorf("adding the report API: %w", err)

@@ -76,6 +76,7 @@ type options struct {
 	reportAddr        string
 	reportURL         string
 	reportKeyFile     string
+	reportPrevKeyFile string
 	reportKeySecret   string
 	reportMaxConns    int
 
@@ -100,12 +101,13 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.webhookDenyCIDRs, "webhook-deny-cidrs", "", "Comma-separated CIDRs webhook calls may never reach (checked first).")
 	fs.StringVar(&o.reportAddr, "report-bind-address", ":8082", "Address the report API (POST /v1/namespaces/{ns}/queuejobs/{name}/report) listens on; \"0\" disables it.")
 	fs.StringVar(&o.reportURL, "report-url", "", "Base URL of the report API as pods and webhook receivers reach it (default: http://<report-bind-address>; in a cluster, the kickq-report Service).")
-	fs.StringVar(&o.reportKeyFile, "report-token-key-file", "", "File holding the key that signs attempt tokens (at least 16 bytes).")
+	fs.StringVar(&o.reportKeyFile, "report-token-key-file", "", "File holding the key that signs webhook attempts' report tokens (at least 16 bytes).")
+	fs.StringVar(&o.reportPrevKeyFile, "report-token-previous-key-file", "", "File holding a previous token key, still accepted but never used to sign, during a rotation (with --report-token-key-file).")
 	fs.IntVar(&o.reportMaxConns, "report-max-connections", limits.MaxReportConnections, "Connections the report API serves at once; more wait until one closes.")
 	fs.IntVar(&o.metricsMaxQueues, "metrics-max-queues", metrics.DefaultMaxQueues, "Distinct queues (namespace/queue) kickq's metrics name in their labels; later queues are counted as namespace and queue \"other\".")
 	fs.IntVar(&o.metricsMaxTypes, "metrics-max-types", metrics.DefaultMaxTypes, "Distinct job types kickq's metrics name in their type label; later types are counted as \"other\".")
 	fs.StringVar(&o.defaultRetention, "default-retention", "", "Cluster-wide retention of finished jobs for a phase that neither the job (spec.ttlSecondsAfterFinished) nor its queue (spec.retention) sets: comma-separated succeeded|failed.ttl=DURATION and succeeded|failed.historyLimit=COUNT, e.g. succeeded.ttl=24h,failed.ttl=168h. Off by default: with GitOps, a deleted job is recreated and runs again (docs/operations.md).")
-	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\") the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
+	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\"; during a rotation also \"previous\", still accepted) the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
 }
 
 func (o *options) validate() error {
@@ -225,7 +227,7 @@ func main() {
 	if len(allow) > 0 {
 		setupLog.Info("webhook calls may reach addresses blocked by default", "allowed", allow)
 	}
-	key, err := reportKey(context.Background(), cfg, &opts)
+	key, previous, err := reportKey(context.Background(), cfg, &opts)
 	if err != nil {
 		setupLog.Error(err, "reading the report token key")
 		os.Exit(1)
@@ -240,12 +242,13 @@ func main() {
 		os.Exit(1)
 	}
 	if _, err := controllers.Setup(context.Background(), mgr, controllers.Options{
-		WebhookWorkers:    opts.webhookWorkers,
-		WebhookTimeoutMax: opts.webhookTimeoutMax,
-		WebhookGuard:      guard,
-		ReportBindAddress: opts.reportAddr,
-		ReportURL:         opts.reportURL,
-		ReportTokenKey:    key,
+		WebhookWorkers:      opts.webhookWorkers,
+		WebhookTimeoutMax:   opts.webhookTimeoutMax,
+		WebhookGuard:        guard,
+		ReportBindAddress:   opts.reportAddr,
+		ReportURL:           opts.reportURL,
+		ReportTokenKey:      key,
+		ReportTokenPrevious: previous,
 
 		ReportMaxConnections: opts.reportMaxConns,
 		MetricsMaxQueues:     opts.metricsMaxQueues,
@@ -275,55 +278,66 @@ func watchClusterAddresses(mgr ctrl.Manager, guard *netguard.Guard) error {
 	return mgr.Add(addrs)
 }
 
-// reportKey finds the key that signs attempt tokens: a file, a Secret the manager keeps (created
-// with a random key when missing), or nil (a random key per start).
-func reportKey(ctx context.Context, cfg *rest.Config, o *options) ([]byte, error) {
+// reportKey finds the key that signs webhook attempts' tokens, and the previous key still
+// accepted during a rotation (nil when none): files, a Secret the manager keeps (created with a
+// random key when missing; "previous" is read when present), or nil (a random key per start).
+func reportKey(ctx context.Context, cfg *rest.Config, o *options) ([]byte, []byte, error) {
 	if o.reportKeyFile != "" {
 		b, err := os.ReadFile(o.reportKeyFile)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return bytes.TrimSpace(b), nil
+		var prev []byte
+		if o.reportPrevKeyFile != "" {
+			if prev, err = os.ReadFile(o.reportPrevKeyFile); err != nil {
+				return nil, nil, err
+			}
+			prev = bytes.TrimSpace(prev)
+		}
+		return bytes.TrimSpace(b), prev, nil
+	}
+	if o.reportPrevKeyFile != "" {
+		return nil, nil, errors.New("--report-token-previous-key-file goes with --report-token-key-file (a Secret holds its previous key as \"previous\")")
 	}
 	ref := o.reportKeySecret
 	if ref == "" {
 		ns := os.Getenv("POD_NAMESPACE")
 		if ns == "" {
-			ctrl.Log.WithName("setup").Info("no --report-token-key-file or --report-token-secret: attempt tokens use a random key and become invalid when the manager restarts")
-			return nil, nil
+			ctrl.Log.WithName("setup").Info("no --report-token-key-file or --report-token-secret: webhook attempts' report tokens use a random key and become invalid when the manager restarts")
+			return nil, nil, nil
 		}
 		ref = ns + "/kickq-report-token"
 	}
 	ns, name, ok := strings.Cut(ref, "/")
 	if !ok || ns == "" || name == "" {
-		return nil, fmt.Errorf("--report-token-secret must be namespace/name, not %q", ref)
+		return nil, nil, fmt.Errorf("--report-token-secret must be namespace/name, not %q", ref)
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for range 3 {
 		var s corev1.Secret
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)
 		if err == nil {
 			if k := s.Data["key"]; len(k) >= 16 {
-				return k, nil
+				return k, s.Data["previous"], nil
 			}
-			return nil, fmt.Errorf("secret %s has no key \"key\" of at least 16 bytes", ref)
+			return nil, nil, fmt.Errorf("secret %s has no key \"key\" of at least 16 bytes", ref)
 		}
 		if !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("reading secret %s: %w", ref, err)
+			return nil, nil, fmt.Errorf("reading secret %s: %w", ref, err)
 		}
 		k := make([]byte, 32)
 		if _, err := rand.Read(k); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"key": k}}
 		if err := c.Create(ctx, &s); err == nil {
-			return k, nil
+			return k, nil, nil
 		} else if !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("creating secret %s: %w", ref, err)
+			return nil, nil, fmt.Errorf("creating secret %s: %w", ref, err)
 		}
 	}
-	return nil, fmt.Errorf("secret %s: gave up after concurrent creates", ref)
+	return nil, nil, fmt.Errorf("secret %s: gave up after concurrent creates", ref)
 }

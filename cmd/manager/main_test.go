@@ -17,8 +17,11 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -52,5 +55,29 @@ func TestWebhookTimeoutMaxFlag(t *testing.T) {
 				t.Fatalf("--webhook-timeout-max = %s, want %s", o.webhookTimeoutMax, tc.want)
 			}
 		})
+	}
+}
+
+// TestReportKeyFiles: during a rotation the manager signs with --report-token-key-file and
+// still accepts --report-token-previous-key-file's tokens.
+func TestReportKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	cur, prev := filepath.Join(dir, "key"), filepath.Join(dir, "previous")
+	if err := os.WriteFile(cur, []byte("the new key, 32 bytes long......\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prev, []byte("the old key, 32 bytes long......\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, previous, err := reportKey(context.Background(), nil, &options{reportKeyFile: cur, reportPrevKeyFile: prev})
+	if err != nil || string(key) != "the new key, 32 bytes long......" || string(previous) != "the old key, 32 bytes long......" {
+		t.Fatalf("reportKey = %q, %q, %v", key, previous, err)
+	}
+	key, previous, err = reportKey(context.Background(), nil, &options{reportKeyFile: cur})
+	if err != nil || len(key) == 0 || previous != nil {
+		t.Fatalf("without a previous key: %q, %q, %v", key, previous, err)
+	}
+	if _, _, err := reportKey(context.Background(), nil, &options{reportPrevKeyFile: prev}); err == nil {
+		t.Fatal("a previous key file without a key file must be refused")
 	}
 }

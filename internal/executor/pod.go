@@ -72,7 +72,8 @@ type Pods struct {
 	Reader client.Reader // the cache
 	Scheme *runtime.Scheme
 	Clock  clock.PassiveClock
-	// Report, when set, gives pods KICKQ_REPORT_URL and KICKQ_TOKEN.
+	// Report, when set, gives pods KICKQ_REPORT_URL, and KICKQ_TOKEN_FILE with the token volume
+	// (report.TokenVolume) it names.
 	Report *report.Endpoint
 	// Notify, when set, wakes a job's reconciler after its pod was refused: no pod event will.
 	Notify func(types.NamespacedName)
@@ -108,7 +109,9 @@ func NewPods(c client.Client, reader client.Reader, scheme *runtime.Scheme, clk 
 }
 
 // BuildPod returns the pod of an attempt: the template with kickq's name, labels, owner
-// reference, restartPolicy Never, deadline and KICKQ_* environment.
+// reference, restartPolicy Never, deadline and KICKQ_* environment, and with a report endpoint,
+// the projected token volume every container mounts (addTokenVolume). A template that names
+// kickq's volume or mount path gives a *TemplateError.
 func BuildPod(job *kickqv1alpha1.QueueJob, target attempt.Target, n int32, scheme *runtime.Scheme, rep *report.Endpoint) (*corev1.Pod, error) {
 	if target.Pod == nil {
 		return nil, fmt.Errorf("job %s has no pod target", job.Name)
@@ -151,7 +154,10 @@ func BuildPod(job *kickqv1alpha1.QueueJob, target attempt.Target, n int32, schem
 	if rep != nil {
 		env = append(env,
 			corev1.EnvVar{Name: "KICKQ_REPORT_URL", Value: rep.URL(job.Namespace, job.Name)},
-			corev1.EnvVar{Name: "KICKQ_TOKEN", Value: rep.Signer.Token(job.UID, n)})
+			corev1.EnvVar{Name: "KICKQ_TOKEN_FILE", Value: report.TokenFile})
+		if err := addTokenVolume(&pod.Spec); err != nil {
+			return nil, err
+		}
 	}
 	for i := range pod.Spec.InitContainers {
 		pod.Spec.InitContainers[i].Env = mergeEnv(pod.Spec.InitContainers[i].Env, env)
@@ -200,6 +206,14 @@ func (p *Pods) Start(ctx context.Context, job *kickqv1alpha1.QueueJob, target at
 	p.names.add(job)
 	p.mu.Unlock()
 	pod, err := BuildPod(job, target, n, p.Scheme, p.Report)
+	var tmplErr *TemplateError
+	if errors.As(err, &tmplErr) {
+		// The same template is refused again: the attempt dies, as when the API server refuses it.
+		p.refuse(key, outcome.Result{Outcome: kickqv1alpha1.OutcomeDie, Reason: kickqv1alpha1.AttemptReasonPodRefused,
+			Message: limits.Truncate(tmplErr.Error(), limits.MaxMessageBytes, limits.Ellipsis)})
+		p.wake(job)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -94,10 +94,12 @@ func TestBuildPod(t *testing.T) {
 			},
 			Spec: corev1.PodSpec{
 				RestartPolicy: corev1.RestartPolicyOnFailure,
+				Volumes:       []corev1.Volume{{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 				InitContainers: []corev1.Container{{Name: "setup", Image: "setup:1",
 					Env: []corev1.EnvVar{{Name: "KICKQ_ATTEMPT", Value: "stale"}, {Name: "MODE", Value: "init"}}}},
 				Containers: []corev1.Container{{Name: "main", Image: "worker:1",
-					Env: []corev1.EnvVar{{Name: "LEVEL", Value: "debug"}, {Name: "KICKQ_TOKEN", Value: "forged"}}}},
+					Env:          []corev1.EnvVar{{Name: "LEVEL", Value: "debug"}, {Name: "KICKQ_TOKEN_FILE", Value: "/forged"}},
+					VolumeMounts: []corev1.VolumeMount{{Name: "cache", MountPath: "/cache"}}}},
 			},
 		}}}
 	pristine := target.Pod.DeepCopy()
@@ -114,8 +116,9 @@ func TestBuildPod(t *testing.T) {
 		{Name: "KICKQ_ATTEMPT", Value: "3"},
 		{Name: "KICKQ_DATA", Value: `{"to":"a@b.c"}`},
 		{Name: "KICKQ_REPORT_URL", Value: "http://kickq-report.kickq-system.svc:8082/v1/namespaces/shop/queuejobs/mail/report"},
-		{Name: "KICKQ_TOKEN", Value: rep.Signer.Token(job.UID, 3)},
+		{Name: "KICKQ_TOKEN_FILE", Value: "/var/run/secrets/kickq.dev/token"},
 	}
+	tokenMount := corev1.VolumeMount{Name: "kickq-token", MountPath: "/var/run/secrets/kickq.dev", ReadOnly: true}
 	want := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      "mail-3",
@@ -129,10 +132,19 @@ func TestBuildPod(t *testing.T) {
 		Spec: corev1.PodSpec{
 			RestartPolicy:         corev1.RestartPolicyNever,
 			ActiveDeadlineSeconds: ptr.To[int64](600),
+			ServiceAccountName:    "default",
+			Volumes: []corev1.Volume{
+				{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: "kickq-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+					Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+						Audience: "kickq.dev", ExpirationSeconds: ptr.To[int64](600), Path: "token"}}}}}},
+			},
 			InitContainers: []corev1.Container{{Name: "setup", Image: "setup:1",
-				Env: append([]corev1.EnvVar{{Name: "MODE", Value: "init"}}, kickq...)}},
+				Env:          append([]corev1.EnvVar{{Name: "MODE", Value: "init"}}, kickq...),
+				VolumeMounts: []corev1.VolumeMount{tokenMount}}},
 			Containers: []corev1.Container{{Name: "main", Image: "worker:1",
-				Env: append([]corev1.EnvVar{{Name: "LEVEL", Value: "debug"}}, kickq...)}},
+				Env:          append([]corev1.EnvVar{{Name: "LEVEL", Value: "debug"}}, kickq...),
+				VolumeMounts: []corev1.VolumeMount{{Name: "cache", MountPath: "/cache"}, tokenMount}}},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -479,8 +491,13 @@ func TestPodsStartAndStop(t *testing.T) {
 	if len(pods.Items) != 1 || pods.Items[0].Name != "mail-1" {
 		t.Fatalf("pods after two Starts: %d, want the one pod mail-1", len(pods.Items))
 	}
-	if env := pods.Items[0].Spec.Containers[0].Env; env[len(env)-1].Name != "KICKQ_TOKEN" {
-		t.Errorf("a pod of an executor with a report endpoint has no KICKQ_TOKEN: %v", env)
+	if env := pods.Items[0].Spec.Containers[0].Env; env[len(env)-1].Name != "KICKQ_TOKEN_FILE" {
+		t.Errorf("a pod of an executor with a report endpoint has no KICKQ_TOKEN_FILE: %v", env)
+	}
+	for _, e := range pods.Items[0].Spec.Containers[0].Env {
+		if e.Name == "KICKQ_TOKEN" || strings.HasPrefix(e.Value, "kq1.") {
+			t.Errorf("a pod carries a token in its spec, where whoever may get pods reads it: %v", e)
+		}
 	}
 	if err := h.pods.Start(ctx, job, attempt.Target{Kind: attempt.KindPod}, 2); err == nil {
 		t.Error("Start without a pod target: no error")

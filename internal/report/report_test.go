@@ -59,6 +59,42 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// TestTokenKeyRotation: a signer with a new key and the old one as previous signs with the new
+// key and still accepts the tokens the old key signed; once the old key is dropped, they fail.
+func TestTokenKeyRotation(t *testing.T) {
+	oldKey, newKey := []byte("the old key, 32 bytes long......"), []byte("the new key, 32 bytes long......")
+	before, _ := NewSigner(oldKey)
+	inFlight := before.Token("uid-a", 2)
+	during, err := NewSigner(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := during.Verify(inFlight, "uid-a"); err != nil || n != 2 {
+		t.Fatalf("a token signed before the rotation: %d %v, want attempt 2", n, err)
+	}
+	fresh := during.Token("uid-a", 3)
+	after, _ := NewSigner(newKey)
+	if _, err := after.Verify(fresh, "uid-a"); err != nil {
+		t.Fatalf("new tokens are signed with the new key: %v", err)
+	}
+	if _, err := after.Verify(inFlight, "uid-a"); err == nil {
+		t.Fatal("once the old key is dropped, its tokens are refused")
+	}
+	if _, err := before.Verify(fresh, "uid-a"); err == nil {
+		t.Fatal("a manager with only the old key refuses the new key's tokens")
+	}
+	if _, err := NewSigner(newKey, []byte("short")); err == nil {
+		t.Fatal("a short previous key must be refused")
+	}
+	many := make([][]byte, limits.MaxSigningKeys)
+	for i := range many {
+		many[i] = oldKey
+	}
+	if _, err := NewSigner(newKey, many...); err == nil {
+		t.Fatalf("more than %d keys must be refused", limits.MaxSigningKeys)
+	}
+}
+
 func TestParse(t *testing.T) {
 	cases := []struct {
 		body string

@@ -18,7 +18,6 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,12 +27,9 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/limits"
@@ -78,10 +74,15 @@ type ProgressBody struct {
 type Server struct {
 	// Reader reads jobs (the manager's cache); Live reads them from the API server when the cache
 	// may be behind a token (a new attempt the cache has not seen yet).
+	// Both read pods too: a pod attempt's token is checked against its pod.
 	Reader client.Reader
 	Live   client.Reader
+	// Signer checks the tokens of webhook attempts (the signed payload's token).
 	Signer *Signer
-	Store  *Store
+	// PodTokens checks the tokens of pod attempts (ServiceAccount tokens the kubelet projects);
+	// nil refuses them.
+	PodTokens *PodTokens
+	Store     *Store
 	// Leader is closed once this replica is the leader (the manager's Elected()); nil means it
 	// always is. Only the leader's reconcilers write reports, so until then the server answers
 	// every report 503 with Retry-After and keeps nothing: the worker sends it again, and the
@@ -137,14 +138,17 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kickq"`)
-		refuse(w, r, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer $KICKQ_TOKEN")
+		refuse(w, r, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>, the contents of $KICKQ_TOKEN_FILE (pods) or the payload's token (webhooks)")
 		return
 	}
 	// The token is checked before the body is read: a client without one is never read from.
 	job, code, msg := s.authorize(r.Context(), key, token)
 	if code != 0 {
-		if code == http.StatusUnauthorized {
+		switch code {
+		case http.StatusUnauthorized:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kickq", error="invalid_token"`)
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", "1")
 		}
 		refuse(w, r, code, msg)
 		return
@@ -186,48 +190,6 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "the manager is stopping; the outcome may not be written: send it again")
 	}
-}
-
-// authorize finds the job and checks that the token is the one of its running attempt. It
-// returns an HTTP status and message when it is not.
-func (s *Server) authorize(ctx context.Context, key types.NamespacedName, token string) (*kickqv1alpha1.QueueJob, int, string) {
-	job := &kickqv1alpha1.QueueJob{}
-	if err := s.Reader.Get(ctx, key, job); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, http.StatusNotFound, fmt.Sprintf("queuejob %s not found", key)
-		}
-		logf.FromContext(ctx).Error(err, "reading a job for a report", "queuejob", key)
-		return nil, http.StatusServiceUnavailable, "cannot read the job now; try again"
-	}
-	attempt, err := s.Signer.Verify(token, job.UID)
-	if err != nil {
-		return nil, http.StatusUnauthorized, "the token is not valid for queuejob " + key.String()
-	}
-	if attempt > job.Status.Attempts && s.Live != nil {
-		// The attempt is newer than the cache's copy of the job: ask the API server.
-		if err := s.Live.Get(ctx, key, job); err != nil {
-			return nil, http.StatusServiceUnavailable, "cannot read the job now; try again"
-		}
-	}
-	switch {
-	case attempt != job.Status.Attempts:
-		return nil, http.StatusConflict, fmt.Sprintf("the token is for attempt %d; the job is at attempt %d", attempt, job.Status.Attempts)
-	case meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobComplete),
-		meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobFailed):
-		return nil, http.StatusConflict, fmt.Sprintf("the job has finished (%s)", job.Status.Phase)
-	case job.Status.Phase != kickqv1alpha1.PhaseRunning || attemptEnded(job, attempt):
-		return nil, http.StatusConflict, fmt.Sprintf("attempt %d has ended", attempt)
-	}
-	return job, 0, ""
-}
-
-func attemptEnded(job *kickqv1alpha1.QueueJob, n int32) bool {
-	for _, a := range job.Status.AttemptHistory {
-		if a.Number == n {
-			return a.FinishTime != nil
-		}
-	}
-	return false
 }
 
 // parse validates a report body.

@@ -14,9 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package report is the report API a running attempt talks back through: per-attempt tokens, the
-// HTTP server (POST /v1/namespaces/{ns}/queuejobs/{name}/report), and the store that holds
-// reports until the job's reconciler writes them to status, coalesced.
+// Package report is the report API a running attempt talks back through: how an attempt proves
+// itself (a webhook attempt's HMAC token, a pod attempt's projected ServiceAccount token checked
+// with a cached TokenReview), the HTTP server (POST /v1/namespaces/{ns}/queuejobs/{name}/report),
+// and the store that holds reports until the job's reconciler writes them to status, coalesced.
+// It never writes to the API server: TokenReviews are its only requests besides reads.
 package report
 
 import (
@@ -30,6 +32,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"kickq.dev/kickq/internal/limits"
 )
 
 // tokenPrefix versions the token format.
@@ -38,32 +42,52 @@ const tokenPrefix = "kq1"
 // ErrBadToken: the token is malformed or was not signed for this job.
 var ErrBadToken = errors.New("the token is not valid for this job")
 
-// Signer signs and checks attempt tokens: "kq1.<attempt>.<base64url HMAC-SHA256(key, uid/attempt)>".
-// A token names its attempt in clear, so a stale token is told from a forged one.
+// Signer signs and checks the tokens of webhook attempts:
+// "kq1.<attempt>.<base64url HMAC-SHA256(key, uid/attempt)>". A token names its attempt in clear,
+// so a stale token is told from a forged one. (Pod attempts use the ServiceAccount token the
+// kubelet projects into their pod instead: see PodTokens.)
+//
+// The first key signs; every key verifies. A rotation puts a new key first and keeps the old one
+// as a previous key until every attempt that was given a token under it has ended.
 type Signer struct {
-	key []byte
+	keys [][]byte
 }
 
-// NewSigner returns a signer; the key should be at least 32 random bytes.
-func NewSigner(key []byte) (*Signer, error) {
-	if len(key) < 16 {
-		return nil, fmt.Errorf("the report token key has %d bytes; at least 16 are needed", len(key))
+// NewSigner returns a signer that signs with key and also accepts tokens signed with the
+// previous keys; each key should be at least 32 random bytes (16 at the least), and there are at
+// most limits.MaxSigningKeys in all.
+func NewSigner(key []byte, previous ...[]byte) (*Signer, error) {
+	all := append([][]byte{key}, previous...)
+	if len(all) > limits.MaxSigningKeys {
+		return nil, fmt.Errorf("%d report token keys; at most %d", len(all), limits.MaxSigningKeys)
 	}
-	return &Signer{key: append([]byte(nil), key...)}, nil
+	s := &Signer{}
+	for i, k := range all {
+		if len(k) < 16 {
+			what := "the report token key"
+			if i > 0 {
+				what = fmt.Sprintf("previous report token key %d", i)
+			}
+			return nil, fmt.Errorf("%s has %d bytes; at least 16 are needed", what, len(k))
+		}
+		s.keys = append(s.keys, append([]byte(nil), k...))
+	}
+	return s, nil
 }
 
-func (s *Signer) mac(uid types.UID, attempt int32) []byte {
-	h := hmac.New(sha256.New, s.key)
+func mac(key []byte, uid types.UID, attempt int32) []byte {
+	h := hmac.New(sha256.New, key)
 	fmt.Fprintf(h, "%s/%d", uid, attempt)
 	return h.Sum(nil)
 }
 
-// Token returns the token of attempt `attempt` of the job with this UID.
+// Token returns the token of attempt `attempt` of the job with this UID, signed with the first key.
 func (s *Signer) Token(uid types.UID, attempt int32) string {
-	return fmt.Sprintf("%s.%d.%s", tokenPrefix, attempt, base64.RawURLEncoding.EncodeToString(s.mac(uid, attempt)))
+	return fmt.Sprintf("%s.%d.%s", tokenPrefix, attempt, base64.RawURLEncoding.EncodeToString(mac(s.keys[0], uid, attempt)))
 }
 
-// Verify checks that token was signed for the job with this UID and returns its attempt.
+// Verify checks that token was signed, with any of the keys, for the job with this UID and
+// returns its attempt.
 func (s *Signer) Verify(token string, uid types.UID) (int32, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 || parts[0] != tokenPrefix {
@@ -74,13 +98,18 @@ func (s *Signer) Verify(token string, uid types.UID) (int32, error) {
 		return 0, ErrBadToken
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || !hmac.Equal(sig, s.mac(uid, int32(n))) {
+	if err != nil {
 		return 0, ErrBadToken
 	}
-	return int32(n), nil
+	for _, k := range s.keys {
+		if hmac.Equal(sig, mac(k, uid, int32(n))) {
+			return int32(n), nil
+		}
+	}
+	return 0, ErrBadToken
 }
 
-// Endpoint is what a running attempt is told: where to report, and its token.
+// Endpoint is what a running attempt is told: where to report, and (webhooks) its token.
 type Endpoint struct {
 	// BaseURL is the report API's address as workers reach it, e.g.
 	// http://kickq-report.kickq-system.svc:8082.

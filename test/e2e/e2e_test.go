@@ -159,6 +159,19 @@ var _ = Describe("Pod jobs on a real node", func() {
 		Expect(string(b)).To(ContainSubstring("about to fail"))
 	})
 
+	It("reports progress and its outcome with the token the kubelet projects into $KICKQ_TOKEN_FILE", func() {
+		// The token is read for each report: the kubelet replaces it before it expires.
+		script := `post() { wget -q -O- --header "Authorization: Bearer $(cat "$KICKQ_TOKEN_FILE")" ` +
+			`--header "Content-Type: application/json" --post-data "$1" "$KICKQ_REPORT_URL"; }; ` +
+			`[ -z "$KICKQ_TOKEN" ] && grep -q . "$KICKQ_TOKEN_FILE" && ` +
+			`post '{"progress":{"percent":50,"message":"half"}}' && post '{"outcome":"Succeed","result":{"from":"token file"}}'`
+		Expect(k8sClient.Create(ctx, podJob(ns, "reporter", script))).To(Succeed())
+		j := waitPhase(ns, "reporter", kickqv1alpha1.PhaseSucceeded)
+		Expect(string(j.Status.Result.Raw)).To(MatchJSON(`{"from":"token file"}`))
+		Expect(j.Status.Progress).To(Equal(&kickqv1alpha1.Progress{Percent: 50, Message: "half"}))
+		Expect(j.Status.AttemptHistory[0].Reason).To(Equal(kickqv1alpha1.AttemptReasonReported))
+	})
+
 	It("retries exit 1 twice and succeeds on attempt 3", func() {
 		j := podJob(ns, "third", `echo "attempt $KICKQ_ATTEMPT"; [ "$KICKQ_ATTEMPT" -ge 3 ] || exit 1`)
 		j.Spec.Retry = &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](3),

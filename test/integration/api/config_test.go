@@ -29,12 +29,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -262,18 +264,20 @@ var _ = Describe("The manager's RBAC", func() {
 
 		ns := env.NewNamespace()
 		Expect(env.Client.Create(env.Ctx, obj(ns, queue("default", "concurrency: 1")))).To(Succeed())
-		Expect(env.Client.Create(env.Ctx, obj(ns, job("j", podTarget)))).To(Succeed())
+		// The pod's service account (envtest runs no service account controller).
+		Expect(env.Client.Create(env.Ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "runner", Namespace: ns}})).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, obj(ns, job("j", podTarget+"\n      serviceAccountName: runner")))).To(Succeed())
 		pod := &corev1.Pod{}
 		Eventually(func() error { return env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "j-1"}, pod) }).
 			WithTimeout(30*time.Second).Should(Succeed(), "the manager creates the attempt's pod")
 
-		// A report through the served API, once this replica leads.
-		var token string
-		for _, e := range pod.Spec.Containers[0].Env {
-			if e.Name == "KICKQ_TOKEN" {
-				token = e.Value
-			}
-		}
+		// A report through the served API, once this replica leads, with the token a kubelet
+		// would project into the pod: the manager reviews it (RBAC: create tokenreviews).
+		tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{report.TokenAudience},
+			BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}}}
+		Expect(env.Client.SubResource("token").Create(env.Ctx,
+			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "runner", Namespace: ns}}, tr)).To(Succeed())
+		token := tr.Status.Token
 		url := ctrls.Endpoint.URL(ns, "j")
 		Eventually(func() int {
 			req, _ := http.NewRequestWithContext(env.Ctx, http.MethodPost, url, strings.NewReader(`{"progress":{"percent":50}}`))

@@ -480,21 +480,6 @@ var _ = Describe("The report API", func() {
 		Expect(len(raw)).To(BeNumerically("<", 64*1024), "the whole object stays far below etcd's 1.5 MiB")
 		AddReportEntry("flooded job size (bytes)", len(raw))
 	})
-
-	It("gives pods KICKQ_REPORT_URL and KICKQ_TOKEN that the report API accepts", func() {
-		Expect(env.Client.Create(env.Ctx, utiltesting.MakeQueueJob("podjob", ns).Pod().Obj())).To(Succeed())
-		var pod corev1.Pod
-		Eventually(func() error { return env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "podjob-1"}, &pod) }, timeout, interval).Should(Succeed())
-		vars := map[string]string{}
-		for _, e := range pod.Spec.Containers[0].Env {
-			vars[e.Name] = e.Value
-		}
-		Expect(vars["KICKQ_REPORT_URL"]).To(Equal(env.Manager().Controllers.Endpoint.URL(ns, "podjob")))
-		Expect(vars["KICKQ_TOKEN"]).To(HavePrefix("kq1.1."))
-		code, body := postReport(ns, "podjob", vars["KICKQ_TOKEN"], `{"progress":{"percent":75,"message":"3/4"}}`)
-		Expect(code).To(Equal(http.StatusAccepted), body)
-		Eventually(func() *kickqv1alpha1.Progress { return getJob(ns, "podjob").Status.Progress }, timeout, interval).Should(Equal(&kickqv1alpha1.Progress{Percent: 75, Message: "3/4"}))
-	})
 })
 
 var _ = Describe("Completion callbacks", func() {

@@ -47,6 +47,10 @@ type AttemptRecordApplyConfiguration struct {
 	TargetKind *string `json:"targetKind,omitempty"`
 	// handler is what runs the attempt: the handler's type, "*", defaultHandler, or inline.
 	Handler *string `json:"handler,omitempty"`
+	// worker is the pull worker that claimed the attempt (a Worker target): the name of its
+	// coordination.k8s.io Lease in the job's namespace, which is its heartbeat. Unset while the
+	// attempt waits for a claim.
+	Worker *string `json:"worker,omitempty"`
 	// reason is a CamelCase cause, for example PodLost, ImagePullBackOff or AttemptDeadlineExceeded.
 	Reason *string `json:"reason,omitempty"`
 	// message says what happened, for people.
@@ -128,6 +132,14 @@ func (b *AttemptRecordApplyConfiguration) WithTargetKind(value string) *AttemptR
 // If called multiple times, the Handler field is set to the value of the last call.
 func (b *AttemptRecordApplyConfiguration) WithHandler(value string) *AttemptRecordApplyConfiguration {
 	b.Handler = &value
+	return b
+}
+
+// WithWorker sets the Worker field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Worker field is set to the value of the last call.
+func (b *AttemptRecordApplyConfiguration) WithWorker(value string) *AttemptRecordApplyConfiguration {
+	b.Worker = &value
 	return b
 }
 

@@ -30,7 +30,10 @@ import (
 //
 // QueueJobStatus is the observed state of a job.
 type QueueJobStatusApplyConfiguration struct {
-	// conditions are Complete, Failed, Suspended and Blocked.
+	// conditions are Complete, Failed, Suspended and Blocked, and Reconciling and Stalled for
+	// kstatus (Flux) and Argo CD: Running, Pending, Delayed and limit-Blocked jobs are
+	// Reconciling; Failed jobs and jobs Blocked on their configuration are Stalled; Succeeded,
+	// suspended and cron templates (Scheduled) are neither.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// observedGeneration is the spec generation this status reflects.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`

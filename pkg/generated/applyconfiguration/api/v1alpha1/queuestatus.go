@@ -28,7 +28,8 @@ import (
 //
 // QueueStatus is the observed state of a queue.
 type QueueStatusApplyConfiguration struct {
-	// conditions are Ready and Paused.
+	// conditions are Ready and Paused (kstatus reads observedGeneration: a queue whose
+	// observedGeneration equals its generation is Current).
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// observedGeneration is the spec generation these counts and conditions reflect.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
@@ -38,6 +39,8 @@ type QueueStatusApplyConfiguration struct {
 	StartedInWindow *int32 `json:"startedInWindow,omitempty"`
 	// oldestPendingTime is when the longest-waiting Pending job became ready.
 	OldestPendingTime *metav1.Time `json:"oldestPendingTime,omitempty"`
+	// statistics are the queue's recent throughput and times, measured by the manager.
+	Statistics *QueueStatisticsApplyConfiguration `json:"statistics,omitempty"`
 }
 
 // QueueStatusApplyConfiguration constructs a declarative configuration of the QueueStatus type for use with
@@ -88,5 +91,13 @@ func (b *QueueStatusApplyConfiguration) WithStartedInWindow(value int32) *QueueS
 // If called multiple times, the OldestPendingTime field is set to the value of the last call.
 func (b *QueueStatusApplyConfiguration) WithOldestPendingTime(value metav1.Time) *QueueStatusApplyConfiguration {
 	b.OldestPendingTime = &value
+	return b
+}
+
+// WithStatistics sets the Statistics field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Statistics field is set to the value of the last call.
+func (b *QueueStatusApplyConfiguration) WithStatistics(value *QueueStatisticsApplyConfiguration) *QueueStatusApplyConfiguration {
+	b.Statistics = value
 	return b
 }
