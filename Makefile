@@ -9,7 +9,9 @@ include hack/versions.env
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 IMG ?= kickq/manager:dev
+IMAGE_ARCHIVE ?= $(LOCALBIN)/image/kickq-manager.tar
 GO_TEST_FLAGS ?=
 
 ##@ General
@@ -25,6 +27,7 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's ClusterRole 
 	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=kickq-manager-role paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/describecrds config/crd/bases/*.yaml
+	cp config/crd/bases/*.yaml charts/kickq/crds/
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
@@ -47,9 +50,15 @@ verify: generate manifests ## Regenerate code and manifests and fail if they dif
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "not gofmt-ed: $$gofmt_out"; exit 1; fi
 	hack/check-file-size.sh
 	go vet -tags e2e ./...
-	@if ! git diff --exit-code -- api config; then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
-	@untracked=$$(git ls-files --others --exclude-standard -- api config); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
+	@if ! git diff --exit-code -- api config charts; then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
+	@untracked=$$(git ls-files --others --exclude-standard -- api config charts); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 	@echo "verify: generated code and manifests match the sources"
+	$(MAKE) --no-print-directory verify-chart
+
+.PHONY: verify-chart
+verify-chart: $(HELM) ## helm lint the chart and check that it renders config/default's objects (test/build).
+	$(HELM) lint --strict charts/kickq
+	HELM=$(HELM) go test -count=1 -run 'TestChart' ./test/build/
 
 .PHONY: control-plane
 control-plane: ## Build etcd and kube-apiserver from source into bin/k8s (once per pinned version).
@@ -72,10 +81,13 @@ cluster-up: ## Bring up the real single-node cluster of hack/cluster (kubeconfig
 cluster-down: ## Stop that cluster and clean what it wrote outside bin/cluster.
 	hack/cluster/down.sh
 
+.PHONY: cluster-load
+cluster-load: ## Import the manager's image (make image) into the real node's containerd.
+	hack/cluster/load-image.sh $(IMAGE_ARCHIVE)
+
 .PHONY: e2e
-e2e: ## Run the end-to-end suite on the real cluster (brings it up; real containers run).
-	hack/cluster/up.sh >/dev/null
-	KUBECONFIG=$(LOCALBIN)/cluster/kubeconfig go test -tags e2e -count=1 -timeout 20m ./test/e2e/ -ginkgo.v $(GO_TEST_FLAGS)
+e2e: $(HELM) ## Build the image, deploy the manager into the real node (kustomize), run the e2e suite against it, then a Helm install.
+	HELM=$(HELM) hack/cluster/e2e.sh
 
 ##@ Benchmarks
 
@@ -109,6 +121,13 @@ install: ## Install the CRDs and the admission policy into the cluster of your k
 build: ## Build the manager binary into bin/manager.
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd/manager
 
+.PHONY: image
+image: ## Build the manager's OCI image (linux/amd64 and linux/arm64, no Docker) into bin/image/kickq-manager.tar.
+	go run ./hack/image -ref $(IMG) -out $(IMAGE_ARCHIVE)
+
+.PHONY: helm
+helm: $(HELM) ## Build helm (pinned in hack/versions.env) into bin/.
+
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).
 	docker build -t $(IMG) .
@@ -126,3 +145,8 @@ $(GOLANGCI_LINT):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN)/.gobin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/.gobin/golangci-lint $(GOLANGCI_LINT)
+
+$(HELM):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN)/.gobin CGO_ENABLED=0 go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/.gobin/helm $(HELM)
