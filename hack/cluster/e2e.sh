@@ -4,6 +4,7 @@
 # built), waits for its Deployment to be Ready, runs the e2e suite against it, and installs once
 # with the Helm chart (a smoke test). Times are printed as "[e2e] ..." lines.
 #   E2E_FLAGS   extra flags for the suite (e.g. -ginkgo.focus=...)
+#   E2E_PLATFORMS the image's platforms (default linux/amd64,linux/arm64)
 #   E2E_HELM=0  skips the Helm smoke test; E2E_IN_PROCESS=0 the in-process (fake clock) specs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +15,8 @@ since() { local ms=$(( $(date +%s%3N) - t0 )); printf '%d.%d' $((ms / 1000)) $((
 log() { printf '[e2e] %s\n' "$*" >&2; }
 
 hack/cluster/up.sh >/dev/null
-ref=$(go run ./hack/image -ref localhost/kickq/manager:e2e -tag-with-digest -out bin/image/kickq-manager.tar)
+ref=$(go run ./hack/image -ref localhost/kickq/manager:e2e -tag-with-digest -out bin/image/kickq-manager.tar \
+  -platforms "${E2E_PLATFORMS:-linux/amd64,linux/arm64}")
 hack/cluster/load-image.sh bin/image/kickq-manager.tar
 log "image $ref built and imported at $(since)s"
 
