@@ -227,6 +227,10 @@ healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 nodePortAddresses: [127.0.0.1/32]
 conntrack: {maxPerCore: 0}
+# Service traffic is masqueraded to the host's bridge address: a pod reaching a Service whose
+# endpoint is a pod on the same bridge gets the reply back through the host, where the DNAT is
+# undone (without it the reply goes pod to pod over the bridge and the connection hangs).
+iptables: {masqueradeAll: true}
 EOP
 launch kube-proxy "$K/kube-proxy" --config "$W/kube-proxy.yaml"
 
