@@ -215,7 +215,8 @@ wait_for "node $NODE Ready" 90 sh -c "kubectl --kubeconfig '$W/kubeconfig' get n
 # --- kube-proxy and cluster DNS ----------------------------------------------------------------
 # kube-proxy in iptables mode: ClusterIPs (the kubernetes Service, kube-dns, kickq-report) become
 # DNAT rules; its own ports stay on loopback; conntrack limits are left as the VM has them.
-cat >"$W/kube-proxy.yaml" <<EOP
+# Written only when it changes: kube-proxy exits when its config file is rewritten.
+cat >"$W/kube-proxy.yaml.new" <<EOP
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: "$W/kube-proxy.kubeconfig"}
@@ -232,6 +233,7 @@ conntrack: {maxPerCore: 0}
 # undone (without it the reply goes pod to pod over the bridge and the connection hangs).
 iptables: {masqueradeAll: true}
 EOP
+if cmp -s "$W/kube-proxy.yaml.new" "$W/kube-proxy.yaml"; then rm "$W/kube-proxy.yaml.new"; else mv "$W/kube-proxy.yaml.new" "$W/kube-proxy.yaml"; fi
 launch kube-proxy "$K/kube-proxy" --config "$W/kube-proxy.yaml"
 
 # CoreDNS on the host, on the bridge address, answering for cluster.local (and the reverse zones)
