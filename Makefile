@@ -9,7 +9,9 @@ include hack/versions.env
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 IMG ?= kickq/manager:dev
+IMAGE_ARCHIVE ?= $(LOCALBIN)/image/kickq-manager.tar
 GO_TEST_FLAGS ?=
 # What `make generate` and `make manifests` write outside api/ and config/ (checked by `make verify`).
 GENERATED_GO := pkg/generated pkg/kickqtest/manifests
@@ -31,6 +33,7 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's ClusterRole 
 	rm -rf pkg/kickqtest/manifests && mkdir -p pkg/kickqtest/manifests/crd pkg/kickqtest/manifests/policy
 	cp config/crd/bases/*.yaml pkg/kickqtest/manifests/crd/
 	cp $(filter-out %/kustomization.yaml,$(wildcard config/policy/*.yaml)) pkg/kickqtest/manifests/policy/
+	cp config/crd/bases/*.yaml charts/kickq/crds/
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods and the Go clients of pkg/generated (k8s.io/code-generator).
@@ -54,9 +57,15 @@ verify: generate manifests ## Regenerate code and manifests and fail if they dif
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "not gofmt-ed: $$gofmt_out"; exit 1; fi
 	hack/check-file-size.sh
 	go vet -tags e2e ./...
-	@if ! git diff --exit-code -- api config $(GENERATED_GO); then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
-	@untracked=$$(git ls-files --others --exclude-standard -- api config $(GENERATED_GO)); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
+	@if ! git diff --exit-code -- api config charts $(GENERATED_GO); then echo "generated files are out of date: run 'make generate manifests' and commit"; exit 1; fi
+	@untracked=$$(git ls-files --others --exclude-standard -- api config charts $(GENERATED_GO)); if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 	@echo "verify: generated code and manifests match the sources"
+	$(MAKE) --no-print-directory verify-chart
+
+.PHONY: verify-chart
+verify-chart: $(HELM) ## helm lint the chart and check that it renders config/default's objects (test/build).
+	$(HELM) lint --strict charts/kickq
+	HELM=$(HELM) go test -count=1 -run 'TestChart' ./test/build/
 
 .PHONY: control-plane
 control-plane: ## Build etcd and kube-apiserver from source into bin/k8s (once per pinned version).
@@ -79,10 +88,13 @@ cluster-up: ## Bring up the real single-node cluster of hack/cluster (kubeconfig
 cluster-down: ## Stop that cluster and clean what it wrote outside bin/cluster.
 	hack/cluster/down.sh
 
+.PHONY: cluster-load
+cluster-load: ## Import the manager's image (make image) into the real node's containerd.
+	hack/cluster/load-image.sh $(IMAGE_ARCHIVE)
+
 .PHONY: e2e
-e2e: ## Run the end-to-end suite on the real cluster (brings it up; real containers run).
-	hack/cluster/up.sh >/dev/null
-	KUBECONFIG=$(LOCALBIN)/cluster/kubeconfig go test -tags e2e -count=1 -timeout 20m ./test/e2e/ -ginkgo.v $(GO_TEST_FLAGS)
+e2e: $(HELM) ## Build the image, deploy the manager into the real node (kustomize), run the e2e suite against it, then a Helm install.
+	HELM=$(HELM) hack/cluster/e2e.sh
 
 ##@ Benchmarks
 
@@ -117,6 +129,13 @@ build: ## Build the manager and the kubectl plugin into bin/manager and bin/kube
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd/manager
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/kubectl-kickq ./cmd/kubectl-kickq
 
+.PHONY: image
+image: ## Build the manager's OCI image (linux/amd64 and linux/arm64, no Docker) into bin/image/kickq-manager.tar.
+	go run ./hack/image -ref $(IMG) -out $(IMAGE_ARCHIVE)
+
+.PHONY: helm
+helm: $(HELM) ## Build helm (pinned in hack/versions.env) into bin/.
+
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).
 	docker build -t $(IMG) .
@@ -134,3 +153,8 @@ $(GOLANGCI_LINT):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN)/.gobin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/.gobin/golangci-lint $(GOLANGCI_LINT)
+
+$(HELM):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN)/.gobin CGO_ENABLED=0 go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/.gobin/helm $(HELM)

@@ -17,7 +17,7 @@ stop() { # stop <name>: SIGTERM, then SIGKILL after 10 s
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   fi
-  rm -f "$f"
+  rm -f "$f" "$f.cmd"
 }
 
 stop kubelet
@@ -31,6 +31,10 @@ fi
 stop containerd
 # Shims outlive containerd: kill those of our namespace.
 pkill -KILL -f "containerd-shim-runc-v2 -namespace k8s.io -address $SOCK" 2>/dev/null
+stop coredns
+stop kube-proxy
+# The Service rules kube-proxy wrote into iptables (its chains only).
+[ -x "$root/bin/k8s/kube-proxy" ] && "$root/bin/k8s/kube-proxy" --cleanup >/dev/null 2>&1
 stop kube-scheduler
 stop kube-controller-manager
 stop kube-apiserver

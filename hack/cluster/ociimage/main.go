@@ -14,27 +14,24 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command ociimage writes an OCI image archive (one gzip layer, config, manifest, index with the
-// io.containerd.image.name annotation) that `ctr images import` loads, from local files: the
-// local cluster's images are built here, never pulled.
+// Command ociimage writes a one-layer OCI image archive that `ctr images import` loads, from
+// local files (hack/ociimage, on go-containerregistry): the real node's images are built here,
+// never pulled.
 //
 //	ociimage -name localhost/busybox:local -out busybox.tar -add /bin/busybox=bin/busybox \
 //	  -link bin/sh=busybox -entrypoint /bin/sh
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
-	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"kickq.dev/kickq/hack/ociimage"
 )
 
 type list []string
@@ -56,26 +53,8 @@ func main() {
 	}
 }
 
-func digest(b []byte) string { s := sha256.Sum256(b); return "sha256:" + hex.EncodeToString(s[:]) }
-
 func write(name, out, entry string, adds, links []string) error {
-	var tarBuf bytes.Buffer
-	tw := tar.NewWriter(&tarBuf)
-	mtime := time.Unix(0, 0)
-	dirs := map[string]bool{}
-	mkdirs := func(p string) error {
-		parts := strings.Split(p, "/")
-		for i := 1; i < len(parts); i++ {
-			d := strings.Join(parts[:i], "/") + "/"
-			if !dirs[d] {
-				dirs[d] = true
-				if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime}); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
+	var files []ociimage.File
 	for _, a := range adds {
 		src, dst, ok := strings.Cut(a, "=")
 		if !ok {
@@ -85,94 +64,19 @@ func write(name, out, entry string, adds, links []string) error {
 		if err != nil {
 			return err
 		}
-		if err := mkdirs(dst); err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: dst, Mode: 0o755, Size: int64(len(b)), ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return err
-		}
+		files = append(files, ociimage.File{Path: dst, Data: b})
 	}
 	for _, l := range links {
 		p, target, ok := strings.Cut(l, "=")
 		if !ok {
 			return fmt.Errorf("-link %q: want path=target", l)
 		}
-		if err := mkdirs(p); err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: p, Linkname: target, Typeflag: tar.TypeSymlink, Mode: 0o777, ModTime: mtime}); err != nil {
-			return err
-		}
+		files = append(files, ociimage.File{Path: p, Link: target})
 	}
-	for _, d := range []string{"tmp/", "etc/", "proc/", "sys/", "dev/"} {
-		if !dirs[d] {
-			if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o1777, ModTime: mtime}); err != nil {
-				return err
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	diffID := digest(tarBuf.Bytes())
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	if _, err := zw.Write(tarBuf.Bytes()); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	layer := gz.Bytes()
-	cfg := map[string]any{
-		"architecture": runtime.GOARCH, "os": "linux",
-		"config": map[string]any{"Entrypoint": strings.Fields(entry), "Env": []string{"PATH=/bin:/usr/bin:/sbin"}},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},
-	}
-	cfgB, _ := json.Marshal(cfg)
-	manifest := map[string]any{
-		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(cfgB), "size": len(cfgB)},
-		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(layer), "size": len(layer)}},
-	}
-	manB, _ := json.Marshal(manifest)
-	index := map[string]any{
-		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-		"manifests": []any{map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(manB), "size": len(manB),
-			"annotations": map[string]string{"io.containerd.image.name": name, "org.opencontainers.image.ref.name": name}}},
-	}
-	idxB, _ := json.Marshal(index)
-
-	f, err := os.Create(out)
+	img, err := ociimage.Image(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}, files,
+		v1.Config{Entrypoint: strings.Fields(entry), Env: []string{"PATH=/bin:/usr/bin:/sbin"}})
 	if err != nil {
 		return err
 	}
-	defer func() { _ = f.Close() }()
-	ow := tar.NewWriter(f)
-	put := func(p string, b []byte) error {
-		if err := ow.WriteHeader(&tar.Header{Name: p, Mode: 0o644, Size: int64(len(b)), ModTime: mtime}); err != nil {
-			return err
-		}
-		_, err := ow.Write(b)
-		return err
-	}
-	blob := func(b []byte) string { return "blobs/sha256/" + strings.TrimPrefix(digest(b), "sha256:") }
-	for _, e := range []struct {
-		p string
-		b []byte
-	}{
-		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{"index.json", idxB},
-		{blob(cfgB), cfgB},
-		{blob(manB), manB},
-		{blob(layer), layer},
-	} {
-		if err := put(e.p, e.b); err != nil {
-			return err
-		}
-	}
-	return ow.Close()
+	return ociimage.WriteArchive(out, ociimage.FullReference(name), img)
 }

@@ -16,120 +16,24 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package e2e runs kickq against the real single-node cluster of hack/cluster/up.sh, where pods
-// really run (`make e2e`). The controllers run in this process on the host, with the real clock;
-// the report API listens on the pod bridge's host address, 10.88.0.1.
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
-	"kickq.dev/kickq/controllers"
-	"kickq.dev/kickq/test/util"
 )
-
-const (
-	image   = "localhost/busybox:local"
-	timeout = 60 * time.Second
-	poll    = 100 * time.Millisecond
-)
-
-var (
-	ctx       context.Context
-	cancel    context.CancelFunc
-	k8sClient client.Client
-	clientset *kubernetes.Clientset
-)
-
-func TestE2E(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "E2E suite (real cluster)")
-}
-
-var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
-	ctx, cancel = context.WithCancel(context.Background())
-	kubeconfig := os.Getenv("KUBECONFIG")
-	if kubeconfig == "" {
-		kubeconfig = filepath.Join(util.RepoRoot(), "bin", "cluster", "kubeconfig")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	Expect(err).NotTo(HaveOccurred(), "run hack/cluster/up.sh (make e2e does)")
-	cfg.QPS, cfg.Burst = 200, 400
-	scheme := util.NewScheme()
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-	clientset, err = kubernetes.NewForConfig(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0", Controller: config.Controller{MaxConcurrentReconciles: 4}})
-	Expect(err).NotTo(HaveOccurred())
-	// Pods reach the host at the bridge's address; pod addresses (10.88.0.0/16) are private and
-	// allowed for webhooks by default.
-	_, err = controllers.Setup(ctx, mgr, controllers.Options{ReportBindAddress: "10.88.0.1:0"})
-	Expect(err).NotTo(HaveOccurred())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-})
-
-var _ = AfterSuite(func() { cancel() })
-
-func newNamespace() string {
-	ns, err := util.NewNamespace(ctx, k8sClient, "e2e")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
-		_ = k8sClient.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	})
-	return ns
-}
-
-// podJob is a job whose pod runs script in busybox.
-func podJob(ns, name, script string) *kickqv1alpha1.QueueJob {
-	return &kickqv1alpha1.QueueJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: kickqv1alpha1.QueueJobSpec{Pod: &kickqv1alpha1.PodTarget{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: ptr.To[int64](1),
-			Containers: []corev1.Container{{Name: "main", Image: image, ImagePullPolicy: corev1.PullNever,
-				Command: []string{"sh", "-c", script}}}}}}},
-	}
-}
-
-func getJob(ns, name string) *kickqv1alpha1.QueueJob {
-	var j kickqv1alpha1.QueueJob
-	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
-	return &j
-}
-
-func waitPhase(ns, name string, p kickqv1alpha1.QueueJobPhase) *kickqv1alpha1.QueueJob {
-	EventuallyWithOffset(1, func() kickqv1alpha1.QueueJobPhase { return getJob(ns, name).Status.Phase }, timeout, poll).Should(Equal(p),
-		func() string { return getJob(ns, name).Status.Message })
-	return getJob(ns, name)
-}
 
 var _ = Describe("Pod jobs on a real node", func() {
 	var ns string
