@@ -93,8 +93,6 @@ type Worker struct {
 	handlers map[string]HandlerFunc
 	tasks    map[types.NamespacedName]*runningTask
 	kick     chan struct{}
-	// jobs is the worker's cache of watched jobs, once Run started it.
-	jobs client.Reader
 }
 
 // NewWorker returns a worker that reaches the API server with cfg. Register handlers with Handle,
@@ -178,7 +176,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopCache()
-	w.jobs = jobs
 	w.dispatch(ctx, jobs)
 	w.drain(bg)
 	stopRenew()
