@@ -182,4 +182,3 @@ func TestOwns(t *testing.T) {
 		})
 	}
 }
-

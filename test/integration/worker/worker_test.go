@@ -348,4 +348,3 @@ var _ = Describe("Pull workers", func() {
 		Expect(attempt(j, 1).Reason).To(Equal(kickqv1alpha1.AttemptReasonAttemptDeadlineExceeded))
 	})
 })
-
