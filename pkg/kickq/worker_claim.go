@@ -75,6 +75,9 @@ func owns(job *kickqv1alpha1.QueueJob, n int32, name string) bool {
 // claim writes worker name into the job's current attempt, conditional on the resourceVersion
 // read. It returns the claimed job, or nil when another write won (Conflict) or the job is gone.
 func claim(ctx context.Context, c client.Client, job *kickqv1alpha1.QueueJob, name string, now time.Time) (*kickqv1alpha1.QueueJob, error) {
+	if !claimable(job) {
+		return nil, nil // a copy showing another claim: never overwrite it
+	}
 	upd := job.DeepCopy()
 	st := &upd.Status
 	rec := currentRecord(st)
