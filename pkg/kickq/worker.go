@@ -165,9 +165,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := l.create(ctx); err != nil {
 		return err
 	}
-	renewCtx, stopRenew := context.WithCancel(bg)
-	defer stopRenew()
-	go w.renewLoop(renewCtx, l)
+	renewCtx, cancelRenew := context.WithCancel(bg)
+	renewDone := make(chan struct{})
+	go func() { defer close(renewDone); w.renewLoop(renewCtx, l) }()
+	stopRenew := func() { cancelRenew(); <-renewDone } // the Lease is the loop's until it returns
+	defer cancelRenew()
 
 	jobs, stopCache, err := w.startCache(ctx)
 	if err != nil {
