@@ -15,8 +15,8 @@ limitations under the License.
 */
 
 // Command worker is a kickq pull worker: it runs the jobs of types "report" and "thumbnail" of
-// one queue, four at a time. Run it in a Deployment (its ServiceAccount bound to the Role in
-// config/worker/role.yaml) or on a machine with a kubeconfig:
+// one queue, four at a time. Run it in a Deployment (as the ServiceAccount of
+// config/samples/03-worker-rbac.yaml) or on a machine with a kubeconfig:
 //
 //	KICKQ_NAMESPACE=shop go run ./examples/worker
 //

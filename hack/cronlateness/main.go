@@ -87,7 +87,8 @@ func run(n, minutes int) error {
 	if err := hc.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return err
 	}
-	// Children: worker targets, which wait Pending (nothing runs them): only their creation counts.
+	// Children: worker targets, admitted and left Running unclaimed (no worker runs): only their
+	// creation counts.
 	var wg sync.WaitGroup
 	names := make(chan int)
 	for range 16 {

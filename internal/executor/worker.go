@@ -41,14 +41,18 @@ type Workers struct {
 }
 
 // Start does nothing: the admitted attempt in status is the work item workers claim.
-func (*Workers) Start(context.Context, *kickqv1alpha1.QueueJob, attempt.Target, int32) error { return nil }
+func (*Workers) Start(context.Context, *kickqv1alpha1.QueueJob, attempt.Target, int32) error {
+	return nil
+}
 
 // Stop does nothing: the attempt's end in status is what its worker acts on.
 func (*Workers) Stop(context.Context, *kickqv1alpha1.QueueJob, int32) error { return nil }
 
 // Settled is always true: an attempt's end is in status before the next one starts, and a worker
 // that lost its claim cancels the task.
-func (*Workers) Settled(context.Context, *kickqv1alpha1.QueueJob, int32) (bool, error) { return true, nil }
+func (*Workers) Settled(context.Context, *kickqv1alpha1.QueueJob, int32) (bool, error) {
+	return true, nil
+}
 
 // Forget does nothing: the executor keeps nothing per job.
 func (*Workers) Forget(types.UID) {}

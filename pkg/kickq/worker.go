@@ -93,8 +93,6 @@ type Worker struct {
 	handlers map[string]HandlerFunc
 	tasks    map[types.NamespacedName]*runningTask
 	kick     chan struct{}
-	// jobs is the worker's cache of watched jobs, once Run started it.
-	jobs client.Reader
 }
 
 // NewWorker returns a worker that reaches the API server with cfg. Register handlers with Handle,
@@ -167,9 +165,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := l.create(ctx); err != nil {
 		return err
 	}
-	renewCtx, stopRenew := context.WithCancel(bg)
-	defer stopRenew()
-	go w.renewLoop(renewCtx, l)
+	renewCtx, cancelRenew := context.WithCancel(bg)
+	renewDone := make(chan struct{})
+	go func() { defer close(renewDone); w.renewLoop(renewCtx, l) }()
+	stopRenew := func() { cancelRenew(); <-renewDone } // the Lease is the loop's until it returns
+	defer cancelRenew()
 
 	jobs, stopCache, err := w.startCache(ctx)
 	if err != nil {
@@ -178,7 +178,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopCache()
-	w.jobs = jobs
 	w.dispatch(ctx, jobs)
 	w.drain(bg)
 	stopRenew()

@@ -27,6 +27,7 @@ import (
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -74,6 +75,9 @@ func owns(job *kickqv1alpha1.QueueJob, n int32, name string) bool {
 // claim writes worker name into the job's current attempt, conditional on the resourceVersion
 // read. It returns the claimed job, or nil when another write won (Conflict) or the job is gone.
 func claim(ctx context.Context, c client.Client, job *kickqv1alpha1.QueueJob, name string, now time.Time) (*kickqv1alpha1.QueueJob, error) {
+	if !claimable(job) {
+		return nil, nil // a copy showing another claim: never overwrite it
+	}
 	upd := job.DeepCopy()
 	st := &upd.Status
 	rec := currentRecord(st)
@@ -124,18 +128,27 @@ func (w *Worker) claimSome(ctx context.Context, jobs client.Reader) {
 		}
 	}
 	mrand.Shuffle(len(candidates), func(i, k int) { candidates[i], candidates[k] = candidates[k], candidates[i] })
-	for _, j := range candidates {
-		if free <= 0 || ctx.Err() != nil {
-			return
+	// Claims are sent a slot's worth at a time, in parallel: a claim costs one round trip.
+	for len(candidates) > 0 && free > 0 && ctx.Err() == nil {
+		batch := candidates[:min(free, len(candidates))]
+		candidates = candidates[len(batch):]
+		won := make([]*kickqv1alpha1.QueueJob, len(batch))
+		var wg sync.WaitGroup
+		for i, j := range batch {
+			wg.Go(func() {
+				claimed, err := claim(ctx, w.c, j, w.name, w.opts.Clock.Now())
+				if err != nil {
+					w.log.Error(err, "claiming")
+				}
+				won[i] = claimed
+			})
 		}
-		claimed, err := claim(ctx, w.c, j, w.name, w.opts.Clock.Now())
-		if err != nil {
-			w.log.Error(err, "claiming")
-			continue
-		}
-		if claimed != nil {
-			w.start(claimed)
-			free--
+		wg.Wait()
+		for _, j := range won {
+			if j != nil {
+				w.start(j)
+				free--
+			}
 		}
 	}
 }

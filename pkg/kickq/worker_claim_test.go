@@ -66,12 +66,15 @@ func TestClaimRace(t *testing.T) {
 
 	var mu sync.Mutex
 	won := map[string][]string{} // job -> workers whose claim succeeded
-	var wg sync.WaitGroup
+	snapshots := map[string]*kickqv1alpha1.QueueJobList{}
 	for _, w := range []string{"w-a", "w-b"} {
-		var snapshot kickqv1alpha1.QueueJobList
-		if err := c.List(ctx, &snapshot); err != nil {
+		snapshots[w] = &kickqv1alpha1.QueueJobList{}
+		if err := c.List(ctx, snapshots[w]); err != nil {
 			t.Fatal(err)
 		}
+	}
+	var wg sync.WaitGroup
+	for w, snapshot := range snapshots {
 		wg.Go(func() {
 			items := snapshot.Items
 			mrand.Shuffle(len(items), func(i, k int) { items[i], items[k] = items[k], items[i] })
@@ -113,6 +116,12 @@ func TestClaimRace(t *testing.T) {
 		if got := j.Status.Message; got != "attempt 1 claimed by worker "+winners[0] {
 			t.Errorf("%s: message %q", j.Name, got)
 		}
+	}
+	// A copy that already shows another worker's claim is never written over, even with a
+	// matching resourceVersion.
+	j := after.Items[0].DeepCopy()
+	if got, err := claim(ctx, c, j, "w-c", t0); got != nil || err != nil {
+		t.Errorf("claim of a claimed attempt: %v, %v; want nothing", got, err)
 	}
 	if perWorker["w-a"]+perWorker["w-b"] != 100 {
 		t.Errorf("claims per worker %v, want 100 in all", perWorker)
@@ -182,4 +191,3 @@ func TestOwns(t *testing.T) {
 		})
 	}
 }
-

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -42,6 +43,11 @@ type runningTask struct {
 	cancel context.CancelCauseFunc
 	// done is closed when the handler returned and its outcome is written (or dropped).
 	done chan struct{}
+
+	mu sync.Mutex
+	// last is the job as this worker last wrote it: the next write starts from it, and reads
+	// the job only on a Conflict.
+	last *kickqv1alpha1.QueueJob
 }
 
 // start runs a claimed attempt's handler in its own goroutine. Its context is not Run's: a
@@ -54,10 +60,10 @@ func (w *Worker) start(job *kickqv1alpha1.QueueJob) {
 	if job.Spec.Data != nil {
 		t.data = append(json.RawMessage(nil), job.Spec.Data.Raw...)
 	}
-	t.sink = newCoalescer(w.opts.Clock, func(ctx context.Context, r report) error {
-		return w.write(ctx, key, t.Attempt, func(st *kickqv1alpha1.QueueJobStatus) { r.apply(st) })
+	r := &runningTask{key: key, task: t, ctx: ctx, cancel: cancel, done: make(chan struct{}), last: job}
+	t.sink = newCoalescer(w.opts.Clock, func(ctx context.Context, rep report) error {
+		return w.write(ctx, r, func(st *kickqv1alpha1.QueueJobStatus) { rep.apply(st) })
 	})
-	r := &runningTask{key: key, task: t, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	w.mu.Lock()
 	h := w.handlers[job.Spec.Type]
 	w.tasks[key] = r
@@ -100,7 +106,7 @@ func (w *Worker) run(r *runningTask, h HandlerFunc) {
 	pending := r.task.sink.take()
 	end := endOf(val, err)
 	now := w.opts.Clock.Now()
-	werr := w.write(context.Background(), r.key, r.task.Attempt, func(st *kickqv1alpha1.QueueJobStatus) {
+	werr := w.write(context.Background(), r, func(st *kickqv1alpha1.QueueJobStatus) {
 		pending.apply(st)
 		end.apply(st, r.task.Attempt, now)
 	})
@@ -201,28 +207,32 @@ func roundUpSecond(t time.Time) time.Time {
 	return c
 }
 
-// write changes the job's status while attempt n is still this worker's: it reads the job, checks
-// the claim, applies f and updates with the read resourceVersion, again on a Conflict. It gives up
-// silently when the attempt is no longer this worker's.
-func (w *Worker) write(ctx context.Context, key types.NamespacedName, n int32, f func(*kickqv1alpha1.QueueJobStatus)) error {
-	cached := w.jobs != nil // the watched copy is usually current; a stale one is read again
+// write changes the job's status while the task's attempt is still this worker's: it applies f to
+// the copy this worker wrote last and updates it (conditional on its resourceVersion); on a
+// Conflict it reads the job, checks the claim and tries again. It gives up silently when the
+// attempt is no longer this worker's.
+func (w *Worker) write(ctx context.Context, r *runningTask, f func(*kickqv1alpha1.QueueJobStatus)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.task.Attempt
+	first := true
 	err := retry.OnError(retry.DefaultBackoff, retriable, func() error {
-		var job kickqv1alpha1.QueueJob
-		ok := false
-		if cached {
-			cached = false
-			ok = w.jobs.Get(ctx, key, &job) == nil && w.mine(&job, n)
-		}
-		if !ok {
-			if err := w.c.Get(ctx, key, &job); err != nil {
+		job := r.last.DeepCopy()
+		if !first {
+			if err := w.c.Get(ctx, r.key, job); err != nil {
 				return err
 			}
-			if !w.mine(&job, n) {
-				return errNotOurs
-			}
+		}
+		first = false
+		if !w.mine(job, n) {
+			return errNotOurs
 		}
 		f(&job.Status)
-		return w.c.Status().Update(ctx, &job)
+		if err := w.c.Status().Update(ctx, job); err != nil {
+			return err
+		}
+		r.last = job
+		return nil
 	})
 	if errors.Is(err, errNotOurs) || apierrors.IsNotFound(err) {
 		return nil
@@ -285,7 +295,7 @@ func (w *Worker) releaseAll(ctx context.Context) {
 		r.cancel(errReleased)
 		pending := r.task.sink.take()
 		end := attemptEnd{outcome: OutcomeRetry, reason: kickqv1alpha1.AttemptReasonWorkerReleased, message: msg}
-		if err := w.write(ctx, r.key, r.task.Attempt, func(st *kickqv1alpha1.QueueJobStatus) {
+		if err := w.write(ctx, r, func(st *kickqv1alpha1.QueueJobStatus) {
 			pending.apply(st)
 			end.apply(st, r.task.Attempt, now)
 		}); err != nil {

@@ -102,7 +102,7 @@ var _ = Describe("Pull workers on a real node", func() {
 		Eventually(func() string { return claimedByPrefix(ns, "slow", 1) }, timeout, poll).Should(HavePrefix("e2e-a-"))
 		b := startWorkerProcess(bin, ns, "e2e-b")
 
-		By("49 more jobs: reports and thumbnails, one Die, one RetryAfter, one panic")
+		By("46 more reports and thumbnails for both workers")
 		names := []string{"slow"}
 		for i := range 24 {
 			n := fmt.Sprintf("report-%02d", i)
@@ -116,6 +116,14 @@ var _ = Describe("Pull workers on a real node", func() {
 			Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob(n, ns).Type("thumbnail").
 				Data(map[string]any{"image": n + ".png", "size": 64}).Obj())).To(Succeed())
 		}
+
+		By("SIGKILL worker a mid-task")
+		Consistently(func() string { return claimedByPrefix(ns, "slow", 1) }, 2*time.Second, poll).Should(HavePrefix("e2e-a-"))
+		Expect(a.cmd.Process.Signal(syscall.SIGKILL)).To(Succeed())
+		killed := time.Now()
+		_ = a.cmd.Wait()
+
+		By("the jobs whose handlers Die, ask to RetryAfter and panic (run by worker b alone)")
 		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("bad-month", ns).Type("report").Data(map[string]any{"pages": 1}).Obj())).To(Succeed())
 		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("throttled", ns).Type("thumbnail").
 			Data(map[string]any{"image": "t.png", "size": 32, "throttled": true}).Obj())).To(Succeed())
@@ -123,12 +131,6 @@ var _ = Describe("Pull workers on a real node", func() {
 			Data(map[string]any{"image": "z.png", "size": 0}).Obj())).To(Succeed())
 		names = append(names, "bad-month", "throttled", "zero")
 		Expect(names).To(HaveLen(50))
-
-		By("SIGKILL worker a mid-task")
-		Consistently(func() string { return claimedByPrefix(ns, "slow", 1) }, 2*time.Second, poll).Should(HavePrefix("e2e-a-"))
-		Expect(a.cmd.Process.Signal(syscall.SIGKILL)).To(Succeed())
-		killed := time.Now()
-		_ = a.cmd.Wait()
 		Eventually(func() string {
 			if r := attemptOf(getJob(ns, "slow"), 1); r != nil {
 				return r.Reason

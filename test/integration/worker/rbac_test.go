@@ -20,6 +20,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -38,13 +39,18 @@ import (
 	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
-var _ = Describe("The worker Role (config/worker/role.yaml)", func() {
+var _ = Describe("The worker Role (config/samples/03-worker-rbac.yaml)", func() {
 	It("is all a worker needs: it claims, reports and finishes jobs, and stops cleanly", func() {
 		ns := env.NewNamespace()
-		raw, err := os.ReadFile(filepath.Join(util.RepoRoot(), "config", "worker", "role.yaml"))
+		raw, err := os.ReadFile(filepath.Join(util.RepoRoot(), "config", "samples", "03-worker-rbac.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		var role rbacv1.Role
-		Expect(yaml.UnmarshalStrict(raw, &role)).To(Succeed())
+		for _, doc := range strings.Split(string(raw), "\n---\n") {
+			if strings.Contains(doc, "\nkind: Role\n") {
+				Expect(yaml.UnmarshalStrict([]byte(doc), &role)).To(Succeed())
+			}
+		}
+		Expect(role.Rules).NotTo(BeEmpty())
 		role.Namespace = ns
 		Expect(env.Client.Create(env.Ctx, &role)).To(Succeed())
 		user := "worker-" + ns
