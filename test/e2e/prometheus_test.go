@@ -47,7 +47,6 @@ import (
 
 // The in-cluster manager's metrics, as config/default serves them.
 const (
-	managerNamespace   = "kickq-system"
 	metricsService     = "kickq-metrics"
 	metricsReaderRole  = "kickq-metrics-reader"
 	prometheusInterval = 2 * time.Second
