@@ -17,7 +17,7 @@ limitations under the License.
 package ociimage
 
 import (
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1"
 )
 
 // The manager's image, as hack/image builds it and as the Dockerfile describes it on top of

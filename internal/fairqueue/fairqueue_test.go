@@ -17,7 +17,7 @@ limitations under the License.
 package fairqueue
 
 import (
-	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,7 +153,7 @@ func newTestQueue(t *testing.T, limiter workqueue.TypedRateLimiter[reconcile.Req
 func TestQueueFairAndDeduplicated(t *testing.T) {
 	q, _, _ := newTestQueue(t, nil)
 	for i := range 100 {
-		q.Add(req("a", fmt.Sprint(i)))
+		q.Add(req("a", strconv.Itoa(i)))
 	}
 	q.Add(req("a", "0")) // already queued: keeps its place, not queued twice
 	q.Add(req("b", "x"))

@@ -29,7 +29,7 @@ import (
 	"runtime"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1"
 
 	"kickq.dev/kickq/hack/ociimage"
 )
