@@ -78,9 +78,12 @@ type Payload struct {
 	Queue     string                `json:"queue"`
 	Type      string                `json:"type,omitempty"`
 	Data      *apiextensionsv1.JSON `json:"data,omitempty"`
-	Attempt   int32                 `json:"n"`
-	ReportURL string                `json:"reportURL,omitempty"`
-	Token     string                `json:"token,omitempty"`
+	// Attempt is the attempt's number, as DESIGN.md names it; N repeats it under the key the
+	// body used before (receivers written against it keep working).
+	Attempt   int32  `json:"attempt"`
+	N         int32  `json:"n"`
+	ReportURL string `json:"reportURL,omitempty"`
+	Token     string `json:"token,omitempty"`
 }
 
 // WebhookOptions configure the webhook executor.
@@ -251,7 +254,7 @@ func (w *Webhooks) Start(_ context.Context, job *kickqv1alpha1.QueueJob, target 
 	c := &call{key: key, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, queue: job.Spec.QueueName,
 		target: *target.Webhook.DeepCopy(), authorURL: authorChosen(job)}
 	c.payload = Payload{ID: attempt.WebhookID(job.UID, n), Namespace: job.Namespace, Name: job.Name,
-		Queue: job.Spec.QueueName, Type: job.Spec.Type, Data: job.Spec.Data, Attempt: n}
+		Queue: job.Spec.QueueName, Type: job.Spec.Type, Data: job.Spec.Data, Attempt: n, N: n}
 	if c.payload.Data == nil {
 		c.payload.Data = &apiextensionsv1.JSON{Raw: []byte("{}")}
 	}

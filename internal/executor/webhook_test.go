@@ -147,6 +147,11 @@ func TestWebhookCallIsSignedAndCarriesThePayload(t *testing.T) {
 		p.ReportURL != "http://127.0.0.1:8082/v1/namespaces/shop/queuejobs/signed/report" || !strings.HasPrefix(p.Token, "kq1.1.") {
 		t.Fatalf("payload %+v", p)
 	}
+	// The attempt's number is under DESIGN.md's key "attempt" (and, as before, "n").
+	var keys2 map[string]any
+	if err := json.Unmarshal(body, &keys2); err != nil || keys2["attempt"] != float64(1) || keys2["n"] != float64(1) {
+		t.Fatalf("payload keys %v (%v)", keys2, err)
+	}
 }
 
 func TestWebhookMissingSecretFails(t *testing.T) {
