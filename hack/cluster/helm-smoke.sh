@@ -36,7 +36,7 @@ spec:
         - name: main
           image: localhost/busybox:local
           imagePullPolicy: Never
-          command: [sh, -c, 'wget -q -O- --header "Authorization: Bearer $KICKQ_TOKEN" --post-data "{\"outcome\":\"Succeed\",\"result\":{\"installed\":\"helm\"}}" "$KICKQ_REPORT_URL"; sleep 30']
+          command: [sh, -c, 'wget -q -O- --header "Authorization: Bearer $(cat $KICKQ_TOKEN_FILE)" --post-data "{\"outcome\":\"Succeed\",\"result\":{\"installed\":\"helm\"}}" "$KICKQ_REPORT_URL"; sleep 30']
 EOY
 ok=0
 kubectl -n "$ns" wait --for=jsonpath='{.status.phase}'=Succeeded queuejob/smoke --timeout=90s >/dev/null && ok=1

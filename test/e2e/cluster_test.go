@@ -98,13 +98,14 @@ var _ = Describe("The manager deployed into the node with config/default", func(
 	It("receives a pod job's progress and outcome at kickq-report.kickq-system.svc", func() {
 		ns := newNamespace()
 		j := podJob(ns, "reporter", strings.Join([]string{
-			`post() { wget -q -O- --header "Authorization: Bearer $KICKQ_TOKEN" --header "Content-Type: application/json" --post-data "$1" "$KICKQ_REPORT_URL"; }`,
+			`post() { wget -q -O- --header "Authorization: Bearer $(cat "$KICKQ_TOKEN_FILE")" --header "Content-Type: application/json" --post-data "$1" "$KICKQ_REPORT_URL"; }`,
 			`post '{"progress":{"percent":30,"message":"a third"},"log":"from a pod through the Service"}'`,
 			`post '{"outcome":"Succeed","result":{"via":"kickq-report"}}'`,
 			`sleep 30`,
 		}, "\n"))
 		Expect(k8sClient.Create(ctx, j)).To(Succeed())
 		j = waitPhase(ns, "reporter", kickqv1alpha1.PhaseSucceeded)
+		Expect(j.Status.Result).NotTo(BeNil(), "the reported result (attempt: %+v)", j.Status.AttemptHistory)
 		Expect(j.Status.Result.Raw).To(MatchJSON(`{"via":"kickq-report"}`))
 		Expect(j.Status.Logs).To(ContainElement(HaveField("Message", "from a pod through the Service")))
 		Expect(j.Status.Progress).To(Equal(&kickqv1alpha1.Progress{Percent: 30, Message: "a third"}))
