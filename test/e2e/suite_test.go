@@ -172,7 +172,15 @@ func expectManagerReady() {
 func managerPods() []corev1.Pod {
 	pods, err := clientset.CoreV1().Pods(managerNamespace).List(ctx, metav1.ListOptions{LabelSelector: managerSelector})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	return pods.Items
+	// A pod of an earlier run that ended when its node went down (Succeeded/Failed, kept until
+	// its ReplicaSet is gone) or one being deleted is not the manager under test.
+	live := pods.Items[:0]
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			live = append(live, p)
+		}
+	}
+	return live
 }
 
 // expectNoRBACDenial fails the suite when a manager's log shows a request of its own that its
