@@ -44,7 +44,9 @@ func main() {
 	platforms := flag.String("platforms", "linux/amd64,linux/arm64", "comma-separated os/arch list")
 	tagDigest := flag.Bool("tag-with-digest", false, "append the first 12 hex digits of the index digest to the tag (a new tag for each new image)")
 	ca := flag.String("ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "CA certificates put at /"+ociimage.ManagerCABundle)
+	pkg := flag.String("pkg", "./cmd/manager", "the Go package whose binary the image runs (e2e builds ./examples/worker into an image of the same layout)")
 	flag.Parse()
+	mainPackage = *pkg
 	if err := run(*ref, *out, *platforms, *ca, *tagDigest); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
@@ -110,10 +112,14 @@ func run(ref, out, platforms, caFile string, tagDigest bool) error {
 	return nil
 }
 
-// buildManager cross-compiles ./cmd/manager and checks that the result is a static binary.
+// mainPackage is the package buildManager compiles (-pkg).
+var mainPackage = "./cmd/manager"
+
+// buildManager cross-compiles mainPackage (./cmd/manager unless -pkg says otherwise) and checks
+// that the result is a static binary.
 func buildManager(goos, goarch, out string) error {
 	args := append([]string{"build"}, ociimage.ManagerBuildFlags...)
-	cmd := exec.Command("go", append(args, "-o", out, "./cmd/manager")...)
+	cmd := exec.Command("go", append(args, "-o", out, mainPackage)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -23,12 +23,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"runtime"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
@@ -36,31 +40,64 @@ import (
 	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
-// workerProcess is examples/worker running on the host against the real cluster.
-type workerProcess struct {
-	cmd      *exec.Cmd
-	identity string
+// workerImage builds examples/worker into an image of the manager's layout (hack/image -pkg),
+// imports it into the node's containerd and returns its reference.
+func workerImage() string {
+	GinkgoHelper()
+	out := filepath.Join(GinkgoT().TempDir(), "kickq-worker.tar")
+	build := exec.Command("go", "run", "./hack/image", "-pkg", "./examples/worker", "-ref", "localhost/kickq/worker:e2e",
+		"-tag-with-digest", "-platforms", "linux/"+runtime.GOARCH, "-out", out)
+	build.Dir, build.Stderr = util.RepoRoot(), GinkgoWriter
+	ref, err := build.Output()
+	Expect(err).NotTo(HaveOccurred())
+	load := exec.Command(filepath.Join(util.RepoRoot(), "hack", "cluster", "load-image.sh"), out)
+	load.Stdout, load.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(load.Run()).To(Succeed())
+	return strings.TrimSpace(string(ref))
 }
 
-// startWorkerProcess runs the worker binary for namespace ns with identity id, 4 tasks at once.
-func startWorkerProcess(bin, ns, id string) *workerProcess {
+// startWorkerPod runs the worker image as pod name in ns (4 tasks at once), as the ServiceAccount
+// of config/samples/03-worker-rbac.yaml, and waits until it runs. The pod's name is its identity.
+func startWorkerPod(ns, name, image string) {
+	GinkgoHelper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.PodSpec{
+			ServiceAccountName:            "kickq-worker",
+			TerminationGracePeriodSeconds: ptr.To[int64](30),
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				Name: "worker", Image: image, ImagePullPolicy: corev1.PullNever,
+				Env: []corev1.EnvVar{{Name: "KICKQ_NAMESPACE", Value: ns}, {Name: "KICKQ_CONCURRENCY", Value: "4"},
+					{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+			}},
+		},
+	}
+	Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+	Eventually(func() corev1.PodPhase {
+		var p corev1.Pod
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &p); err != nil {
+			return ""
+		}
+		return p.Status.Phase
+	}, timeout, poll).Should(Equal(corev1.PodRunning), "worker pod %s runs", name)
+}
+
+// applyWorkerRBAC applies config/samples/03-worker-rbac.yaml (the worker's least-privilege Role)
+// in ns.
+func applyWorkerRBAC(ns string) {
 	GinkgoHelper()
 	kubeconfig := os.Getenv("KUBECONFIG")
 	if kubeconfig == "" {
 		kubeconfig = filepath.Join(util.RepoRoot(), "bin", "cluster", "kubeconfig")
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "KICKQ_NAMESPACE="+ns, "KICKQ_CONCURRENCY=4", "POD_NAME="+id)
-	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(cmd.Start()).To(Succeed())
-	p := &workerProcess{cmd: cmd, identity: id}
-	DeferCleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return p
+	cmd := exec.Command("kubectl", "apply", "-n", ns, "-f", filepath.Join(util.RepoRoot(), "config", "samples", "03-worker-rbac.yaml"))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
 }
 
 // claimedByPrefix reports who claimed the job's attempt n.
@@ -84,23 +121,21 @@ func attemptOf(j *kickqv1alpha1.QueueJob, n int32) *kickqv1alpha1.AttemptRecord 
 }
 
 var _ = Describe("Pull workers on a real node", func() {
-	It("run 50 jobs of two types; a SIGKILLed worker's attempts end WorkerLost and succeed on retry", func() {
+	It("run as pods, 50 jobs of two types; a worker pod force-deleted mid-task has its attempts end WorkerLost, and they succeed on retry", func() {
 		ns := newNamespace()
-		bin := filepath.Join(GinkgoT().TempDir(), "worker")
-		build := exec.Command("go", "build", "-o", bin, "./examples/worker")
-		build.Dir, build.Stdout, build.Stderr = util.RepoRoot(), GinkgoWriter, GinkgoWriter
-		Expect(build.Run()).To(Succeed())
+		image := workerImage()
+		applyWorkerRBAC(ns)
 
 		w := kickqv1alpha1.HandlerSpec{Worker: &kickqv1alpha1.WorkerTarget{}}
 		Expect(k8sClient.Create(ctx, utiltesting.MakeQueue("default", ns).Handler("report", w).Handler("thumbnail", w).
 			Defaults(kickqv1alpha1.JobPolicies{Retry: utiltesting.RetryPolicy(2, utiltesting.FixedBackoff(time.Second))}).Obj())).To(Succeed())
 
-		By("worker a claims a slow report (30 pages, 15 s)")
+		By("worker pod a claims a slow report (30 pages, 15 s)")
 		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("slow", ns).Type("report").
 			Data(map[string]any{"month": "2026-11", "pages": 30, "pageMillis": 500}).Obj())).To(Succeed())
-		a := startWorkerProcess(bin, ns, "e2e-a")
-		Eventually(func() string { return claimedByPrefix(ns, "slow", 1) }, timeout, poll).Should(HavePrefix("e2e-a-"))
-		b := startWorkerProcess(bin, ns, "e2e-b")
+		startWorkerPod(ns, "worker-a", image)
+		Eventually(func() string { return claimedByPrefix(ns, "slow", 1) }, timeout, poll).Should(HavePrefix("worker-a-"))
+		startWorkerPod(ns, "worker-b", image)
 
 		By("46 more reports and thumbnails for both workers")
 		names := []string{"slow"}
@@ -117,11 +152,10 @@ var _ = Describe("Pull workers on a real node", func() {
 				Data(map[string]any{"image": n + ".png", "size": 64}).Obj())).To(Succeed())
 		}
 
-		By("SIGKILL worker a mid-task")
-		Consistently(func() string { return claimedByPrefix(ns, "slow", 1) }, 2*time.Second, poll).Should(HavePrefix("e2e-a-"))
-		Expect(a.cmd.Process.Signal(syscall.SIGKILL)).To(Succeed())
+		By("worker pod a is deleted mid-task with --grace-period=0 --force")
+		Consistently(func() string { return claimedByPrefix(ns, "slow", 1) }, 2*time.Second, poll).Should(HavePrefix("worker-a-"))
+		Expect(clientset.CoreV1().Pods(ns).Delete(ctx, "worker-a", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})).To(Succeed())
 		killed := time.Now()
-		_ = a.cmd.Wait()
 
 		By("the jobs whose handlers Die, ask to RetryAfter and panic (run by worker b alone)")
 		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("bad-month", ns).Type("report").Data(map[string]any{"pages": 1}).Obj())).To(Succeed())
@@ -138,7 +172,7 @@ var _ = Describe("Pull workers on a real node", func() {
 			return ""
 		}, timeout, poll).Should(Equal(kickqv1alpha1.AttemptReasonWorkerLost))
 		lost := time.Since(killed)
-		GinkgoWriter.Printf("SIGKILL to WorkerLost: %s\n", lost)
+		GinkgoWriter.Printf("worker pod deleted (grace 0, force) to WorkerLost: %s\n", lost)
 		Expect(lost).To(BeNumerically("<", 20*time.Second), "within the 15 s lease duration (renewed every 5 s), with slack")
 
 		By("every job ends as its handler decided")
@@ -168,23 +202,28 @@ var _ = Describe("Pull workers on a real node", func() {
 			for _, rec := range j.Status.AttemptHistory {
 				if rec.Reason == kickqv1alpha1.AttemptReasonWorkerLost {
 					lostOnes++
-					Expect(rec.Worker).To(HavePrefix("e2e-a-"), "only the killed worker's attempts are lost")
+					Expect(rec.Worker).To(HavePrefix("worker-a-"), "only the killed worker's attempts are lost")
 				}
 			}
 		}
 		Expect(lostOnes).To(BeNumerically(">=", 1))
 		slow := getJob(ns, "slow")
 		Expect(slow.Status.Attempts).To(Equal(int32(2)))
-		Expect(attemptOf(slow, 2).Worker).To(HavePrefix("e2e-b-"))
+		Expect(attemptOf(slow, 2).Worker).To(HavePrefix("worker-b-"))
 
-		By("SIGTERM stops worker b gracefully: its Lease is deleted")
-		Expect(b.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-		Expect(b.cmd.Wait()).To(Succeed())
-		var leases coordinationv1.LeaseList
-		Expect(k8sClient.List(ctx, &leases, client.InNamespace(ns))).To(Succeed())
-		for _, l := range leases.Items {
-			Expect(l.Name).NotTo(HavePrefix("e2e-b-"))
-		}
+		By("deleting worker pod b stops it gracefully (SIGTERM): its Lease is deleted")
+		Expect(clientset.CoreV1().Pods(ns).Delete(ctx, "worker-b", metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() []string {
+			var leases coordinationv1.LeaseList
+			Expect(k8sClient.List(ctx, &leases, client.InNamespace(ns))).To(Succeed())
+			var names []string
+			for _, l := range leases.Items {
+				if strings.HasPrefix(l.Name, "worker-b-") {
+					names = append(names, l.Name)
+				}
+			}
+			return names
+		}, timeout, poll).Should(BeEmpty())
 	})
 })
 
