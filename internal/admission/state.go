@@ -95,21 +95,35 @@ type job struct {
 	seen int32
 }
 
-// before is the admission order: priority desc, ready time asc, creation time asc, name asc.
+// Order is what admission orders a queue's waiting jobs by (kubectl kickq position reads it too).
+type Order struct {
+	Priority        int32
+	Ready, Created  time.Time
+	Namespace, Name string
+}
+
+// Before is the admission order: priority desc, ready time asc, creation time asc, namespace and
+// name asc.
+func Before(x, y Order) bool {
+	if x.Priority != y.Priority {
+		return x.Priority > y.Priority
+	}
+	if !x.Ready.Equal(y.Ready) {
+		return x.Ready.Before(y.Ready)
+	}
+	if !x.Created.Equal(y.Created) {
+		return x.Created.Before(y.Created)
+	}
+	if x.Namespace != y.Namespace {
+		return x.Namespace < y.Namespace
+	}
+	return x.Name < y.Name
+}
+
+// before orders admission's jobs by Before.
 func before(x, y *job) bool {
-	if x.priority != y.priority {
-		return x.priority > y.priority
-	}
-	if !x.ready.Equal(y.ready) {
-		return x.ready.Before(y.ready)
-	}
-	if !x.created.Equal(y.created) {
-		return x.created.Before(y.created)
-	}
-	if x.key.Namespace != y.key.Namespace {
-		return x.key.Namespace < y.key.Namespace
-	}
-	return x.key.Name < y.key.Name
+	return Before(Order{x.priority, x.ready, x.created, x.key.Namespace, x.key.Name},
+		Order{y.priority, y.ready, y.created, y.key.Namespace, y.key.Name})
 }
 
 // queue is admission's state of one queue.

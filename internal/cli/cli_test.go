@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/admission"
 	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
@@ -176,7 +177,7 @@ func TestRunNowValue(t *testing.T) {
 
 func TestPlaceIn(t *testing.T) {
 	waiting := func(name, typ string, priority int32, ready int) waitingJob {
-		return waitingJob{name: name, typ: typ, priority: priority, ready: at(ready), created: at(0)}
+		return waitingJob{Order: admission.Order{Name: name, Priority: priority, Ready: at(ready), Created: at(0)}, typ: typ}
 	}
 	jobs := []waitingJob{
 		waiting("late-urgent", "csv", 10, 50), waiting("b", "csv", 0, 10), waiting("a", "csv", 0, 10),

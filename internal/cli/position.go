@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/admission"
 )
 
 // Position is where a job stands in its queue (`kubectl kickq position`).
@@ -80,36 +81,23 @@ func newPositionCommand(o *Options) *cobra.Command {
 	return cmd
 }
 
-// waitingJob is what the admission order reads of a job.
+// waitingJob is a waiting job in admission's order, and its type.
 type waitingJob struct {
-	name, typ string
-	priority  int32
-	ready     time.Time
-	created   time.Time
+	admission.Order
+	typ string
 }
 
-// admittedBefore is internal/admission's order (before in state.go): priority descending, then
-// ready time (status.readyTime, else the creation time), creation time, and name ascending.
-func admittedBefore(x, y waitingJob) bool {
-	if x.priority != y.priority {
-		return x.priority > y.priority
-	}
-	if !x.ready.Equal(y.ready) {
-		return x.ready.Before(y.ready)
-	}
-	if !x.created.Equal(y.created) {
-		return x.created.Before(y.created)
-	}
-	return x.name < y.name
-}
+// admittedBefore is internal/admission's order.
+func admittedBefore(x, y waitingJob) bool { return admission.Before(x.Order, y.Order) }
 
 func waitingOf(j *kickqv1alpha1.QueueJob) (waitingJob, bool) {
-	w := waitingJob{name: j.Name, typ: j.Spec.Type, ready: j.CreationTimestamp.Time, created: j.CreationTimestamp.Time}
+	w := waitingJob{Order: admission.Order{Namespace: j.Namespace, Name: j.Name, Ready: j.CreationTimestamp.Time,
+		Created: j.CreationTimestamp.Time}, typ: j.Spec.Type}
 	if j.Spec.Priority != nil {
-		w.priority = *j.Spec.Priority
+		w.Priority = *j.Spec.Priority
 	}
 	if j.Status.ReadyTime != nil {
-		w.ready = j.Status.ReadyTime.Time
+		w.Ready = j.Status.ReadyTime.Time
 	}
 	suspended := j.Spec.Suspend != nil && *j.Spec.Suspend
 	return w, j.Spec.Cron == nil && j.Status.Phase == kickqv1alpha1.PhasePending && !suspended
@@ -156,7 +144,7 @@ func placeIn(p *Position, j *kickqv1alpha1.QueueJob, waiting []waitingJob) {
 	sort.Slice(waiting, func(a, b int) bool { return admittedBefore(waiting[a], waiting[b]) })
 	p.Of = len(waiting)
 	for i, w := range waiting {
-		if w.name == j.Name {
+		if w.Name == j.Name {
 			p.Waiting, p.Position = true, i+1
 			break
 		}

@@ -26,22 +26,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-
-func testScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(kickqv1alpha1.AddToScheme(s))
-	return s
-}
 
 // admittedJob is a job whose attempt n the manager admitted on a worker target.
 func admittedJob(name string, n int32) *kickqv1alpha1.QueueJob {
@@ -58,7 +48,7 @@ func admittedJob(name string, n int32) *kickqv1alpha1.QueueJob {
 // Conflict and move on, and the claim shows in attemptHistory[].worker.
 func TestClaimRace(t *testing.T) {
 	ctx := context.Background()
-	b := fake.NewClientBuilder().WithScheme(testScheme()).WithStatusSubresource(&kickqv1alpha1.QueueJob{})
+	b := fake.NewClientBuilder().WithScheme(NewScheme()).WithStatusSubresource(&kickqv1alpha1.QueueJob{})
 	for i := range 100 {
 		b = b.WithObjects(admittedJob(fmt.Sprintf("j%03d", i), 1))
 	}
