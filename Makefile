@@ -119,8 +119,8 @@ run: ## Run kickq: on the cluster of your kubeconfig if one answers, else on a l
 	hack/run.sh
 
 .PHONY: install
-install: ## Install the CRDs and the admission policy into the cluster of your kubeconfig.
-	kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy/inline-pod-target.yaml
+install: ## Install the CRDs and the admission policies (inline pod targets, spec immutability) into the cluster of your kubeconfig.
+	kubectl apply --server-side --force-conflicts -f config/crd/bases $(addprefix -f ,$(filter-out %/kustomization.yaml,$(wildcard config/policy/*.yaml)))
 
 ##@ Build
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: runs the kickq manager.
-# - If the cluster of your current kubeconfig answers, installs the CRDs and the admission policy
+# - If the cluster of your current kubeconfig answers, installs the CRDs and the admission policies
 #   there (server-side apply) and runs the manager against it.
 # - Otherwise, on Linux as root, brings up a real single-node cluster (hack/cluster/up.sh: pods
 #   really run) and runs the manager on the host against it.
@@ -17,7 +17,7 @@ manager_flags=(--metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address
 if kubectl config current-context >/dev/null 2>&1 && kubectl version --request-timeout=3s >/dev/null 2>&1; then
   ctx=$(kubectl config current-context 2>/dev/null || echo "?")
   echo "make run: using the cluster of context '$ctx' from your kubeconfig"
-  kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy/inline-pod-target.yaml
+  kubectl apply --server-side --force-conflicts -f config/crd/bases -f config/policy/inline-pod-target.yaml -f config/policy/queuejob-immutable-spec.yaml
   echo "make run: next, in another terminal: kubectl apply -f config/samples/"
   exec go run ./cmd/manager "${manager_flags[@]}"
 fi

@@ -91,15 +91,8 @@ const (
 )
 
 // CronSpec makes a QueueJob a template: each firing of the schedule creates a child QueueJob whose
-// spec is the template's minus cron. Only suspend may change after creation.
-// +kubebuilder:validation:XValidation:rule="self.schedule == oldSelf.schedule",message="cron.schedule is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.timeZone) == has(oldSelf.timeZone) && (!has(self.timeZone) || self.timeZone == oldSelf.timeZone)",message="cron.timeZone is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.concurrencyPolicy) == has(oldSelf.concurrencyPolicy) && (!has(self.concurrencyPolicy) || self.concurrencyPolicy == oldSelf.concurrencyPolicy)",message="cron.concurrencyPolicy is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.startingDeadlineSeconds) == has(oldSelf.startingDeadlineSeconds) && (!has(self.startingDeadlineSeconds) || self.startingDeadlineSeconds == oldSelf.startingDeadlineSeconds)",message="cron.startingDeadlineSeconds is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.missedRuns) == has(oldSelf.missedRuns) && (!has(self.missedRuns) || self.missedRuns == oldSelf.missedRuns)",message="cron.missedRuns is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.maxMissedRuns) == has(oldSelf.maxMissedRuns) && (!has(self.maxMissedRuns) || self.maxMissedRuns == oldSelf.maxMissedRuns)",message="cron.maxMissedRuns is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.successfulJobsHistoryLimit) == has(oldSelf.successfulJobsHistoryLimit) && (!has(self.successfulJobsHistoryLimit) || self.successfulJobsHistoryLimit == oldSelf.successfulJobsHistoryLimit)",message="cron.successfulJobsHistoryLimit is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.failedJobsHistoryLimit) == has(oldSelf.failedJobsHistoryLimit) && (!has(self.failedJobsHistoryLimit) || self.failedJobsHistoryLimit == oldSelf.failedJobsHistoryLimit)",message="cron.failedJobsHistoryLimit is immutable"
+// spec is the template's minus cron. Only suspend may change after creation (the admission policy
+// kickq-queuejob-immutable-spec of config/policy enforces it).
 type CronSpec struct {
 	// schedule is a robfig/cron/v3 expression: five fields, or @every 30s, @hourly and the like.
 	// Put the time zone in timeZone, not in a TZ= or CRON_TZ= prefix.
@@ -159,27 +152,11 @@ type CronSpec struct {
 }
 
 // QueueJobSpec is one job: what to run, with which data, when and how often to try.
-// Only priority, suspend, cancel (false to true) and cron.suspend may change after creation.
+// Only priority, suspend, cancel (false to true) and cron.suspend may change after creation: the
+// admission policy kickq-queuejob-immutable-spec (config/policy) enforces it on UPDATE, not CRD
+// transition rules, which would run on every status write too (docs/lifecycle.md, "Immutability").
 // +kubebuilder:validation:XValidation:rule="!(has(self.delaySeconds) && has(self.notBeforeTime))",message="set at most one of delaySeconds and notBeforeTime"
 // +kubebuilder:validation:XValidation:rule="[has(self.pod), has(self.webhook), has(self.worker)].filter(x, x).size() <= 1",message="set at most one inline target: pod, webhook or worker"
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="spec.cancel cannot be unset once true"
-// +kubebuilder:validation:XValidation:rule="self.queueName == oldSelf.queueName",message="spec.queueName is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.type) == has(oldSelf.type) && (!has(self.type) || self.type == oldSelf.type)",message="spec.type is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.data) == has(oldSelf.data) && (!has(self.data) || self.data == oldSelf.data)",message="spec.data is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.delaySeconds) == has(oldSelf.delaySeconds) && (!has(self.delaySeconds) || self.delaySeconds == oldSelf.delaySeconds)",message="spec.delaySeconds is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.notBeforeTime) == has(oldSelf.notBeforeTime) && (!has(self.notBeforeTime) || self.notBeforeTime == oldSelf.notBeforeTime)",message="spec.notBeforeTime is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.retry) == has(oldSelf.retry) && (!has(self.retry) || self.retry == oldSelf.retry)",message="spec.retry is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.attemptDeadlineSeconds) == has(oldSelf.attemptDeadlineSeconds) && (!has(self.attemptDeadlineSeconds) || self.attemptDeadlineSeconds == oldSelf.attemptDeadlineSeconds)",message="spec.attemptDeadlineSeconds is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.activeDeadlineSeconds) == has(oldSelf.activeDeadlineSeconds) && (!has(self.activeDeadlineSeconds) || self.activeDeadlineSeconds == oldSelf.activeDeadlineSeconds)",message="spec.activeDeadlineSeconds is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.heartbeatTimeoutSeconds) == has(oldSelf.heartbeatTimeoutSeconds) && (!has(self.heartbeatTimeoutSeconds) || self.heartbeatTimeoutSeconds == oldSelf.heartbeatTimeoutSeconds)",message="spec.heartbeatTimeoutSeconds is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.ttlSecondsAfterFinished) == has(oldSelf.ttlSecondsAfterFinished) && (!has(self.ttlSecondsAfterFinished) || self.ttlSecondsAfterFinished == oldSelf.ttlSecondsAfterFinished)",message="spec.ttlSecondsAfterFinished is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.batch) == has(oldSelf.batch) && (!has(self.batch) || self.batch == oldSelf.batch)",message="spec.batch is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.after) == has(oldSelf.after) && (!has(self.after) || self.after == oldSelf.after)",message="spec.after is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.notify) == has(oldSelf.notify) && (!has(self.notify) || self.notify == oldSelf.notify)",message="spec.notify is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.pod) == has(oldSelf.pod) && (!has(self.pod) || self.pod == oldSelf.pod)",message="spec.pod is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.webhook) == has(oldSelf.webhook) && (!has(self.webhook) || self.webhook == oldSelf.webhook)",message="spec.webhook is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.worker) == has(oldSelf.worker) && (!has(self.worker) || self.worker == oldSelf.worker)",message="spec.worker is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.cron) == has(oldSelf.cron)",message="spec.cron cannot be added or removed"
 type QueueJobSpec struct {
 	// queueName is the Queue this job runs in. Where no Queue named "default" exists, jobs of
 	// that name run under an implicit queue with no limits.

@@ -130,8 +130,12 @@ func New(t testing.TB, opts Options) *Env {
 	return env
 }
 
+// policyTimeout bounds how long Start waits for the API server to enforce the admission policies.
+const policyTimeout = 30 * time.Second
+
 // Start starts a control plane with kickq's CRDs and admission policies (and its controllers,
-// with Options.Controllers). The caller stops it with Stop.
+// with Options.Controllers), and returns once the API server enforces the policies
+// (AwaitPolicies). The caller stops it with Stop.
 func Start(opts Options) (_ *Env, err error) {
 	if opts.Scheme == nil {
 		opts.Scheme = kickq.NewScheme()
@@ -160,6 +164,9 @@ func Start(opts Options) (_ *Env, err error) {
 	}
 	env.Kickq = kickq.NewClientFrom(env.Client)
 	if err := installPolicies(context.Background(), env.Client); err != nil {
+		return nil, err
+	}
+	if err := AwaitPolicies(context.Background(), env.Client, metav1.NamespaceDefault, policyTimeout); err != nil {
 		return nil, err
 	}
 	if opts.Controllers {

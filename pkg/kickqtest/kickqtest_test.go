@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,12 +49,16 @@ func TestEmbeddedManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kinds []string
+	var objs []string
 	for _, p := range policies {
-		kinds = append(kinds, p.GetKind())
+		objs = append(objs, p.GetKind()+"/"+p.GetName())
 	}
-	if got := strings.Join(kinds, ","); got != "ValidatingAdmissionPolicy,ValidatingAdmissionPolicyBinding" {
-		t.Errorf("policies = %s", got)
+	want := []string{
+		"ValidatingAdmissionPolicy/kickq-inline-pod-target", "ValidatingAdmissionPolicyBinding/kickq-inline-pod-target",
+		"ValidatingAdmissionPolicy/kickq-queuejob-immutable-spec", "ValidatingAdmissionPolicyBinding/kickq-queuejob-immutable-spec",
+	}
+	if diff := cmp.Diff(want, objs); diff != "" {
+		t.Errorf("policies (-want +got):\n%s", diff)
 	}
 }
 
@@ -82,6 +87,20 @@ func TestAPIOnly(t *testing.T) {
 	}
 	if job.Status.Phase != "" {
 		t.Errorf("a new job has phase %q, want none: no controllers run", job.Status.Phase)
+	}
+
+	// Start returns once the spec immutability policy is enforced: the first update is refused.
+	changed := job.DeepCopy()
+	changed.Spec.Type = "sms"
+	if err := env.Client.Update(ctx, changed); err == nil || !strings.Contains(err.Error(), "spec.type is immutable") {
+		t.Errorf("changing spec.type: %v, want refused naming spec.type", err)
+	}
+	var probes kickqv1alpha1.QueueJobList
+	if err := env.Client.List(ctx, &probes, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+		t.Fatal(err)
+	}
+	if len(probes.Items) != 0 {
+		t.Errorf("Start left %d QueueJobs in namespace default, want its policy probe deleted", len(probes.Items))
 	}
 
 	// A user who may create QueueJobs but not pods is refused an inline pod target.

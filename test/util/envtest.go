@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	goruntime "runtime"
 	"time"
 
@@ -139,13 +140,20 @@ func ReadManifests(path string) ([]*unstructured.Unstructured, error) {
 	}
 }
 
-// InstallPolicies creates the ValidatingAdmissionPolicies and bindings of config/policy.
-func InstallPolicies(ctx context.Context, c client.Client) error {
+// ImmutableSpecPolicyFile is the file of config/policy that keeps a QueueJob's spec immutable.
+const ImmutableSpecPolicyFile = "queuejob-immutable-spec.yaml"
+
+// InstallPolicies creates the ValidatingAdmissionPolicies and bindings of config/policy: those
+// of the named files, or of every file when none is named.
+func InstallPolicies(ctx context.Context, c client.Client, files ...string) error {
 	paths, err := filepath.Glob(filepath.Join(RepoRoot(), "config", "policy", "*.yaml"))
 	if err != nil {
 		return err
 	}
 	for _, p := range paths {
+		if len(files) > 0 && !slices.Contains(files, filepath.Base(p)) {
+			continue
+		}
 		objs, err := ReadManifests(p)
 		if err != nil {
 			return err

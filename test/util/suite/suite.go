@@ -53,6 +53,7 @@ import (
 	"kickq.dev/kickq/controllers"
 	"kickq.dev/kickq/internal/cachetransform"
 	"kickq.dev/kickq/internal/netguard"
+	"kickq.dev/kickq/pkg/kickqtest"
 	"kickq.dev/kickq/test/util"
 )
 
@@ -60,7 +61,8 @@ import (
 type Options struct {
 	// Name prefixes the namespaces of the suite's specs.
 	Name string
-	// Policies installs the ValidatingAdmissionPolicies of config/policy.
+	// Policies installs every ValidatingAdmissionPolicy of config/policy; without it only the one
+	// that keeps a QueueJob's spec immutable (config/policy/queuejob-immutable-spec.yaml).
 	Policies bool
 	// FakeClock gives the suite a fake clock (Env.Clock), set to the real time before each spec.
 	// Managers started without it run on the real clock.
@@ -140,9 +142,14 @@ func (e *Env) start() {
 	var err error
 	e.TestEnv, e.Config, e.Client, err = util.Start(e.Scheme)
 	Expect(err).NotTo(HaveOccurred())
+	// Spec immutability is part of the API (a policy, not CRD rules: docs/lifecycle.md), so every
+	// suite has it; Policies adds the others. Specs start once the API server enforces it.
 	if e.opts.Policies {
 		Expect(util.InstallPolicies(e.Ctx, e.Client)).To(Succeed())
+	} else {
+		Expect(util.InstallPolicies(e.Ctx, e.Client, util.ImmutableSpecPolicyFile)).To(Succeed())
 	}
+	Expect(kickqtest.AwaitPolicies(e.Ctx, e.Client, corev1.NamespaceDefault, util.Timeout)).To(Succeed())
 	if e.opts.Setup != nil {
 		e.opts.Setup()
 	}

@@ -26,7 +26,8 @@ import (
 // with apply.
 //
 // CronSpec makes a QueueJob a template: each firing of the schedule creates a child QueueJob whose
-// spec is the template's minus cron. Only suspend may change after creation.
+// spec is the template's minus cron. Only suspend may change after creation (the admission policy
+// kickq-queuejob-immutable-spec of config/policy enforces it).
 type CronSpecApplyConfiguration struct {
 	// schedule is a robfig/cron/v3 expression: five fields, or @every 30s, @hourly and the like.
 	// Put the time zone in timeZone, not in a TZ= or CRON_TZ= prefix.

@@ -28,7 +28,9 @@ import (
 // with apply.
 //
 // QueueJobSpec is one job: what to run, with which data, when and how often to try.
-// Only priority, suspend, cancel (false to true) and cron.suspend may change after creation.
+// Only priority, suspend, cancel (false to true) and cron.suspend may change after creation: the
+// admission policy kickq-queuejob-immutable-spec (config/policy) enforces it on UPDATE, not CRD
+// transition rules, which would run on every status write too (docs/lifecycle.md, "Immutability").
 type QueueJobSpecApplyConfiguration struct {
 	// queueName is the Queue this job runs in. Where no Queue named "default" exists, jobs of
 	// that name run under an implicit queue with no limits.
