@@ -25,8 +25,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	goruntime "runtime"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"

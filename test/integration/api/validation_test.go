@@ -23,6 +23,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
 
@@ -185,10 +186,58 @@ var _ = Describe("Validation at update", func() {
 		Entry("cancel removed once true", updateCase{job("j", "type: a\ncancel: true"), remove("spec", "cancel"), "spec.cancel cannot be unset once true"}),
 		Entry("cron schedule changed", updateCase{cronJob, set("@hourly", "spec", "cron", "schedule"), "cron.schedule is immutable"}),
 		Entry("cron removed", updateCase{cronJob, remove("spec", "cron"), "spec.cron cannot be added or removed"}),
+		Entry("cron added", updateCase{job("j", podTarget), set("@hourly", "spec", "cron", "schedule"), "spec.cron cannot be added or removed"}),
+		Entry("cron timeZone added", updateCase{cronJob, set("Europe/Berlin", "spec", "cron", "timeZone"), "spec.cron.timeZone is immutable"}),
+		Entry("cron defaulted field changed", updateCase{cronJob, set("Allow", "spec", "cron", "concurrencyPolicy"), "spec.cron.concurrencyPolicy is immutable"}),
+		Entry("notify added", updateCase{job("j", podTarget), set("http://a.b.svc/done", "spec", "notify", "webhook", "url"), "spec.notify is immutable"}),
+		Entry("worker target removed", updateCase{job("j", "type: a\nworker: {}"), remove("spec", "worker"), "spec.worker is immutable"}),
+		Entry("priority allowed, batch not, in one update", updateCase{job("j", "type: a\nbatch: one"), func(u *unstructured.Unstructured) {
+			set(int64(5), "spec", "priority")(u)
+			set("two", "spec", "batch")(u)
+		}, "spec.batch is immutable"}),
+		Entry("cron suspended and schedule changed in one update", updateCase{cronJob, func(u *unstructured.Unstructured) {
+			set(true, "spec", "cron", "suspend")(u)
+			set("@daily", "spec", "cron", "schedule")(u)
+		}, "spec.cron.schedule is immutable"}),
+		Entry("priority, suspend, cancel and cron.suspend in one update (allowed)", updateCase{cronJob, func(u *unstructured.Unstructured) {
+			set(int64(7), "spec", "priority")(u)
+			set(true, "spec", "suspend")(u)
+			set(true, "spec", "cancel")(u)
+			set(true, "spec", "cron", "suspend")(u)
+		}, ""}),
 		Entry("priority changed (allowed)", updateCase{job("j", "type: a\npriority: 1"), set(int64(100), "spec", "priority"), ""}),
 		Entry("suspend set (allowed)", updateCase{job("j", "type: a"), set(true, "spec", "suspend"), ""}),
 		Entry("cancel set (allowed)", updateCase{job("j", "type: a\ncancel: false"), set(true, "spec", "cancel"), ""}),
 		Entry("cron suspended (allowed)", updateCase{cronJob, set(true, "spec", "cron", "suspend"), ""}),
 		Entry("labels changed (allowed)", updateCase{job("j", podTarget), func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"team": "a"}) }, ""}),
 	)
+
+	It("names every immutable field an update changes", func() {
+		u := obj(ns, job("j", "type: a\nbatch: one\ndata: {x: 1}"))
+		Expect(env.Client.Create(env.Ctx, u)).To(Succeed())
+		set("b", "spec", "type")(u)
+		set("two", "spec", "batch")(u)
+		remove("spec", "data")(u)
+		err := env.Client.Update(env.Ctx, u)
+		Expect(err).To(MatchError(And(ContainSubstring("spec.type"), ContainSubstring("spec.batch"), ContainSubstring("spec.data"),
+			ContainSubstring("are immutable"))))
+		AddReportEntry("refused", err.Error())
+	})
+
+	It("lets status writes through whatever the spec holds: the policy matches spec updates only", func() {
+		u := obj(ns, job("j", podTarget))
+		Expect(env.Client.Create(env.Ctx, u)).To(Succeed())
+		set("Pending", "status", "phase")(u)
+		Expect(env.Client.Status().Update(env.Ctx, u)).To(Succeed())
+		Expect(unstructured.SetNestedSlice(u.Object, []any{map[string]any{"name": "main", "image": "busybox:2"}}, "spec", "pod", "template", "spec", "containers")).To(Succeed())
+		set("Running", "status", "phase")(u)
+		// A status write ignores spec (the API server keeps the stored one) and is not refused.
+		Expect(env.Client.Status().Update(env.Ctx, u)).To(Succeed())
+		got := obj(ns, job("j", podTarget))
+		Expect(env.Client.Get(env.Ctx, client.ObjectKeyFromObject(got), got)).To(Succeed())
+		image, _, _ := unstructured.NestedSlice(got.Object, "spec", "pod", "template", "spec", "containers")
+		Expect(image).To(Equal([]any{map[string]any{"name": "main", "image": "busybox"}}))
+		phase, _, _ := unstructured.NestedString(got.Object, "status", "phase")
+		Expect(phase).To(Equal("Running"))
+	})
 })
