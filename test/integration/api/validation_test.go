@@ -22,6 +22,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -221,6 +222,7 @@ var _ = Describe("Validation at update", func() {
 		err := env.Client.Update(env.Ctx, u)
 		Expect(err).To(MatchError(And(ContainSubstring("spec.type"), ContainSubstring("spec.batch"), ContainSubstring("spec.data"),
 			ContainSubstring("are immutable"))))
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want 422 Invalid (the policy's reason), got %v", err)
 		AddReportEntry("refused", err.Error())
 	})
 
