@@ -226,6 +226,26 @@ var _ = Describe("Validation at update", func() {
 		AddReportEntry("refused", err.Error())
 	})
 
+	It("allows cancel on a job with large data and a large pod template (the comparison stays within CEL's budget)", func() {
+		data := map[string]any{}
+		for i := range 4000 {
+			data[fmt.Sprintf("key-%d", i)] = strings.Repeat("v", 100)
+		}
+		vars := make([]any, 0, 500)
+		for i := range 500 {
+			vars = append(vars, map[string]any{"name": fmt.Sprintf("E%d", i), "value": strings.Repeat("x", 100)})
+		}
+		u := obj(ns, job("j", podTarget))
+		Expect(unstructured.SetNestedMap(u.Object, data, "spec", "data")).To(Succeed())
+		Expect(unstructured.SetNestedSlice(u.Object, []any{map[string]any{"name": "main", "image": "busybox", "env": vars}},
+			"spec", "pod", "template", "spec", "containers")).To(Succeed())
+		Expect(env.Client.Create(env.Ctx, u)).To(Succeed())
+		set(true, "spec", "cancel")(u)
+		Expect(env.Client.Update(env.Ctx, u)).To(Succeed())
+		set("other", "spec", "data", "key-3999")(u)
+		Expect(env.Client.Update(env.Ctx, u)).To(MatchError(ContainSubstring("spec.data is immutable")))
+	})
+
 	It("lets status writes through whatever the spec holds: the policy matches spec updates only", func() {
 		u := obj(ns, job("j", podTarget))
 		Expect(env.Client.Create(env.Ctx, u)).To(Succeed())
