@@ -16,7 +16,11 @@ limitations under the License.
 
 // Command describecrds gives a description to the properties controller-gen leaves without one:
 // the root metadata and the fields of embedded ObjectMeta (crd:generateEmbeddedObjectMeta=true), so
-// that every property of kickq's CRDs reads well in `kubectl explain`. It rewrites the CRD files
+// that every property of kickq's CRDs reads well in `kubectl explain`. It also drops the
+// descriptions inside each embedded pod spec (pod.template.spec, core/v1's PodSpec, which
+// `kubectl explain pod.spec` describes): they are most of the CRDs' bytes, and without them the
+// Queue CRD (two embedded pod templates) fits the 256 KiB annotation that client-side
+// `kubectl apply` writes. Types, formats, enums and required fields stay. It rewrites the CRD files
 // named on the command line in place; `make manifests` runs it after controller-gen.
 package main
 
@@ -90,6 +94,9 @@ func walk(s map[string]any, inMeta bool) {
 				ps["description"] = text
 			}
 		}
+		if name == "template" && isPodTemplate(ps) {
+			shortenPodSpec(ps)
+		}
 		walk(ps, name == "metadata")
 	}
 	if items, ok := s["items"].(map[string]any); ok {
@@ -97,6 +104,41 @@ func walk(s map[string]any, inMeta bool) {
 	}
 	if ap, ok := s["additionalProperties"].(map[string]any); ok {
 		walk(ap, false)
+	}
+}
+
+// podSpecDescription replaces the description of an embedded pod spec.
+const podSpecDescription = "spec is the pod's spec, a core/v1 PodSpec: `kubectl explain pod.spec` describes its fields."
+
+// isPodTemplate tells an embedded PodTemplateSpec by its properties: metadata, and a spec with
+// containers.
+func isPodTemplate(s map[string]any) bool {
+	props, _ := s["properties"].(map[string]any)
+	_, meta := props["metadata"]
+	return meta && dig(props, "spec", "properties", "containers") != nil
+}
+
+// shortenPodSpec drops every description below a pod template's spec and gives the spec one
+// that points to kubectl explain pod.spec.
+func shortenPodSpec(template map[string]any) {
+	spec, _ := dig(template, "properties", "spec").(map[string]any)
+	dropDescriptions(spec)
+	spec["description"] = podSpecDescription
+}
+
+// dropDescriptions removes the descriptions of s and of everything below it.
+func dropDescriptions(s map[string]any) {
+	delete(s, "description")
+	props, _ := s["properties"].(map[string]any)
+	for _, p := range props {
+		if ps, ok := p.(map[string]any); ok {
+			dropDescriptions(ps)
+		}
+	}
+	for _, k := range []string{"items", "additionalProperties"} {
+		if ps, ok := s[k].(map[string]any); ok {
+			dropDescriptions(ps)
+		}
 	}
 }
 
