@@ -164,6 +164,25 @@ var _ = Describe("CRD schemas", func() {
 		}
 	})
 
+	It("carry no transition rules: the API server would run them on every status write", func() {
+		// Spec immutability is the admission policy kickq-queuejob-immutable-spec (UPDATE of the
+		// job only, generic over spec's fields): add no oldSelf rule for a new immutable field.
+		paths, err := filepath.Glob(filepath.Join(util.RepoRoot(), "config", "crd", "bases", "*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(paths).To(HaveLen(2))
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			Expect(err).NotTo(HaveOccurred())
+			var crd apiextensionsv1.CustomResourceDefinition
+			Expect(yaml.Unmarshal(b, &crd)).To(Succeed())
+			var transition []string
+			for _, v := range crd.Spec.Versions {
+				collectTransitionRules(v.Schema.OpenAPIV3Schema, crd.Spec.Names.Kind, &transition)
+			}
+			Expect(transition).To(BeEmpty(), "transition rules in %s", filepath.Base(p))
+		}
+	})
+
 	It("fit the annotation of client-side kubectl apply (256 KiB of last-applied JSON)", func() {
 		paths, err := filepath.Glob(filepath.Join(util.RepoRoot(), "config", "crd", "bases", "*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
@@ -199,6 +218,27 @@ var _ = Describe("CRD schemas", func() {
 		Expect(crd.Spec.Names.Categories).To(ConsistOf("kickq"))
 	})
 })
+
+// collectTransitionRules collects the rules below s that read oldSelf, by path.
+func collectTransitionRules(s *apiextensionsv1.JSONSchemaProps, path string, out *[]string) {
+	if s == nil {
+		return
+	}
+	for _, r := range s.XValidations {
+		if strings.Contains(r.Rule, "oldSelf") {
+			*out = append(*out, path+": "+r.Rule)
+		}
+	}
+	for name, p := range s.Properties {
+		collectTransitionRules(&p, path+"."+name, out)
+	}
+	if s.Items != nil {
+		collectTransitionRules(s.Items.Schema, path+"[]", out)
+	}
+	if s.AdditionalProperties != nil {
+		collectTransitionRules(s.AdditionalProperties.Schema, path+"{}", out)
+	}
+}
 
 // walkSchema collects the paths of properties that have no description. The fields of an
 // embedded pod spec (pod.template.spec) have none, on purpose: `kubectl explain pod.spec`
