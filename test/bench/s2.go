@@ -60,6 +60,8 @@ type armResult struct {
 	UserCreateAPIMs float64   `json:"userCreateAPIServerCPUMsPerJob"`
 	KubeletAPIMs    float64   `json:"kubeletAPIServerCPUMsPerJob"`
 	OwnAPIMs        float64   `json:"controllerOwnAPIServerCPUMsPerJob"`
+	IdleAPIMs       float64   `json:"idleAPIServerCPUMsPerJob"`
+	WallSeconds     float64   `json:"wallSeconds"`
 	KubeletShare    float64   `json:"kubeletShareOfAPIServerCPU"`
 	Baseline        *baseline `json:"baseline,omitempty"`
 	Reconciles    float64            `json:"reconcilesPerJob,omitempty"`
@@ -301,13 +303,14 @@ func (b *bench) runArm(ctx context.Context, name, ns string, n int, w *Watcher, 
 		return nil, err
 	}
 	after, _ := ReadProc(pid)
+	cpUsed, wall := cp.used(), time.Since(t0)
 	time.Sleep(200 * time.Millisecond) // the audit log is written before each response; let the last lines land
 	events, err := b.cluster.ReadAudit(mark, 0, nil)
 	if err != nil {
 		return nil, err
 	}
 	res := &armResult{Name: name, N: n, CreateSeconds: createDur.Seconds(), Failed: snap.doneFailed, KubeletErrors: snap.kubeletErrs, KubeletWrites: w.KubeletWrites(),
-		CPUSeconds: (after.CPU - before.CPU).Seconds(), PeakRSS: after.PeakRS, ControlPlane: cp.used()}
+		CPUSeconds: (after.CPU - before.CPU).Seconds(), PeakRSS: after.PeakRS, ControlPlane: cpUsed, WallSeconds: wall.Seconds()}
 	res.CPUPer1000 = res.CPUSeconds / float64(n) * 1000
 	var podLat, doneLat Durations
 	var lastPod, lastDone time.Time

@@ -39,6 +39,8 @@ type baseline struct {
 	PodCreateCPU  float64 `json:"podCreatesAPIServerCPUSeconds"`
 	KubeletCPU    float64 `json:"kubeletAPIServerCPUSeconds"`
 	KubeletWrites int     `json:"kubeletWrites"`
+	// IdleCPUPerSec is kube-apiserver's CPU-seconds per second with nothing running (3 s).
+	IdleCPUPerSec float64 `json:"apiServerIdleCPUPerSecond"`
 }
 
 // s2Baseline measures one baseline in a namespace of its own and deletes what it created (a
@@ -55,6 +57,11 @@ func (b *bench) s2Baseline(ctx context.Context, name string, n int, obj func(ns 
 	defer w.Stop()
 	base := &baseline{N: n}
 	api := ControlPlanePIDs()["kube-apiserver"]
+	idle0, _ := ReadProc(api)
+	t0 := time.Now()
+	time.Sleep(3 * time.Second)
+	idle1, _ := ReadProc(api)
+	base.IdleCPUPerSec = (idle1.CPU - idle0.CPU).Seconds() / time.Since(t0).Seconds()
 	phase := func(fn func(ctx context.Context, i int) error) (float64, error) {
 		before, _ := ReadProc(api)
 		if failed, err := parallel(ctx, n, b.cfg.parallelism, fn); err != nil {
@@ -99,7 +106,7 @@ func baselinePod(ns string, i int) *corev1.Pod {
 // correct splits the arm's kube-apiserver CPU: what the shared requests cost (the user's
 // creates and the kubelet's writes, priced per request by the baseline) and what is left, the
 // controller's own requests (its reads, writes, events, pod creates, and the watch events the
-// API server sends it).
+// API server sends it), once the API server's idle CPU over the arm's time is taken out too.
 func (a *armResult) correct(base *baseline) {
 	n := float64(a.N)
 	perCreate := base.CreateCPU / float64(max(base.N, 1))
@@ -109,7 +116,9 @@ func (a *armResult) correct(base *baseline) {
 	kubeletCPU := perKubelet * float64(a.KubeletWrites)
 	a.UserCreateAPIMs = createCPU / n * 1000
 	a.KubeletAPIMs = kubeletCPU / n * 1000
-	a.OwnAPIMs = (a.APIServerCPU - createCPU - kubeletCPU) / n * 1000
+	idleCPU := base.IdleCPUPerSec * a.WallSeconds
+	a.IdleAPIMs = idleCPU / n * 1000
+	a.OwnAPIMs = (a.APIServerCPU - createCPU - kubeletCPU - idleCPU) / n * 1000
 	if a.APIServerCPU > 0 {
 		a.KubeletShare = kubeletCPU / a.APIServerCPU
 	}
