@@ -60,6 +60,7 @@ type config struct {
 	webhookWorkers int
 
 	s6N, s6Minutes   int
+	s6Controllers    string
 	s10N, s10QPS     int
 	s8Big, s8Rest    int
 	s9Hung, s9GiveUp int
@@ -95,6 +96,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.s4Period, "s4-period", 0, "S4: rate period in seconds (default 60, quick 10).")
 	fs.IntVar(&c.s6N, "s6-n", 0, "S6: cron templates and CronJobs each (default 1000, quick 100).")
 	fs.IntVar(&c.s6Minutes, "s6-minutes", 0, "S6: whole minutes of firings counted (default 3, quick 1).")
+	fs.StringVar(&c.s6Controllers, "s6-kcm-controllers", "cronjob,job", "S6: kube-controller-manager's --controllers for the CronJob arm (the Job controller handles the children as kickq's manager handles its own; \"cronjob\" alone leaves them unhandled).")
 	fs.IntVar(&c.s10N, "s10-n", 0, "S10: jobs namespace A creates while namespace B's jobs are timed (default 50000, quick 5000).")
 	fs.IntVar(&c.s10QPS, "s10-manager-qps", 50, "S10: the manager's --kube-api-qps (burst twice that); 50 is its default, at which it falls behind namespace A's creates.")
 	fs.IntVar(&c.s8Big, "s8-big", 0, "S8: create attempts of 1 MiB jobs (default 400, quick 100).")

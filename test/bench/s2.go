@@ -64,9 +64,9 @@ type armResult struct {
 	WallSeconds     float64   `json:"wallSeconds"`
 	KubeletShare    float64   `json:"kubeletShareOfAPIServerCPU"`
 	Baseline        *baseline `json:"baseline,omitempty"`
-	Reconciles    float64            `json:"reconcilesPerJob,omitempty"`
-	ReconcileMs   float64            `json:"meanReconcileMs,omitempty"`
-	requestsText  string
+	Reconciles      float64   `json:"reconcilesPerJob,omitempty"`
+	ReconcileMs     float64   `json:"meanReconcileMs,omitempty"`
+	requestsText    string
 }
 
 func isWrite(verbResource string) bool {

@@ -133,7 +133,7 @@ func (b *bench) s6Cron(ctx context.Context) *Result {
 		return r
 	}
 	defer m.Stop()
-	k, err := b.cluster.StartKCM("cronjob", b.cfg.workers, filepath.Join(b.cfg.out, "kube-controller-manager-S6.log"))
+	k, err := b.cluster.StartKCM(b.cfg.s6Controllers, b.cfg.workers, filepath.Join(b.cfg.out, "kube-controller-manager-S6.log"))
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -212,7 +212,7 @@ func (b *bench) s6Cron(ctx context.Context) *Result {
 		"p99 ≤ 1 s", skewP99 <= 1000 && a["missed"] == 0)
 	r.row("kickq", a["text"].(string), "")
 	r.row("batch/v1 CronJob", ref["text"].(string), "")
-	r.note("%d templates `* * * * *` (concurrencyPolicy Allow, suspended children) beside %d CronJobs (kube-controller-manager --controllers=cronjob), both created at once; firings counted: %d whole minutes; skew = when the harness's watch saw the child − its scheduled time; a firing without a child %s after the last counted minute is missed", n, n, minutes, s6Grace)
+	r.note("%d templates `* * * * *` (concurrencyPolicy Allow, suspended children) beside %d CronJobs (kube-controller-manager --controllers=%s: with the Job controller, the CronJob's children are handled as kickq's manager handles its own), both created at once; firings counted: %d whole minutes; skew = when the harness's watch saw the child − its scheduled time; a firing without a child %s after the last counted minute is missed", n, n, b.cfg.s6Controllers, minutes, s6Grace)
 	return r
 }
 
