@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,14 +115,30 @@ func (b *bench) s3Delayed(ctx context.Context) *Result {
 		r.Error = err.Error()
 		return r
 	}
-	starts := s3Starts(events)
-	type group struct {
-		name                     string
-		audit, watched, recorded Durations
-		lateCreated, early       int
-		atOnce                   int // most jobs of the group due at one instant
-	}
-	groups := []*group{{name: fmt.Sprintf("%d due over %d s", spread, secs)}, {name: fmt.Sprintf("%d due at once", burst)}}
+	groups := s3Groups(s3Starts(events), snap, created, due, spread, burst, secs)
+	b.s3Report(r, groups)
+	r.Metrics["managerCPUSeconds"] = (after.CPU - before.CPU).Seconds()
+	r.Metrics["managerPeakRSSBytes"] = after.PeakRS
+	r.Metrics["failedJobs"] = snap.doneFailed
+	r.row("manager CPU-s / peak RSS", fmt.Sprintf("%.1f / %s", (after.CPU-before.CPU).Seconds(), mib(after.PeakRS)), fmt.Sprintf("%d jobs", total))
+	r.note("lateness = the start's side effect as the API server received it (audit log, µs: the job's first pod create, or its first status write at or after the due time if that came first) − notBeforeTime; due times are whole seconds (metav1.Time); the floor is what the API server forces: the jobs due at one instant ÷ S0's status writes/s; the watch column is when the harness's watch saw the job Running; jobs created after their due time are left out (%d, %d)",
+		groups[0].lateCreated, groups[1].lateCreated)
+	return r
+}
+
+// s3Group is one group of S3's jobs (spread, or due at once) and what the audit log and the watch
+// showed of their starts.
+type s3Group struct {
+	name                     string
+	audit, watched, recorded Durations
+	lateCreated, early       int
+	atOnce                   int // most jobs of the group due at one instant
+}
+
+// s3Groups measures each job's lateness at its start's side effect and groups the jobs.
+func s3Groups(starts map[string]s3Start, snap snapshot, created, due []time.Time, spread, burst, secs int) []*s3Group {
+	total := spread + burst
+	groups := []*s3Group{{name: fmt.Sprintf("%d due over %d s", spread, secs)}, {name: fmt.Sprintf("%d due at once", burst)}}
 	perInstant := map[time.Time]int{}
 	for i := range total {
 		perInstant[due[i]]++
@@ -151,6 +168,11 @@ func (b *bench) s3Delayed(ctx context.Context) *Result {
 			g.recorded = append(g.recorded, rec[0].Sub(due[i]))
 		}
 	}
+	return groups
+}
+
+// s3Report writes the groups' rows: lateness against 50 ms + the floor, and starts before due.
+func (b *bench) s3Report(r *Result, groups []*s3Group) {
 	statusRate := b.s0[wStatusUpdate]
 	for _, g := range groups {
 		// The floor: the API server takes 1/statusRate per status write, and each job due at one
@@ -175,15 +197,8 @@ func (b *bench) s3Delayed(ctx context.Context) *Result {
 			fmt.Sprintf("floor %s (%d due at one instant ÷ S0's %.0f status writes/s); seen by a watch: %s / %s / %s", fmtMS(floor), g.atOnce, statusRate,
 				fmtMS(g.watched.pct(50)), fmtMS(g.watched.pct(99)), fmtMS(g.watched.max())),
 			fmt.Sprintf("p99 ≤ 50 ms + floor = %s", fmtMS(bound)), g.audit.pct(99) <= bound && len(g.audit) > 0 && statusRate > 0)
-		r.target("started before due, "+g.name, fmt.Sprintf("%d", g.early), "pods created before notBeforeTime (audit log)", "0", g.early == 0)
+		r.target("started before due, "+g.name, strconv.Itoa(g.early), "pods created before notBeforeTime (audit log)", "0", g.early == 0)
 	}
-	r.Metrics["managerCPUSeconds"] = (after.CPU - before.CPU).Seconds()
-	r.Metrics["managerPeakRSSBytes"] = after.PeakRS
-	r.Metrics["failedJobs"] = snap.doneFailed
-	r.row("manager CPU-s / peak RSS", fmt.Sprintf("%.1f / %s", (after.CPU-before.CPU).Seconds(), mib(after.PeakRS)), fmt.Sprintf("%d jobs", total))
-	r.note("lateness = the start's side effect as the API server received it (audit log, µs: the job's first pod create, or its first status write at or after the due time if that came first) − notBeforeTime; due times are whole seconds (metav1.Time); the floor is what the API server forces: the jobs due at one instant ÷ S0's status writes/s; the watch column is when the harness's watch saw the job Running; jobs created after their due time are left out (%d, %d)",
-		groups[0].lateCreated, groups[1].lateCreated)
-	return r
 }
 
 // s3DueTimes gives the due time of each of the spread+burst jobs: the first spread jobs evenly
