@@ -108,6 +108,10 @@ bench: bench-deps ## Run the benchmarks at full size (docs/benchmarks.md; result
 bench-quick: bench-deps ## Run the benchmarks at small sizes (under 3 minutes).
 	go run ./test/bench -quick $(BENCH_FLAGS)
 
+.PHONY: bench-s2
+bench-s2: bench-deps ## S2 side by side with batch/v1 Job, median of 3 (equal settings N=2000, each side's defaults N=500).
+	go run ./test/bench -scenarios S0,S2 -repeat 3 $(BENCH_FLAGS)
+
 .PHONY: bench-deps
 bench-deps: build
 	hack/build-control-plane.sh etcd kube-apiserver kube-controller-manager >/dev/null

@@ -67,12 +67,15 @@ type CronReconciler struct {
 	Recorder events.EventRecorder
 
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
+	// fired remembers the children this process created whose firing the template's status does
+	// not record yet (cron_fired.go).
+	fired firedChildren
 }
 
 // NewCronReconciler returns a cron reconciler.
 func NewCronReconciler(c client.Client, scheme *runtime.Scheme, clk Clock, rec events.EventRecorder) *CronReconciler {
 	return &CronReconciler{Client: c, Scheme: scheme, Clock: clk, Recorder: rec,
-		wake: make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], 1024)}
+		wake: make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], 1024), fired: firedChildren{m: map[types.NamespacedName]map[string]string{}}}
 }
 
 func (r *CronReconciler) notify(key types.NamespacedName) {
@@ -85,9 +88,13 @@ func (r *CronReconciler) notify(key types.NamespacedName) {
 func (r *CronReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	t := &kickqv1alpha1.QueueJob{}
 	if err := r.Client.Get(ctx, req.NamespacedName, t); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.fired.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if t.Spec.Cron == nil || t.DeletionTimestamp != nil {
+		r.fired.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("template", klog.KObj(t)))
@@ -101,24 +108,35 @@ func (r *CronReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // written: a firing recorded before its child exists would be lost if the manager stopped between
 // the two. The other way round, a child whose status write did not land is found by its
 // deterministic name on the next pass, and that firing is neither fired twice nor decided again.
+//
+// A pass that created children leaves the status write to a second pass it queues at once
+// (behind the templates already queued): when many templates fire at the same instant, every
+// child is created before any of their status writes, the costlier request, is sent. The second
+// pass sees the children it created even before the cache does (r.fired).
 func (r *CronReconciler) reconcile(ctx context.Context, t *kickqv1alpha1.QueueJob) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	children, err := r.children(ctx, t)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	key := client.ObjectKeyFromObject(t)
 	now := r.Clock.Now()
-	p := planCron(t, observeChildren(children), now)
+	seen := observeChildren(children)
+	r.fired.addTo(key, &seen)
+	p := planCron(t, seen, now)
 	for _, at := range p.forbidden {
 		log.V(2).Info("firing skipped: a child still runs (concurrencyPolicy Forbid)", "scheduled", at)
 	}
-	if err := r.act(ctx, t, p.actions); err != nil {
+	if len(p.actions) > 0 {
+		err := r.act(ctx, t, key, p.actions)
+		r.notify(key) // the status write, after the children other templates fire now
 		return ctrl.Result{}, err
 	}
 	lifecycle.SetHealth(&p.status, now)
 	if err := r.writeStatus(ctx, t, &p.status); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.fired.forget(key)
 	metrics.CronFired(metrics.FiringMissed, int(p.missed))
 	metrics.CronFired(metrics.FiringSkipped, len(p.forbidden))
 	for _, e := range p.events {
@@ -132,7 +150,6 @@ func (r *CronReconciler) reconcile(ctx context.Context, t *kickqv1alpha1.QueueJo
 	if !p.timer {
 		return ctrl.Result{}, nil
 	}
-	key := client.ObjectKeyFromObject(t)
 	return ctrl.Result{RequeueAfter: wakeAfter(r.Clock, p.next, func() { r.notify(key) })}, nil
 }
 
@@ -306,7 +323,7 @@ func planInvalid(st *kickqv1alpha1.QueueJobStatus, err error, now time.Time) cro
 
 // act creates and cancels children as planned. Both are idempotent: a child that exists is the
 // same firing, and a cancelled or missing child is left as it is.
-func (r *CronReconciler) act(ctx context.Context, t *kickqv1alpha1.QueueJob, actions []cronAction) error {
+func (r *CronReconciler) act(ctx context.Context, t *kickqv1alpha1.QueueJob, key types.NamespacedName, actions []cronAction) error {
 	for _, a := range actions {
 		if err := r.cancel(ctx, t.Namespace, a.Cancel); err != nil {
 			return err
@@ -314,6 +331,7 @@ func (r *CronReconciler) act(ctx context.Context, t *kickqv1alpha1.QueueJob, act
 		if err := r.fire(ctx, t, a.Create); err != nil {
 			return err
 		}
+		r.fired.add(key, a.Create)
 	}
 	return nil
 }

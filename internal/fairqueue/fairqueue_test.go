@@ -333,3 +333,91 @@ func (p *countingProvider) NewUnfinishedWorkSecondsMetric(string) workqueue.Sett
 func (p *countingProvider) NewLongestRunningProcessorSecondsMetric(string) workqueue.SettableGaugeMetric {
 	return counter{new(atomic.Int64)}
 }
+
+// TestQueueDueFirst: within a namespace an item whose AddAfter time has come is served before the
+// namespace's events queued ahead of it; namespaces still take turns; an item pushed before its
+// time (an event came first) is not served early as due; an error's backoff is not due.
+func TestQueueDueFirst(t *testing.T) {
+	q, clk, _ := newTestQueue(t, nil)
+	q.AddAfter(req("a", "due"), 10*time.Second)
+	q.AddAfter(req("a", "early"), 10*time.Second)
+	q.AddRateLimited(req("a", "failing")) // 1 s backoff
+	waitForWaiters(t, clk)
+	q.Add(req("a", "early")) // its event comes before its time: an ordinary item
+	for i := range 3 {
+		q.Add(req("a", "event-"+strconv.Itoa(i)))
+	}
+	q.Add(req("b", "event"))
+	if got := names(getAll(t, q, 2)); !cmp.Equal(got, []string{"a/early", "b/event"}) {
+		t.Fatalf("before the time: %v, want [a/early b/event]", got)
+	}
+	q.Done(req("a", "early"))
+	q.Done(req("b", "event"))
+	clk.Step(10 * time.Second)
+	for i := 0; q.Len() < 6; i++ {
+		if i > 30000 { // a safety net against a hang, not a timing assertion
+			t.Fatalf("queued %d items after the time, want 6", q.Len())
+		}
+		time.Sleep(time.Millisecond) // the delaying queue hands the due items over
+	}
+	got := names(getAll(t, q, 6))
+	// a/early's timer still fires at its time: it is due then.
+	want := []string{"a/due", "a/early", "a/event-0", "a/event-1", "a/event-2", "a/failing"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after the time (-want +got):\n%s", diff)
+	}
+}
+
+// TestRingDueDoesNotStarve: a namespace's due items go first, but at most dueRun in a row while
+// its other items wait.
+func TestRingDueDoesNotStarve(t *testing.T) {
+	r := NewRing(Namespace)
+	clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r.timers.clock = clk
+	r.Push(req("a", "event"))
+	for i := range dueRun + 2 {
+		item := req("a", "due-"+strconv.Itoa(i))
+		r.timers.set(item, clk.Now())
+		r.Push(item)
+	}
+	var got []string
+	for r.Len() > 0 {
+		got = append(got, r.Pop().Name)
+	}
+	want := []string{"due-0", "due-1", "due-2", "due-3", "due-4", "due-5", "due-6", "due-7", "event", "due-8", "due-9"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pop order (-want +got):\n%s", diff)
+	}
+	if len(r.timers.at) != 0 {
+		t.Errorf("timers left after the due items were pushed: %v", r.timers.at)
+	}
+}
+
+// TestQueueForgetKeepsFutureTimer: controller-runtime forgets an item just before it adds it
+// again with RequeueAfter, and after every success: a timer still to come survives, one that
+// has passed goes (a deleted object leaves nothing behind).
+func TestQueueForgetKeepsFutureTimer(t *testing.T) {
+	q, clk, _ := newTestQueue(t, nil)
+	ring := q.(*timedQueue).ring
+	item := req("a", "1")
+	q.AddAfter(item, 10*time.Second)
+	q.Forget(item)
+	ring.timers.mu.Lock()
+	_, kept := ring.timers.at[item]
+	ring.timers.mu.Unlock()
+	if !kept {
+		t.Fatal("Forget before the time dropped the timer")
+	}
+	waitForWaiters(t, clk)
+	clk.Step(10 * time.Second)
+	if got := getAll(t, q, 1)[0]; got != item {
+		t.Fatalf("Get = %v, want %v", got, item)
+	}
+	q.Done(item)
+	q.Forget(item)
+	ring.timers.mu.Lock()
+	defer ring.timers.mu.Unlock()
+	if len(ring.timers.at) != 0 {
+		t.Errorf("timers after the item was served and forgotten: %v", ring.timers.at)
+	}
+}

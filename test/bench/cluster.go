@@ -389,22 +389,30 @@ type KCM struct {
 	Log string
 }
 
-// StartKCM starts kube-controller-manager with only the named controllers.
+// StartKCM starts kube-controller-manager with only the named controllers, with the run's client
+// QPS and burst and the given workers; workers 0 leaves QPS, burst and workers at
+// kube-controller-manager's own defaults (v1.37: --kube-api-qps=20, --kube-api-burst=30,
+// --concurrent-job-syncs=5, --concurrent-cron-job-syncs=5).
 func (c *Cluster) StartKCM(controllers string, workers int, logPath string) (*KCM, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(c.assets, "kube-controller-manager"),
-		"--kubeconfig="+c.Kubeconfig(userKCM),
-		"--controllers="+controllers,
+	args := []string{
+		"--kubeconfig=" + c.Kubeconfig(userKCM),
+		"--controllers=" + controllers,
 		"--leader-elect=false",
 		"--secure-port=0",
-		fmt.Sprintf("--kube-api-qps=%g", c.qps),
-		fmt.Sprintf("--kube-api-burst=%d", c.burst),
-		fmt.Sprintf("--concurrent-job-syncs=%d", workers),
-		fmt.Sprintf("--concurrent-cron-job-syncs=%d", workers),
-		"--v=1")
+		"--v=1",
+	}
+	if workers > 0 {
+		args = append(args,
+			fmt.Sprintf("--kube-api-qps=%g", c.qps),
+			fmt.Sprintf("--kube-api-burst=%d", c.burst),
+			fmt.Sprintf("--concurrent-job-syncs=%d", workers),
+			fmt.Sprintf("--concurrent-cron-job-syncs=%d", workers))
+	}
+	cmd := exec.Command(filepath.Join(c.assets, "kube-controller-manager"), args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -61,15 +61,20 @@ type ManagerFlags struct {
 	QPS        float32
 	Burst      int
 	Workers    int
-	Extra      []string
+	// Defaults leaves out --kube-api-qps, --kube-api-burst and --concurrency: the manager runs at
+	// its own defaults (S2's side-by-side at each side's defaults).
+	Defaults bool
+	Extra    []string
 }
 
 // Args are the manager's command-line flags (without the per-process ports).
 func (f ManagerFlags) Args() []string {
-	a := []string{
-		fmt.Sprintf("--kube-api-qps=%g", f.QPS),
-		fmt.Sprintf("--kube-api-burst=%d", f.Burst),
-		fmt.Sprintf("--concurrency=%d", f.Workers),
+	var a []string
+	if !f.Defaults {
+		a = append(a,
+			fmt.Sprintf("--kube-api-qps=%g", f.QPS),
+			fmt.Sprintf("--kube-api-burst=%d", f.Burst),
+			fmt.Sprintf("--concurrency=%d", f.Workers))
 	}
 	return append(a, f.Extra...)
 }

@@ -51,9 +51,22 @@ type armResult struct {
 	ControlPlane  map[string]float64 `json:"controlPlaneCPUSeconds"`
 	Failed        int                `json:"failedJobs"`
 	KubeletErrors int                `json:"kubeletErrors"`
-	Reconciles    float64            `json:"reconcilesPerJob,omitempty"`
-	ReconcileMs   float64            `json:"meanReconcileMs,omitempty"`
-	requestsText  string
+	// KubeletWrites are the fake kubelet's pod status writes (conflicts included).
+	KubeletWrites int `json:"kubeletWrites"`
+	// APIServerCPU is kube-apiserver's CPU-seconds over the arm; UserCreateAPIMs and KubeletAPIMs
+	// what the shared requests cost of it per job (priced by the baseline); OwnAPIMs the rest per
+	// job: the controller's own requests; KubeletShare the kubelet's part of APIServerCPU.
+	APIServerCPU    float64   `json:"apiServerCPUSeconds"`
+	UserCreateAPIMs float64   `json:"userCreateAPIServerCPUMsPerJob"`
+	KubeletAPIMs    float64   `json:"kubeletAPIServerCPUMsPerJob"`
+	OwnAPIMs        float64   `json:"controllerOwnAPIServerCPUMsPerJob"`
+	IdleAPIMs       float64   `json:"idleAPIServerCPUMsPerJob"`
+	WallSeconds     float64   `json:"wallSeconds"`
+	KubeletShare    float64   `json:"kubeletShareOfAPIServerCPU"`
+	Baseline        *baseline `json:"baseline,omitempty"`
+	Reconciles      float64   `json:"reconcilesPerJob,omitempty"`
+	ReconcileMs     float64   `json:"meanReconcileMs,omitempty"`
+	requestsText    string
 }
 
 func isWrite(verbResource string) bool {
@@ -96,49 +109,75 @@ func writesOf(perJob map[string]float64) float64 {
 	return w
 }
 
+// s2Setting is one side-by-side comparison of S2: both arms at the same client settings and
+// workers, or each at its own defaults.
+type s2Setting struct {
+	name     string // "equal" or "defaults"
+	defaults bool
+	n        int
+}
+
+// s2Run is one repetition of one setting: both arms and the baselines their API-server CPU is
+// corrected with.
+type s2Run struct {
+	kq, bj         *armResult
+	kqBase, bjBase *baseline
+}
+
 // s2PodDispatch runs N one-container pod QueueJobs, then N batch/v1 Jobs through
-// kube-controller-manager's Job controller, with the same client settings and workers.
+// kube-controller-manager's Job controller: first with the same client settings and workers,
+// then each side at its own defaults; -repeat times, each figure the median with every run shown.
 func (b *bench) s2PodDispatch(ctx context.Context) *Result {
 	r := newResult("S2", "pod dispatch vs batch/v1 Job", b.env)
-	n := b.cfg.s2N
-	r.Params["n"] = n
-	kq, err := b.s2Kickq(ctx, n)
-	if err != nil {
-		r.Error = "kickq arm: " + err.Error()
-		return r
+	settings := []s2Setting{{name: "equal", n: b.cfg.s2N}, {name: "defaults", defaults: true, n: b.cfg.s2DefaultsN}}
+	r.Params["n"], r.Params["defaultsN"], r.Params["repeat"] = b.cfg.s2N, b.cfg.s2DefaultsN, b.cfg.repeat
+	runs := map[string][]*s2Run{}
+	for rep := range b.cfg.repeat {
+		for _, s := range settings {
+			run, err := b.s2Once(ctx, s, rep)
+			if err != nil {
+				r.Error = fmt.Sprintf("%s settings, run %d: %v", s.name, rep+1, err)
+				b.s2Report(r, settings, runs)
+				return r
+			}
+			runs[s.name] = append(runs[s.name], run)
+		}
 	}
-	bj, err := b.s2Batch(ctx, n)
-	if err != nil {
-		r.Error = "batch/v1 arm: " + err.Error()
-		r.Metrics["kickq"] = kq
-		return r
-	}
-	r.Metrics["kickq"], r.Metrics["batchv1"] = kq, bj
-	ratio := kq.PodsPerSec / bj.PodsPerSec
-	r.Metrics["podsPerSecondRatio"] = ratio
-	ref := func(f string, args ...any) string { return "batch/v1 Job: " + fmt.Sprintf(f, args...) }
-	r.target("pods created/s", fmt.Sprintf("%.0f (%.2f× batch/v1)", kq.PodsPerSec, ratio), ref("%.0f", bj.PodsPerSec), "≥ 2× batch/v1", ratio >= 2)
-	r.row("create → pod p50 / p99", fmt.Sprintf("%.0f / %.0f ms", kq.PodLatency["p50ms"], kq.PodLatency["p99ms"]),
-		ref("%.0f / %.0f ms", bj.PodLatency["p50ms"], bj.PodLatency["p99ms"]))
-	r.row("completed jobs/s", fmt.Sprintf("%.0f", kq.DonePerSec), ref("%.0f", bj.DonePerSec))
-	r.row("create → done p50 / p99", fmt.Sprintf("%.0f / %.0f ms", kq.DoneLatency["p50ms"], kq.DoneLatency["p99ms"]),
-		ref("%.0f / %.0f ms", bj.DoneLatency["p50ms"], bj.DoneLatency["p99ms"]))
-	r.row("API requests per job (controller)", fmt.Sprintf("%.2f (%s)", kq.RequestsTotal, kq.requestsText),
-		ref("%.2f (%s)", bj.RequestsTotal, bj.requestsText))
-	r.row("queuejob reconciles per job / mean reconcile", fmt.Sprintf("%.1f / %.1f ms", kq.Reconciles, kq.ReconcileMs), "")
-	cpPerJob := func(a *armResult) string {
-		return fmt.Sprintf("%.1f + %.1f", a.ControlPlane["kube-apiserver"]/float64(a.N)*1000, a.ControlPlane["etcd"]/float64(a.N)*1000)
-	}
-	r.row("kube-apiserver + etcd CPU-ms per job", cpPerJob(kq), "batch/v1 Job: "+cpPerJob(bj))
-	r.row("controller CPU-s per 1,000 jobs", fmt.Sprintf("%.2f", kq.CPUPer1000), ref("%.2f", bj.CPUPer1000))
-	r.row("controller peak RSS", mib(kq.PeakRSS), ref("%s", mib(bj.PeakRSS)))
-	r.note("each arm runs alone (kickq first, then batch/v1 with kube-controller-manager started for it); the harness creates the N objects with %d goroutines (%.1f s kickq, %.1f s batch/v1); pods/s = N / (last pod seen by the harness's watch − first create)",
-		b.cfg.parallelism, kq.CreateSeconds, bj.CreateSeconds)
+	b.s2Report(r, settings, runs)
 	return r
 }
 
-func (b *bench) s2Kickq(ctx context.Context, n int) (*armResult, error) {
-	ns, err := b.newNamespace(ctx, "bench-s2-kickq")
+// s2Once runs one repetition of one setting: the baselines, then kickq, then batch/v1.
+func (b *bench) s2Once(ctx context.Context, s s2Setting, rep int) (*s2Run, error) {
+	suffix := fmt.Sprintf("%s-%d", s.name, rep+1)
+	run := &s2Run{}
+	var err error
+	if run.kqBase, err = b.s2Baseline(ctx, "bench-s2-base-kickq-"+suffix, s.n, func(ns string, i int) client.Object {
+		return podJob(ns, fmt.Sprintf("j-%d", i))
+	}); err != nil {
+		return nil, fmt.Errorf("kickq baseline: %w", err)
+	}
+	if run.bjBase, err = b.s2Baseline(ctx, "bench-s2-base-batch-"+suffix, s.n, func(ns string, i int) client.Object {
+		return batchJob(ns, fmt.Sprintf("j-%d", i))
+	}); err != nil {
+		return nil, fmt.Errorf("batch/v1 baseline: %w", err)
+	}
+	if run.kq, err = b.s2Kickq(ctx, s, "bench-s2-kickq-"+suffix); err != nil {
+		return nil, fmt.Errorf("kickq arm: %w", err)
+	}
+	run.kq.correct(run.kqBase)
+	if run.bj, err = b.s2Batch(ctx, s, "bench-s2-batch-"+suffix); err != nil {
+		return nil, fmt.Errorf("batch/v1 arm: %w", err)
+	}
+	run.bj.correct(run.bjBase)
+	logf("S2 %s run %d: kickq %.1f done/s, %.2f API CPU-ms/job of its own; batch/v1 %.1f done/s, %.2f", s.name, rep+1,
+		run.kq.DonePerSec, run.kq.OwnAPIMs, run.bj.DonePerSec, run.bj.OwnAPIMs)
+	return run, nil
+}
+
+func (b *bench) s2Kickq(ctx context.Context, s s2Setting, name string) (*armResult, error) {
+	n := s.n
+	ns, err := b.newNamespace(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -147,14 +186,16 @@ func (b *bench) s2Kickq(ctx context.Context, n int) (*armResult, error) {
 		return nil, err
 	}
 	defer w.Stop()
-	m, err := b.startManager(ctx, "S2")
+	f := b.mflags
+	f.Defaults = s.defaults
+	m, err := b.startManagerWith(ctx, f, "S2-"+strings.TrimPrefix(name, "bench-s2-"))
 	if err != nil {
 		return nil, err
 	}
 	defer m.Stop()
 	var prof <-chan error
-	if b.cfg.profile {
-		prof = m.Profile(ctx, 15, filepath.Join(b.cfg.out, "S2-manager.cpu.pprof"))
+	if b.cfg.profile && !s.defaults {
+		prof = m.Profile(ctx, 15, filepath.Join(b.cfg.out, "S2-"+strings.TrimPrefix(name, "bench-s2-")+"-manager.cpu.pprof"))
 	}
 	res, err := b.runArm(ctx, "kickq", ns, n, w, m.Pid, userManager, func(i int) client.Object {
 		return podJob(ns, fmt.Sprintf("j-%d", i))
@@ -165,7 +206,7 @@ func (b *bench) s2Kickq(ctx context.Context, n int) (*armResult, error) {
 		}
 	}
 	if err == nil {
-		rec, secs, merr := m.SaveMetrics(filepath.Join(b.cfg.out, "S2-manager.metrics.txt"))
+		rec, secs, merr := m.SaveMetrics(filepath.Join(b.cfg.out, "S2-"+strings.TrimPrefix(name, "bench-s2-")+"-manager.metrics.txt"))
 		if merr == nil && rec > 0 {
 			res.Reconciles, res.ReconcileMs = rec/float64(n), secs/rec*1000
 		}
@@ -178,8 +219,9 @@ func (b *bench) s2Kickq(ctx context.Context, n int) (*armResult, error) {
 	return res, err
 }
 
-func (b *bench) s2Batch(ctx context.Context, n int) (*armResult, error) {
-	ns, err := b.newNamespace(ctx, "bench-s2-batch")
+func (b *bench) s2Batch(ctx context.Context, s s2Setting, name string) (*armResult, error) {
+	n := s.n
+	ns, err := b.newNamespace(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +230,11 @@ func (b *bench) s2Batch(ctx context.Context, n int) (*armResult, error) {
 		return nil, err
 	}
 	defer w.Stop()
-	k, err := b.cluster.StartKCM("job", b.cfg.workers, filepath.Join(b.cfg.out, "kube-controller-manager-S2.log"))
+	workers := b.cfg.workers
+	if s.defaults {
+		workers = 0 // kube-controller-manager's own QPS, burst and --concurrent-job-syncs
+	}
+	k, err := b.cluster.StartKCM("job", workers, filepath.Join(b.cfg.out, "kube-controller-manager-"+strings.TrimPrefix(name, "bench-")+".log"))
 	if err != nil {
 		return nil, err
 	}
@@ -257,13 +303,14 @@ func (b *bench) runArm(ctx context.Context, name, ns string, n int, w *Watcher, 
 		return nil, err
 	}
 	after, _ := ReadProc(pid)
+	cpUsed, wall := cp.used(), time.Since(t0)
 	time.Sleep(200 * time.Millisecond) // the audit log is written before each response; let the last lines land
 	events, err := b.cluster.ReadAudit(mark, 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	res := &armResult{Name: name, N: n, CreateSeconds: createDur.Seconds(), Failed: snap.doneFailed, KubeletErrors: snap.kubeletErrs,
-		CPUSeconds: (after.CPU - before.CPU).Seconds(), PeakRSS: after.PeakRS, ControlPlane: cp.used()}
+	res := &armResult{Name: name, N: n, CreateSeconds: createDur.Seconds(), Failed: snap.doneFailed, KubeletErrors: snap.kubeletErrs, KubeletWrites: w.KubeletWrites(),
+		CPUSeconds: (after.CPU - before.CPU).Seconds(), PeakRSS: after.PeakRS, ControlPlane: cpUsed, WallSeconds: wall.Seconds()}
 	res.CPUPer1000 = res.CPUSeconds / float64(n) * 1000
 	var podLat, doneLat Durations
 	var lastPod, lastDone time.Time

@@ -133,7 +133,7 @@ func (b *bench) s6Cron(ctx context.Context) *Result {
 		return r
 	}
 	defer m.Stop()
-	k, err := b.cluster.StartKCM("cronjob", b.cfg.workers, filepath.Join(b.cfg.out, "kube-controller-manager-S6.log"))
+	k, err := b.cluster.StartKCM(b.cfg.s6Controllers, b.cfg.workers, filepath.Join(b.cfg.out, "kube-controller-manager-S6.log"))
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -207,12 +207,13 @@ func (b *bench) s6Cron(ctx context.Context) *Result {
 	skewP99 := a["skew"].(map[string]float64)["p99ms"]
 	r.target("missed / duplicated firings", fmt.Sprintf("%d / %d of %d", a["missed"], a["duplicates"], n*minutes),
 		fmt.Sprintf("batch/v1 CronJob: %d / %d", ref["missed"], ref["duplicates"]), "0 / 0", a["missed"] == 0 && a["duplicates"] == 0)
+	refP99 := ref["skew"].(map[string]float64)["p99ms"]
 	r.target("firing skew p50 / p99", fmt.Sprintf("%.0f / %.0f ms", a["skew"].(map[string]float64)["p50ms"], skewP99),
-		fmt.Sprintf("batch/v1 CronJob: %.0f / %.0f ms", ref["skew"].(map[string]float64)["p50ms"], ref["skew"].(map[string]float64)["p99ms"]),
-		"p99 ≤ 1 s", skewP99 <= 1000 && a["missed"] == 0)
+		fmt.Sprintf("batch/v1 CronJob: %.0f / %.0f ms", ref["skew"].(map[string]float64)["p50ms"], refP99),
+		"p99 ≤ batch/v1 CronJob's (same run)", skewP99 <= refP99 && a["missed"] == 0 && a["duplicates"] == 0)
 	r.row("kickq", a["text"].(string), "")
 	r.row("batch/v1 CronJob", ref["text"].(string), "")
-	r.note("%d templates `* * * * *` (concurrencyPolicy Allow, suspended children) beside %d CronJobs (kube-controller-manager --controllers=cronjob), both created at once; firings counted: %d whole minutes; skew = when the harness's watch saw the child − its scheduled time; a firing without a child %s after the last counted minute is missed", n, n, minutes, s6Grace)
+	r.note("%d templates `* * * * *` (concurrencyPolicy Allow, suspended children) beside %d CronJobs (kube-controller-manager --controllers=%s: with the Job controller, the CronJob's children are handled as kickq's manager handles its own), both created at once; firings counted: %d whole minutes; skew = when the harness's watch saw the child − its scheduled time; a firing without a child %s after the last counted minute is missed", n, n, b.cfg.s6Controllers, minutes, s6Grace)
 	return r
 }
 

@@ -27,28 +27,28 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 )
 
-// s7Probe is one job namespace B created while namespace A's jobs were queued.
-type s7Probe struct {
+// s10Probe is one job namespace B created while namespace A's jobs were queued.
+type s10Probe struct {
 	created time.Time
 	depth   float64 // the queuejob work queue's depth just before the create
 }
 
-// s7Fairness measures reconcile fairness across namespaces: namespace A creates N pod jobs into
+// s10Fairness measures reconcile fairness across namespaces: namespace A creates N pod jobs into
 // a queue of concurrency 1 (each needs a reconcile that records it waiting); meanwhile and right
 // after, namespace B creates one job at a time into a queue of its own, and the harness times
 // each B job from its create to its pod (the start). With a FIFO work queue a B job waits behind
 // every A job queued before it; with the manager's fair queue (internal/fairqueue), behind about
 // one A job per reconcile worker.
-func (b *bench) s7Fairness(ctx context.Context) *Result {
-	r := newResult("S7", "reconcile fairness across namespaces", b.env)
-	n := b.cfg.s7N
-	r.Params["n"], r.Params["workers"], r.Params["managerQPS"] = n, b.cfg.workers, b.cfg.s7QPS
-	nsA, err := b.newNamespace(ctx, "bench-s7-a")
+func (b *bench) s10Fairness(ctx context.Context) *Result {
+	r := newResult("S10", "reconcile fairness across namespaces", b.env)
+	n := b.cfg.s10N
+	r.Params["n"], r.Params["workers"], r.Params["managerQPS"] = n, b.cfg.workers, b.cfg.s10QPS
+	nsA, err := b.newNamespace(ctx, "bench-s10-a")
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	nsB, err := b.newNamespace(ctx, "bench-s7-b")
+	nsB, err := b.newNamespace(ctx, "bench-s10-b")
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -67,7 +67,7 @@ func (b *bench) s7Fairness(ctx context.Context) *Result {
 	defer w.Stop()
 	// At its default client QPS the manager reconciles fewer jobs a second than A creates: A's
 	// jobs queue up, as 50,000 jobs would at any QPS.
-	m, err := b.startManager(ctx, "S7", fmt.Sprintf("--kube-api-qps=%d", b.cfg.s7QPS), fmt.Sprintf("--kube-api-burst=%d", 2*b.cfg.s7QPS))
+	m, err := b.startManager(ctx, "S10", fmt.Sprintf("--kube-api-qps=%d", b.cfg.s10QPS), fmt.Sprintf("--kube-api-burst=%d", 2*b.cfg.s10QPS))
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -75,7 +75,7 @@ func (b *bench) s7Fairness(ctx context.Context) *Result {
 	defer m.Stop()
 
 	var mu sync.Mutex
-	probes := map[string]s7Probe{}
+	probes := map[string]s10Probe{}
 	probe := func(name string) error {
 		d, _ := m.Metric("workqueue_depth", `name="queuejob"`)
 		j := podJob(nsB, name)
@@ -83,7 +83,7 @@ func (b *bench) s7Fairness(ctx context.Context) *Result {
 			return err
 		}
 		mu.Lock()
-		probes[name] = s7Probe{created: time.Now(), depth: d}
+		probes[name] = s10Probe{created: time.Now(), depth: d}
 		mu.Unlock()
 		return nil
 	}
@@ -125,7 +125,7 @@ func (b *bench) s7Fairness(ctx context.Context) *Result {
 		r.Error = err.Error()
 		return r
 	}
-	logf("S7: created %d jobs in A in %.1f s and %d in B", n, createDur.Seconds(), len(probes))
+	logf("S10: created %d jobs in A in %.1f s and %d in B", n, createDur.Seconds(), len(probes))
 	if err := m.WaitIdle(ctx, 30*time.Minute); err != nil {
 		r.Error = err.Error()
 		return r
@@ -162,6 +162,6 @@ func (b *bench) s7Fairness(ctx context.Context) *Result {
 	r.row("B create → pod, p50", fmtMS(all.pct(50)), "")
 	r.row("B create → pod, B job created right after A's last", fmtMS(after), "")
 	r.row("A: creates / until its queue drained", fmt.Sprintf("%.1f s / %.1f s", createDur.Seconds(), drained.Seconds()), "")
-	r.note("namespace A creates %d pod jobs into a queue of concurrency 1 with %d goroutines; namespace B creates one job a second meanwhile and one after; a B job's start is its pod as the harness's watch sees it; the manager runs at --kube-api-qps=%d (its default is 50), %d workers", n, b.cfg.parallelism, b.cfg.s7QPS, b.cfg.workers)
+	r.note("namespace A creates %d pod jobs into a queue of concurrency 1 with %d goroutines; namespace B creates one job a second meanwhile and one after; a B job's start is its pod as the harness's watch sees it; the manager runs at --kube-api-qps=%d (its default is 50), %d workers", n, b.cfg.parallelism, b.cfg.s10QPS, b.cfg.workers)
 	return r
 }
