@@ -58,10 +58,14 @@ func (r *Row) Check(name string, ok bool, format string, args ...any) bool {
 }
 
 // Fail records a failed check (an error that stopped the scenario, for one).
-func (r *Row) Fail(name, figure string) { r.Checks = append(r.Checks, Check{Name: name, Figure: figure}) }
+func (r *Row) Fail(name, figure string) {
+	r.Checks = append(r.Checks, Check{Name: name, Figure: figure})
+}
 
 // Note adds a finding below the table.
-func (r *Row) Note(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+func (r *Row) Note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
 
 // Passed reports whether every check held (and there was at least one).
 func (r *Row) Passed() bool {

@@ -87,10 +87,10 @@ type Kubelet struct {
 	cache cache.Cache
 	work  chan types.UID
 
-	mu      sync.Mutex
-	pods    map[types.UID]*PodRecord
-	byUID   map[types.UID]types.NamespacedName
-	errs    int
+	mu    sync.Mutex
+	pods  map[types.UID]*PodRecord
+	byUID map[types.UID]types.NamespacedName
+	errs  int
 }
 
 // Start starts the kubelet with the identity of cfg and waits for its cache to sync.
