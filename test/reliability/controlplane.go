@@ -133,6 +133,7 @@ func StartControlPlane(ctx context.Context, assets, dir string, qps float32, bur
 		"--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--allow-privileged=true",
+		"--endpoint-reconciler-type=none",
 		// No kube-controller-manager creates ServiceAccounts here.
 		"--disable-admission-plugins=ServiceAccount",
 		"--audit-policy-file=" + filepath.Join(dir, "audit-policy.yaml"),

@@ -38,6 +38,8 @@ type Call struct {
 	Attempt   int32
 	// Status is what the receiver answered.
 	Status int
+	// Held is how long the receiver held the call before answering.
+	Held time.Duration
 	// Data is the job's spec.data, as sent.
 	Data json.RawMessage
 }
@@ -108,7 +110,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.answer != nil {
 		a = r.answer(&c, n)
 	}
-	c.Status = a.Status
+	c.Status, c.Held = a.Status, a.Delay
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
 	r.mu.Unlock()

@@ -73,8 +73,8 @@ type PodRecord struct {
 	Job       string
 	Attempt   string
 	Seen      time.Time
-	// Started and Finished are when the kubelet's Running and terminal writes returned (zero when
-	// not done).
+	// Started and Finished are when the kubelet sent the Running and the terminal status writes
+	// that succeeded (zero when not done): the API server stored them later.
 	Started  time.Time
 	Finished time.Time
 	ExitCode int32
@@ -181,15 +181,16 @@ func (k *Kubelet) run(ctx context.Context, uid types.UID) {
 		r = k.opts.Decide(&pod)
 	}
 	start := metav1.Now()
-	if !k.write(ctx, key, uid, func(p *corev1.Pod) {
+	sent, ok := k.write(ctx, key, uid, func(p *corev1.Pod) {
 		p.Status.Phase = corev1.PodRunning
 		p.Status.StartTime = &start
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: containerName(p), Ready: true, Started: new(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: start}}}}
-	}) {
+	})
+	if !ok {
 		return
 	}
-	k.record(uid, func(pr *PodRecord) { pr.Started = time.Now() })
+	k.record(uid, func(pr *PodRecord) { pr.Started = sent })
 	select {
 	case <-ctx.Done():
 		return
@@ -200,15 +201,16 @@ func (k *Kubelet) run(ctx context.Context, uid types.UID) {
 	if r.ExitCode != 0 {
 		phase, reason = corev1.PodFailed, "Error"
 	}
-	if !k.write(ctx, key, uid, func(p *corev1.Pod) {
+	sent, ok = k.write(ctx, key, uid, func(p *corev1.Pod) {
 		p.Status.Phase = phase
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: containerName(p), Started: new(false),
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: r.ExitCode, Reason: reason,
 				Message: r.Message, StartedAt: start, FinishedAt: metav1.Now()}}}}
-	}) {
+	})
+	if !ok {
 		return
 	}
-	k.record(uid, func(pr *PodRecord) { pr.Finished, pr.ExitCode = time.Now(), r.ExitCode })
+	k.record(uid, func(pr *PodRecord) { pr.Finished, pr.ExitCode = sent, r.ExitCode })
 }
 
 func containerName(p *corev1.Pod) string {
@@ -219,9 +221,11 @@ func containerName(p *corev1.Pod) string {
 }
 
 // write applies a status change to the pod of uid, re-reading it on conflicts and retrying
-// while the API server is unreachable; false when the pod is gone or replaced.
-func (k *Kubelet) write(ctx context.Context, key types.NamespacedName, uid types.UID, mutate func(*corev1.Pod)) bool {
-	return k.retry(ctx, func() error {
+// while the API server is unreachable. It returns when the write that succeeded was sent, and
+// false when the pod is gone or replaced.
+func (k *Kubelet) write(ctx context.Context, key types.NamespacedName, uid types.UID, mutate func(*corev1.Pod)) (time.Time, bool) {
+	var sent time.Time
+	ok := k.retry(ctx, func() error {
 		var p corev1.Pod
 		if err := k.c.Get(ctx, key, &p); err != nil {
 			return err
@@ -230,8 +234,10 @@ func (k *Kubelet) write(ctx context.Context, key types.NamespacedName, uid types
 			return apierrors.NewNotFound(corev1.Resource("pods"), key.Name)
 		}
 		mutate(&p)
+		sent = time.Now()
 		return k.c.Status().Update(ctx, &p)
 	})
+	return sent, ok
 }
 
 // retry runs fn until it succeeds (true), the pod is gone or the context ends (false).
