@@ -42,6 +42,8 @@ type Call struct {
 	Held time.Duration
 	// Data is the job's spec.data, as sent.
 	Data json.RawMessage
+	// ReportURL and Token are the payload's: what a receiver that answered 202 reports with.
+	ReportURL, Token string
 }
 
 // Answer is what the receiver answers one call.
@@ -98,9 +100,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Type      string          `json:"type"`
 		Attempt   int32           `json:"attempt"`
 		Data      json.RawMessage `json:"data"`
+		ReportURL string          `json:"reportURL"`
+		Token     string          `json:"token"`
 	}
 	_ = json.Unmarshal(body, &p)
 	c.Namespace, c.Job, c.Queue, c.Type, c.Attempt, c.Data = p.Namespace, p.Name, p.Queue, p.Type, p.Attempt, p.Data
+	c.ReportURL, c.Token = p.ReportURL, p.Token
 	key := c.Namespace + "/" + c.Job
 	r.mu.Lock()
 	n := r.byJob[key]
@@ -148,6 +153,8 @@ type WebhookPlan struct {
 	RetryAfterFirst int `json:"retryAfterFirst,omitempty"`
 	// Die: every call is answered 410 (the job fails at once, reason Died).
 	Die bool `json:"die,omitempty"`
+	// Accept: every call is answered 202; the outcome comes later through the report API.
+	Accept bool `json:"accept,omitempty"`
 }
 
 // PlanAnswer answers per the job's WebhookPlan (data.webhook); 200 with a result otherwise.
@@ -160,6 +167,8 @@ func PlanAnswer(c *Call, calls int) Answer {
 	switch {
 	case p.Die:
 		return Answer{Status: http.StatusGone}
+	case p.Accept:
+		return Answer{Status: http.StatusAccepted}
 	case p.RetryAfterFirst > 0 && calls == 0:
 		return Answer{Status: http.StatusTooManyRequests, RetryAfter: p.RetryAfterFirst}
 	case c.Attempt <= p.FailAttempts+retryOffset(p):

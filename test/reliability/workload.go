@@ -351,3 +351,10 @@ func parallel(ctx context.Context, n, workers int, fn func(context.Context, int)
 		return ctx.Err()
 	}
 }
+
+// expectJob records the planned outcome of a job a scenario created itself.
+func (m *Mix) expectJob(name string, e Expect) {
+	m.mu.Lock()
+	m.expect[name] = e
+	m.mu.Unlock()
+}
