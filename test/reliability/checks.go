@@ -141,13 +141,24 @@ func (h *Harness) checkLimits(row *Row, m *Mix, jobs []kickqv1alpha1.QueueJob, c
 			podIv = append(podIv, Interval{t, p.Finished})
 		}
 	}
+	// An attempt is in flight from its first call's arrival to its last call's answer: a call
+	// repeated under the same webhook-id is the same attempt, not another one running.
 	firstCall := map[string]Call{}
-	var hookIv []Interval
+	held := map[string]Interval{}
 	for _, c := range calls {
 		if _, ok := firstCall[c.WebhookID]; !ok {
 			firstCall[c.WebhookID] = c
+			held[c.WebhookID] = Interval{c.Arrival, c.Arrival.Add(c.Held)}
 		}
-		hookIv = append(hookIv, Interval{c.Arrival, c.Arrival.Add(hookHold(c))})
+		iv := held[c.WebhookID]
+		if end := c.Arrival.Add(c.Held); end.After(iv.End) {
+			iv.End = end
+		}
+		held[c.WebhookID] = iv
+	}
+	var hookIv []Interval
+	for _, iv := range held {
+		hookIv = append(hookIv, iv)
 	}
 	var hookStarts []time.Time
 	for _, c := range firstCall {
@@ -167,7 +178,7 @@ func (h *Harness) checkLimits(row *Row, m *Mix, jobs []kickqv1alpha1.QueueJob, c
 		{fmt.Sprintf("pod creates per %d s (API server)", l.PodPeriod), MaxInWindow(podStarts, time.Duration(l.PodPeriod)*time.Second), l.PodRate},
 		{"pods running at once (API server, kubelet)", MaxConcurrent(podIv), l.PodConcurrency},
 		{fmt.Sprintf("webhook attempts per %d s (receiver)", l.HookPeriod), MaxInWindow(hookStarts, time.Duration(l.HookPeriod)*time.Second), l.HookRate},
-		{"webhook calls in flight (receiver)", MaxConcurrent(hookIv), l.HookConcurrency},
+		{"webhook attempts in flight (receiver)", MaxConcurrent(hookIv), l.HookConcurrency},
 		{"worker tasks at once (claims)", MaxConcurrent(workIv), l.WorkConcurrency},
 		{fmt.Sprintf("%s starts per %d s (status)", QueuePods, l.PodPeriod), MaxInWindow(recorded[QueuePods], time.Duration(l.PodPeriod)*time.Second), l.PodRate},
 		{fmt.Sprintf("%s starts per %d s (status)", QueueHooks, l.HookPeriod), MaxInWindow(recorded[QueueHooks], time.Duration(l.HookPeriod)*time.Second), l.HookRate},
@@ -175,9 +186,6 @@ func (h *Harness) checkLimits(row *Row, m *Mix, jobs []kickqv1alpha1.QueueJob, c
 		row.Check("limit: "+x.what, int32(x.got) <= x.limit, "max %d, limit %d", x.got, x.limit)
 	}
 }
-
-// hookHold is how long the receiver held a call (the mix's answer delay is the same for all).
-func hookHold(c Call) time.Duration { return c.Held }
 
 // recordedStarts are the attempt start times in the jobs' attemptHistory, per queue.
 func recordedStarts(jobs []kickqv1alpha1.QueueJob) map[string][]time.Time {
