@@ -42,7 +42,7 @@ func scenario1(ctx context.Context, h *Harness) *Row {
 		row.Fail("fake kubelet", err.Error())
 		return row
 	}
-	mix, err := h.SetupMix(ctx, "s1", l, 150*time.Millisecond)
+	mix, err := h.SetupMix(ctx, "s1", MixOptions{Limits: l})
 	if err != nil {
 		row.Fail("setup", err.Error())
 		return row

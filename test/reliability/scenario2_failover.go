@@ -50,7 +50,7 @@ func scenario2(ctx context.Context, h *Harness) *Row {
 		row.Fail("fake kubelet", err.Error())
 		return row
 	}
-	mix, err := h.SetupMix(ctx, "s2", l, 150*time.Millisecond)
+	mix, err := h.SetupMix(ctx, "s2", MixOptions{Limits: l})
 	if err != nil {
 		row.Fail("setup", err.Error())
 		return row

@@ -39,7 +39,7 @@ func scenario3(ctx context.Context, h *Harness) *Row {
 		row.Fail("fake kubelet", err.Error())
 		return row
 	}
-	mix, err := h.SetupMix(ctx, "s3", l, 150*time.Millisecond)
+	mix, err := h.SetupMix(ctx, "s3", MixOptions{Limits: l})
 	if err != nil {
 		row.Fail("setup", err.Error())
 		return row

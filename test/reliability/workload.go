@@ -78,9 +78,26 @@ type Mix struct {
 	expect map[string]Expect
 }
 
-// SetupMix creates the namespace, its three queues, a receiver (answers held back by
-// hookDelay, so a call occupies its concurrency slot for that long) and the pull workers.
-func (h *Harness) SetupMix(ctx context.Context, ns string, l MixLimits, hookDelay time.Duration) (*Mix, error) {
+// MixOptions shape a mixed run.
+type MixOptions struct {
+	// Limits of the queues (DefaultLimits when zero).
+	Limits MixLimits
+	// HookDelay holds every webhook answer back, so that a call occupies its concurrency slot
+	// for that long (150 ms when zero).
+	HookDelay time.Duration
+	// WorkerLease is the pull workers' LeaseDuration (pkg/kickq's default when zero).
+	WorkerLease time.Duration
+}
+
+// SetupMix creates the namespace, its three queues, a receiver and the pull workers.
+func (h *Harness) SetupMix(ctx context.Context, ns string, o MixOptions) (*Mix, error) {
+	if o.Limits == (MixLimits{}) {
+		o.Limits = DefaultLimits
+	}
+	if o.HookDelay == 0 {
+		o.HookDelay = 150 * time.Millisecond
+	}
+	l, hookDelay := o.Limits, o.HookDelay
 	if err := h.CreateNamespace(ctx, ns); err != nil {
 		return nil, err
 	}
@@ -118,7 +135,7 @@ func (h *Harness) SetupMix(ctx context.Context, ns string, l MixLimits, hookDela
 			return nil, fmt.Errorf("creating queue %s: %w", q.Name, err)
 		}
 	}
-	if err := h.StartWorkers(ctx, WorkerSet{Namespace: ns, Queue: QueueWork, Types: []string{TypeWorker}, Workers: 2, Concurrency: 4}, m.Claims); err != nil {
+	if err := h.StartWorkers(ctx, WorkerSet{Namespace: ns, Queue: QueueWork, Types: []string{TypeWorker}, Workers: 2, Concurrency: 4, LeaseDuration: o.WorkerLease}, m.Claims); err != nil {
 		return nil, err
 	}
 	return m, nil
