@@ -48,8 +48,17 @@ limitations under the License.
 //     Retry-After, 500, 410).
 //   - Harness.StartWorkers(ctx, WorkerSet{...}) runs pkg/kickq pull workers in-process and records
 //     every claim (ClaimLog).
-//   - Invariant helpers (invariants.go): WaitTerminal, CheckOutcomes, PodsPerAttempt,
-//     WebhookIDsPerAttempt, ClaimsPerAttempt, MaxInWindow, MaxConcurrent, CronFirings.
+//   - The mixed workload (workload.go): Harness.SetupMix(ctx, ns, MixOptions) creates three
+//     queues with limits (pods, webhooks, pull workers), a receiver and workers; Mix.Submit
+//     creates jobs with planned outcomes (retries, dying jobs, delays, batches with followers),
+//     Mix.AddCronTemplates and SuspendCron the cron templates.
+//   - Faults (faults.go, leader.go): Harness.KillStorm (SIGKILL and restart, random uptimes),
+//     LeaseHolder/WaitHolder (the leader Lease), Report (POST to a manager's report API),
+//     ControlPlane.RestartAPIServer and PauseEtcd.
+//   - Invariants (checks.go, invariants.go): Harness.CheckMix waits for every job and checks
+//     outcomes, pods per attempt (PodsPerAttempt, from the audit log and the kubelet), worker
+//     claims per attempt (ClaimsPerAttempt), webhook-ids per attempt (WebhookIDsPerAttempt),
+//     limits at the side effects (MaxInWindow, MaxConcurrent) and cron firings (CronFirings).
 //   - Harness.Path(name) is a file under -out (logs, audit, JSON of each row).
 //
 // The table (docs/reliability.md) is written by WriteTable after the scenarios ran; -table
