@@ -41,14 +41,8 @@ func TestWebhookTimeoutMaxFlag(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var o options
-			fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			o.bind(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			if err := o.validate(); (err != nil) != tc.wantErr {
+			o, err := parseOptions(t, tc.args)
+			if (err != nil) != tc.wantErr {
 				t.Fatalf("validate() = %v, want error %v", err, tc.wantErr)
 			}
 			if !tc.wantErr && o.webhookTimeoutMax != tc.want {
@@ -98,22 +92,27 @@ func TestLeaderElectionFlags(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var o options
-			fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			o.bind(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			if err := o.validate(); (err != nil) != tc.wantErr {
+			_, err := parseOptions(t, tc.args)
+			if (err != nil) != tc.wantErr {
 				t.Fatalf("validate() = %v, want error %v", err, tc.wantErr)
 			}
 		})
 	}
-	var o options
-	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-	o.bind(fs)
+	o, _ := parseOptions(t, nil)
 	if worst := o.leaseDuration + time.Duration(2*1.2*float64(o.retryPeriod)); worst > 18*time.Second {
 		t.Fatalf("default worst-case failover %s, want at most 18s (20 s promised, with room for the API server's latency)", worst)
 	}
+}
+
+// parseOptions parses the manager's flags from args and validates them.
+func parseOptions(t *testing.T, args []string) (options, error) {
+	t.Helper()
+	var o options
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.validate()
 }
