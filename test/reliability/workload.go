@@ -50,8 +50,8 @@ type MixLimits struct {
 
 // DefaultLimits are tight enough that every limit is reached during a run.
 var DefaultLimits = MixLimits{
-	PodConcurrency: 8, PodRate: 60, PodPeriod: 10,
-	HookConcurrency: 5, HookRate: 80, HookPeriod: 10,
+	PodConcurrency: 8, PodRate: 40, PodPeriod: 10,
+	HookConcurrency: 5, HookRate: 40, HookPeriod: 10,
 	WorkConcurrency: 6,
 }
 
