@@ -199,6 +199,7 @@ func run(cfg config) error {
 		return err
 	}
 	start := time.Now()
+	logf("seed %d, size %g", cfg.seed, cfg.size)
 	var rows []*Row
 	failed := 0
 	for _, s := range list {
