@@ -93,7 +93,6 @@ func TestOutcomeSurvivesAnAPIServerOutage(t *testing.T) {
 						clk.Step(claimOutcomeRetryMax)
 					}
 					time.Sleep(time.Millisecond) // polls the fake clock's waiters
-
 				}
 			}
 			if (werr != nil) != tc.wantErr {
