@@ -116,6 +116,14 @@ bench-s2: bench-deps ## S2 side by side with batch/v1 Job, median of 3 (equal se
 bench-deps: build
 	hack/build-control-plane.sh etcd kube-apiserver kube-controller-manager >/dev/null
 
+##@ Reliability
+
+RELIABILITY_FLAGS ?=
+
+.PHONY: reliability
+reliability: build control-plane ## Run the reliability suite (faults, failover; docs/reliability.md; logs in bin/reliability/). As root.
+	go run ./test/reliability $(RELIABILITY_FLAGS)
+
 ##@ Run
 
 .PHONY: run
