@@ -28,7 +28,7 @@ import (
 
 func clocktestingFake(t time.Time) *clocktesting.FakeClock { return clocktesting.NewFakeClock(t) }
 
-func (w *jobWrapper) Key(k string) *jobWrapper          { w.SpecKey = k; return w }
+func (w *jobWrapper) Key(k string) *jobWrapper           { w.SpecKey = k; return w }
 func (w *jobWrapper) PauseUntil(t time.Time) *jobWrapper { w.JobView.PauseUntil = t; return w }
 
 // reconcileWoken plays the reconciler: it reconciles the woken jobs (and those their refusals
