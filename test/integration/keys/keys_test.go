@@ -277,7 +277,7 @@ var _ = Describe("pauseOnRetryAfter", func() {
 		Eventually(phaseOf(ns, "a-1"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.PhaseSucceeded))
 		for _, c := range sink.callsIn(ns) {
 			if c.Job == "a-2" {
-				Expect(c.At.Before(start.Add(30 * time.Second))).To(BeFalse(), "a-2 called at %s, before the Retry-After ended", c.At)
+				Expect(c.At.Before(start.Add(30*time.Second))).To(BeFalse(), "a-2 called at %s, before the Retry-After ended", c.At)
 			}
 		}
 	})
