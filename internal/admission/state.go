@@ -171,9 +171,9 @@ type queue struct {
 	timed   timedHeap // groups parked until a time: their key's rate slot or pause
 	// lingering are unused groups and keys kept for their windows or pauses (keys.go).
 	lingering []lingering
-	ready   readyHeap // Waiting jobs by ready time, for Stats
-	members map[types.NamespacedName]*job
-	cmps    *uint64
+	ready     readyHeap // Waiting jobs by ready time, for Stats
+	members   map[types.NamespacedName]*job
+	cmps      *uint64
 }
 
 func newQueue(k QueueKey, cmps *uint64) *queue {
