@@ -26,6 +26,8 @@ const (
 	LabelQueue = "kickq.dev/queue"
 	// LabelType carries spec.type (on jobs and on their pods).
 	LabelType = "kickq.dev/type"
+	// LabelKey carries spec.key on a job's pods (where it is a valid label value).
+	LabelKey = "kickq.dev/key"
 	// LabelBatch mirrors spec.batch on jobs.
 	LabelBatch = "kickq.dev/batch"
 	// LabelJob names the QueueJob that owns a pod.
@@ -59,6 +61,28 @@ type RateLimit struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=86400
 	PeriodSeconds int32 `json:"periodSeconds"`
+}
+
+// KeyLimits are limits applied to each distinct spec.key separately, inside the queue's and the
+// handler's own limits. Jobs without a key form one key-less group that only the queue's and the
+// handler's limits bound.
+type KeyLimits struct {
+	// concurrency is the most jobs of one key Running at once.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Concurrency *int32 `json:"concurrency,omitempty"`
+
+	// rateLimit bounds the attempts of one key started in any sliding window.
+	// +optional
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	// pauseOnRetryAfter: when an attempt of key K is answered 429 or 503 (with Retry-After, or a
+	// pull worker returns RetryAfter), every job of key K in this queue waits until that time
+	// (Blocked, KeyPaused) while other keys keep running; without Retry-After the key pauses for
+	// the job's backoff.
+	// +optional
+	PauseOnRetryAfter *bool `json:"pauseOnRetryAfter,omitempty"`
 }
 
 // BackoffType names how the wait between failed attempts grows.

@@ -178,7 +178,7 @@ func (a *Admission) checkInvariants() error {
 				hRunning[j.h]++
 			case Waiting:
 				waiting++
-				if j.h.order.items[j.oidx] != j || q.ready.items[j.ridx] != j {
+				if j.g.jobs.items[j.oidx] != j || q.ready.items[j.ridx] != j {
 					return fmt.Errorf("queue %s: job %s: heap index wrong", qk, j.key)
 				}
 			default:
@@ -196,22 +196,9 @@ func (a *Admission) checkInvariants() error {
 		if !isHeap(&q.ready) {
 			return fmt.Errorf("queue %s: ready heap broken", qk)
 		}
-		sum := 0
-		for name, h := range q.handlers {
-			if h.running != hRunning[h] || h.members != hMembers[h] {
-				return fmt.Errorf("queue %s handler %q: running %d members %d, counted %d %d", qk, name, h.running, h.members, hRunning[h], hMembers[h])
-			}
-			_, listed := q.waiting[h]
-			if listed != (h.order.Len() > 0) {
-				return fmt.Errorf("queue %s handler %q: in waiting set %v with %d waiting", qk, name, listed, h.order.Len())
-			}
-			if !isHeap(&h.order) {
-				return fmt.Errorf("queue %s handler %q: order heap broken", qk, name)
-			}
-			sum += h.order.Len()
-			if h.window != nil && !isHeap(h.window) {
-				return fmt.Errorf("queue %s handler %q: window heap broken", qk, name)
-			}
+		sum, err := q.checkHandlers(hRunning, hMembers)
+		if err != nil {
+			return fmt.Errorf("queue %s: %w", qk, err)
 		}
 		if sum != waiting {
 			return fmt.Errorf("queue %s: handler heaps hold %d, counted %d waiting", qk, sum, waiting)
@@ -230,4 +217,79 @@ func isHeap(h heap.Interface) bool {
 		}
 	}
 	return true
+}
+
+// checkGroups checks h's groups: each with Waiting jobs is in exactly one place (h's heap, the
+// queue's timed heap, or parked), counts match, heaps hold.
+func (q *queue) checkGroups(h *handler) error {
+	running := map[*group]int32{}
+	members := map[*group]int{}
+	for _, j := range q.members {
+		if j.h != h {
+			continue
+		}
+		if h.keys[j.g.ks.name] != j.g || j.g.h != h || q.keys[j.g.ks.name] != j.g.ks {
+			return fmt.Errorf("job %s: group of key %q not in place", j.key, j.g.ks.name)
+		}
+		members[j.g]++
+		if j.state == Running {
+			running[j.g]++
+		}
+	}
+	for name, g := range h.keys {
+		if g.members != members[g] || g.running != running[g] {
+			return fmt.Errorf("key %q: members %d running %d, counted %d %d", name, g.members, g.running, members[g], running[g])
+		}
+		if !isHeap(&g.jobs) {
+			return fmt.Errorf("key %q: job heap broken", name)
+		}
+		places := 0
+		if g.gidx >= 0 {
+			places++
+			if h.groups.items[g.gidx] != g {
+				return fmt.Errorf("key %q: group index wrong", name)
+			}
+		}
+		if g.tidx >= 0 {
+			places++
+			if q.timed.items[g.tidx] != g {
+				return fmt.Errorf("key %q: timed index wrong", name)
+			}
+		}
+		if g.parked {
+			places++
+		}
+		if want := min(g.jobs.Len(), 1); places != want {
+			return fmt.Errorf("key %q: in %d places with %d waiting", name, places, g.jobs.Len())
+		}
+	}
+	return nil
+}
+
+// checkHandlers checks the queue's handlers against the counts of its members; it returns how
+// many Waiting jobs their groups hold.
+func (q *queue) checkHandlers(hRunning map[*handler]int32, hMembers map[*handler]int) (int, error) {
+	sum := 0
+	for name, h := range q.handlers {
+		if h.running != hRunning[h] || h.members != hMembers[h] {
+			return 0, fmt.Errorf("handler %q: running %d members %d, counted %d %d", name, h.running, h.members, hRunning[h], hMembers[h])
+		}
+		_, listed := q.waiting[h]
+		if listed != (h.groups.Len() > 0) {
+			return 0, fmt.Errorf("handler %q: in waiting set %v with %d groups", name, listed, h.groups.Len())
+		}
+		if !isHeap(&h.groups) {
+			return 0, fmt.Errorf("handler %q: group heap broken", name)
+		}
+		if err := q.checkGroups(h); err != nil {
+			return 0, fmt.Errorf("handler %q: %w", name, err)
+		}
+		for _, g := range h.keys {
+			sum += g.jobs.Len()
+		}
+		if h.window != nil && !isHeap(h.window) {
+			return 0, fmt.Errorf("handler %q: window heap broken", name)
+		}
+	}
+	return sum, nil
 }

@@ -103,11 +103,11 @@ var _ = Describe("Defaults", func() {
 })
 
 var _ = Describe("Field selectors", func() {
-	It("serves status.phase, spec.type, spec.queueName and spec.batch", func() {
+	It("serves status.phase, spec.type, spec.queueName, spec.batch and spec.key", func() {
 		ns := env.NewNamespace()
 		for _, m := range []string{
-			job("a", "type: email\nbatch: b1\nqueueName: mail"),
-			job("b", "type: email\nbatch: b2"),
+			job("a", "type: email\nbatch: b1\nqueueName: mail\nkey: customer-42"),
+			job("b", "type: email\nbatch: b2\nkey: customer-7"),
 			job("c", "type: report\nbatch: b1"),
 		} {
 			Expect(env.Client.Create(env.Ctx, obj(ns, m))).To(Succeed())
@@ -132,6 +132,7 @@ var _ = Describe("Field selectors", func() {
 		Expect(names("spec.queueName", "mail")).To(Equal([]string{"a"}))
 		Expect(names("spec.queueName", "default")).To(Equal([]string{"b", "c"}))
 		Expect(names("spec.batch", "b1")).To(Equal([]string{"a", "c"}))
+		Expect(names("spec.key", "customer-42")).To(Equal([]string{"a"}))
 		Expect(names("status.phase", "Failed")).To(Equal([]string{"c"}))
 	})
 })
@@ -212,7 +213,7 @@ var _ = Describe("CRD schemas", func() {
 		for _, f := range crd.Spec.Versions[0].SelectableFields {
 			sel = append(sel, f.JSONPath)
 		}
-		Expect(sel).To(ConsistOf(".spec.queueName", ".spec.type", ".spec.batch", ".status.phase"))
+		Expect(sel).To(ConsistOf(".spec.queueName", ".spec.type", ".spec.batch", ".spec.key", ".status.phase"))
 		Expect(env.Client.Get(env.Ctx, client.ObjectKey{Name: "queues.kickq.dev"}, &crd)).To(Succeed())
 		Expect(crd.Spec.Names.ShortNames).To(ConsistOf("kq"))
 		Expect(crd.Spec.Names.Categories).To(ConsistOf("kickq"))

@@ -90,6 +90,8 @@ var badManifests = []TableEntry{
 	Entry("type that is not a label value", badCase{job("j", "type: \"send email!\""), "spec.type"}),
 	Entry("type longer than 63", badCase{job("j", "type: "+long64), "spec.type"}),
 	Entry("batch that is not a label value", badCase{job("j", "batch: \"-import\"\n"+podTarget), "spec.batch"}),
+	Entry("key that is not a label value", badCase{job("j", "key: \"customer 42\""), "spec.key"}),
+	Entry("key longer than 63", badCase{job("j", "key: "+long64), "spec.key"}),
 	Entry("queueName that is not a label value", badCase{job("j", "queueName: \"my queue\""), "spec.queueName"}),
 	Entry("priority out of bounds", badCase{job("j", "priority: 2000000"), "spec.priority"}),
 	Entry("data that is not an object", badCase{job("j", "data: [1, 2]"), "spec.data"}),
@@ -182,6 +184,8 @@ var _ = Describe("Validation at update", func() {
 			Expect(unstructured.SetNestedSlice(u.Object, []any{map[string]any{"name": "main", "image": "busybox:2"}}, "spec", "pod", "template", "spec", "containers")).To(Succeed())
 		}, "spec.pod is immutable"}),
 		Entry("inline target removed", updateCase{job("j", "webhook: {url: \"http://a.b.svc/x\"}"), remove("spec", "webhook"), "spec.webhook is immutable"}),
+		Entry("key changed", updateCase{job("j", "type: a\nkey: one"), set("two", "spec", "key"), "spec.key is immutable"}),
+		Entry("key added", updateCase{job("j", "type: a"), set("two", "spec", "key"), "spec.key is immutable"}),
 		Entry("batch changed", updateCase{job("j", "type: a\nbatch: one"), set("two", "spec", "batch"), "spec.batch is immutable"}),
 		Entry("cancel set back to false", updateCase{job("j", "type: a\ncancel: true"), set(false, "spec", "cancel"), "spec.cancel cannot be unset once true"}),
 		Entry("cancel removed once true", updateCase{job("j", "type: a\ncancel: true"), remove("spec", "cancel"), "spec.cancel cannot be unset once true"}),
