@@ -61,6 +61,28 @@ type RateLimit struct {
 	PeriodSeconds int32 `json:"periodSeconds"`
 }
 
+// KeyLimits are limits applied to each distinct spec.key separately, inside the queue's and the
+// handler's own limits. Jobs without a key form one key-less group that only the queue's and the
+// handler's limits bound.
+type KeyLimits struct {
+	// concurrency is the most jobs of one key Running at once.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Concurrency *int32 `json:"concurrency,omitempty"`
+
+	// rateLimit bounds the attempts of one key started in any sliding window.
+	// +optional
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	// pauseOnRetryAfter: when an attempt of key K is answered 429 or 503 (with Retry-After, or a
+	// pull worker returns RetryAfter), every job of key K in this queue waits until that time
+	// (Blocked, KeyPaused) while other keys keep running; without Retry-After the key pauses for
+	// the job's backoff.
+	// +optional
+	PauseOnRetryAfter *bool `json:"pauseOnRetryAfter,omitempty"`
+}
+
 // BackoffType names how the wait between failed attempts grows.
 // +kubebuilder:validation:Enum=Fixed;Linear;Exponential
 type BackoffType string

@@ -61,6 +61,11 @@ type HandlerSpec struct {
 	// +optional
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 
+	// keyLimits are limits per distinct spec.key for the jobs of this handler, inside the
+	// handler's and the queue's limits (and the queue's keyLimits).
+	// +optional
+	KeyLimits *KeyLimits `json:"keyLimits,omitempty"`
+
 	JobPolicies `json:",inline"`
 }
 
@@ -119,6 +124,11 @@ type QueueSpec struct {
 	// rateLimit bounds the attempts started in any sliding window; unset means no limit.
 	// +optional
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
+	// keyLimits are limits per distinct spec.key, inside the queue's limits: each key gets its
+	// own concurrency and rate window; within one priority keys take turns.
+	// +optional
+	KeyLimits *KeyLimits `json:"keyLimits,omitempty"`
 
 	// inlineTargets says whether a job may bring its own pod, webhook or worker target (Allow) or
 	// must pick one of the queue's handlers by type (Deny).
@@ -231,6 +241,47 @@ type QueueStatus struct {
 	// statistics are the queue's recent throughput and times, measured by the manager.
 	// +optional
 	Statistics *QueueStatistics `json:"statistics,omitempty"`
+
+	// keys summarises the queue's jobs by spec.key; unset while no job of the queue has a key.
+	// +optional
+	Keys *QueueKeys `json:"keys,omitempty"`
+}
+
+// MaxBusiestKeys is the most keys status.keys.busiest lists.
+const MaxBusiestKeys = 10
+
+// QueueKeys are the queue's keys: how many have work, and the busiest by pending jobs.
+type QueueKeys struct {
+	// active is the number of distinct keys with a Pending, Blocked-by-a-limit or Running job.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Active int32 `json:"active,omitempty"`
+
+	// busiest are the keys with the most pending jobs, most first (ties by key), at most 10.
+	// +optional
+	// +listType=map
+	// +listMapKey=key
+	// +kubebuilder:validation:MaxItems=10
+	Busiest []KeyCount `json:"busiest,omitempty"`
+}
+
+// KeyCount is one key's jobs.
+type KeyCount struct {
+	// key is the spec.key of these jobs.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Key string `json:"key"`
+
+	// pending is the number of the key's jobs waiting for admission (Pending, or Blocked by a limit).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Pending int32 `json:"pending,omitempty"`
+
+	// running is the number of the key's jobs Running.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Running int32 `json:"running,omitempty"`
 }
 
 // QueueStatistics are a queue's recent throughput and its wait and run times, as the manager
@@ -288,6 +339,7 @@ type QueueStatistics struct {
 // +kubebuilder:printcolumn:name="Concurrency",type=integer,JSONPath=`.spec.concurrency`
 // +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.counts.pending`
 // +kubebuilder:printcolumn:name="Running",type=integer,JSONPath=`.status.counts.running`
+// +kubebuilder:printcolumn:name="Keys",type=integer,JSONPath=`.status.keys.active`,priority=1
 // +kubebuilder:printcolumn:name="Done/min",type=integer,JSONPath=`.status.statistics.throughputPerMinute`
 // +kubebuilder:printcolumn:name="Wait-p95-ms",type=integer,JSONPath=`.status.statistics.waitP95Milliseconds`,priority=1
 // +kubebuilder:printcolumn:name="Run-p95-ms",type=integer,JSONPath=`.status.statistics.runP95Milliseconds`,priority=1

@@ -173,6 +173,7 @@ type CronSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.activeDeadlineSeconds) == has(oldSelf.activeDeadlineSeconds) && (!has(self.activeDeadlineSeconds) || self.activeDeadlineSeconds == oldSelf.activeDeadlineSeconds)",message="spec.activeDeadlineSeconds is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.heartbeatTimeoutSeconds) == has(oldSelf.heartbeatTimeoutSeconds) && (!has(self.heartbeatTimeoutSeconds) || self.heartbeatTimeoutSeconds == oldSelf.heartbeatTimeoutSeconds)",message="spec.heartbeatTimeoutSeconds is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.ttlSecondsAfterFinished) == has(oldSelf.ttlSecondsAfterFinished) && (!has(self.ttlSecondsAfterFinished) || self.ttlSecondsAfterFinished == oldSelf.ttlSecondsAfterFinished)",message="spec.ttlSecondsAfterFinished is immutable"
+// +kubebuilder:validation:XValidation:rule="has(self.key) == has(oldSelf.key) && (!has(self.key) || self.key == oldSelf.key)",message="spec.key is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.batch) == has(oldSelf.batch) && (!has(self.batch) || self.batch == oldSelf.batch)",message="spec.batch is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.after) == has(oldSelf.after) && (!has(self.after) || self.after == oldSelf.after)",message="spec.after is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.notify) == has(oldSelf.notify) && (!has(self.notify) || self.notify == oldSelf.notify)",message="spec.notify is immutable"
@@ -203,6 +204,16 @@ type QueueJobSpec struct {
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Data *apiextensionsv1.JSON `json:"data,omitempty"`
+
+	// key names what this job is limited and shared fairly by: a customer, tenant or account
+	// (label-value syntax). The queue's and handler's keyLimits apply to each distinct key;
+	// within one priority admission takes keys in turn. Unset: the job belongs to the key-less
+	// group, bound only by the queue's and handler's limits.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	Key string `json:"key,omitempty"`
 
 	// priority orders ready jobs of a queue: higher first, first-come first-served among equals.
 	// It may change while the job waits. Default 0.
@@ -331,6 +342,12 @@ const (
 	ReasonConcurrencyLimited  = "ConcurrencyLimited"
 	ReasonRateLimited         = "RateLimited"
 	ReasonPaused              = "Paused"
+	// ReasonKeyConcurrencyLimited: the job's key has keyLimits.concurrency jobs Running.
+	ReasonKeyConcurrencyLimited = "KeyConcurrencyLimited"
+	// ReasonKeyRateLimited: the job's key started keyLimits.rateLimit.limit attempts in the window.
+	ReasonKeyRateLimited = "KeyRateLimited"
+	// ReasonKeyPaused: the job's key waits for a Retry-After (keyLimits.pauseOnRetryAfter).
+	ReasonKeyPaused = "KeyPaused"
 
 	// ReasonWebhookURLNotAllowed: the job's own webhook or notify URL is not under its queue's
 	// spec.webhookURLPrefixes.
@@ -758,6 +775,7 @@ type NotificationStatus struct {
 // +kubebuilder:selectablefield:JSONPath=`.spec.queueName`
 // +kubebuilder:selectablefield:JSONPath=`.spec.type`
 // +kubebuilder:selectablefield:JSONPath=`.spec.batch`
+// +kubebuilder:selectablefield:JSONPath=`.spec.key`
 // +kubebuilder:selectablefield:JSONPath=`.status.phase`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters (it names the job's pods and labels)"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.cron) || size(self.metadata.name) <= 52",message="metadata.name of a cron template (spec.cron) must be at most 52 characters: its children add a suffix"

@@ -52,6 +52,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.HTTPHeaderApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JobPolicies"):
 		return &apiv1alpha1.JobPoliciesApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("KeyCount"):
+		return &apiv1alpha1.KeyCountApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("KeyLimits"):
+		return &apiv1alpha1.KeyLimitsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("LogEntry"):
 		return &apiv1alpha1.LogEntryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NotificationStatus"):
@@ -74,6 +78,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.QueueJobSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("QueueJobStatus"):
 		return &apiv1alpha1.QueueJobStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("QueueKeys"):
+		return &apiv1alpha1.QueueKeysApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("QueueSpec"):
 		return &apiv1alpha1.QueueSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("QueueStatistics"):

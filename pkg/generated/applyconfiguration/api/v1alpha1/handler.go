@@ -86,6 +86,14 @@ func (b *HandlerApplyConfiguration) WithRateLimit(value *RateLimitApplyConfigura
 	return b
 }
 
+// WithKeyLimits sets the KeyLimits field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KeyLimits field is set to the value of the last call.
+func (b *HandlerApplyConfiguration) WithKeyLimits(value *KeyLimitsApplyConfiguration) *HandlerApplyConfiguration {
+	b.HandlerSpecApplyConfiguration.KeyLimits = value
+	return b
+}
+
 // WithRetry sets the Retry field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Retry field is set to the value of the last call.

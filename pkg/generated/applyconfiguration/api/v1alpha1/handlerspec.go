@@ -38,7 +38,10 @@ type HandlerSpecApplyConfiguration struct {
 	Concurrency *int32 `json:"concurrency,omitempty"`
 	// rateLimit bounds the attempts of this handler started in any sliding window, inside the
 	// queue's rateLimit.
-	RateLimit                     *RateLimitApplyConfiguration `json:"rateLimit,omitempty"`
+	RateLimit *RateLimitApplyConfiguration `json:"rateLimit,omitempty"`
+	// keyLimits are limits per distinct spec.key for the jobs of this handler, inside the
+	// handler's and the queue's limits (and the queue's keyLimits).
+	KeyLimits                     *KeyLimitsApplyConfiguration `json:"keyLimits,omitempty"`
 	JobPoliciesApplyConfiguration `json:""`
 }
 
@@ -85,6 +88,14 @@ func (b *HandlerSpecApplyConfiguration) WithConcurrency(value int32) *HandlerSpe
 // If called multiple times, the RateLimit field is set to the value of the last call.
 func (b *HandlerSpecApplyConfiguration) WithRateLimit(value *RateLimitApplyConfiguration) *HandlerSpecApplyConfiguration {
 	b.RateLimit = value
+	return b
+}
+
+// WithKeyLimits sets the KeyLimits field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KeyLimits field is set to the value of the last call.
+func (b *HandlerSpecApplyConfiguration) WithKeyLimits(value *KeyLimitsApplyConfiguration) *HandlerSpecApplyConfiguration {
+	b.KeyLimits = value
 	return b
 }
 

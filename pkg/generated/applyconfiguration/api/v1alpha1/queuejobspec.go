@@ -38,6 +38,11 @@ type QueueJobSpecApplyConfiguration struct {
 	// data is a JSON object handed to the job's worker (KICKQ_DATA, the webhook payload).
 	// Its size is capped by the manager.
 	Data *v1.JSON `json:"data,omitempty"`
+	// key names what this job is limited and shared fairly by: a customer, tenant or account
+	// (label-value syntax). The queue's and handler's keyLimits apply to each distinct key;
+	// within one priority admission takes keys in turn. Unset: the job belongs to the key-less
+	// group, bound only by the queue's and handler's limits.
+	Key *string `json:"key,omitempty"`
 	// priority orders ready jobs of a queue: higher first, first-come first-served among equals.
 	// It may change while the job waits. Default 0.
 	Priority *int32 `json:"priority,omitempty"`
@@ -97,6 +102,14 @@ func (b *QueueJobSpecApplyConfiguration) WithType(value string) *QueueJobSpecApp
 // If called multiple times, the Data field is set to the value of the last call.
 func (b *QueueJobSpecApplyConfiguration) WithData(value v1.JSON) *QueueJobSpecApplyConfiguration {
 	b.Data = &value
+	return b
+}
+
+// WithKey sets the Key field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Key field is set to the value of the last call.
+func (b *QueueJobSpecApplyConfiguration) WithKey(value string) *QueueJobSpecApplyConfiguration {
+	b.Key = &value
 	return b
 }
 

@@ -33,6 +33,9 @@ type QueueSpecApplyConfiguration struct {
 	Concurrency *int32 `json:"concurrency,omitempty"`
 	// rateLimit bounds the attempts started in any sliding window; unset means no limit.
 	RateLimit *RateLimitApplyConfiguration `json:"rateLimit,omitempty"`
+	// keyLimits are limits per distinct spec.key, inside the queue's limits: each key gets its
+	// own concurrency and rate window; within one priority keys take turns.
+	KeyLimits *KeyLimitsApplyConfiguration `json:"keyLimits,omitempty"`
 	// inlineTargets says whether a job may bring its own pod, webhook or worker target (Allow) or
 	// must pick one of the queue's handlers by type (Deny).
 	InlineTargets *apiv1alpha1.InlineTargetsPolicy `json:"inlineTargets,omitempty"`
@@ -81,6 +84,14 @@ func (b *QueueSpecApplyConfiguration) WithConcurrency(value int32) *QueueSpecApp
 // If called multiple times, the RateLimit field is set to the value of the last call.
 func (b *QueueSpecApplyConfiguration) WithRateLimit(value *RateLimitApplyConfiguration) *QueueSpecApplyConfiguration {
 	b.RateLimit = value
+	return b
+}
+
+// WithKeyLimits sets the KeyLimits field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the KeyLimits field is set to the value of the last call.
+func (b *QueueSpecApplyConfiguration) WithKeyLimits(value *KeyLimitsApplyConfiguration) *QueueSpecApplyConfiguration {
+	b.KeyLimits = value
 	return b
 }
 

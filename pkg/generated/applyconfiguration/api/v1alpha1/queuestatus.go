@@ -41,6 +41,8 @@ type QueueStatusApplyConfiguration struct {
 	OldestPendingTime *metav1.Time `json:"oldestPendingTime,omitempty"`
 	// statistics are the queue's recent throughput and times, measured by the manager.
 	Statistics *QueueStatisticsApplyConfiguration `json:"statistics,omitempty"`
+	// keys summarises the queue's jobs by spec.key; unset while no job of the queue has a key.
+	Keys *QueueKeysApplyConfiguration `json:"keys,omitempty"`
 }
 
 // QueueStatusApplyConfiguration constructs a declarative configuration of the QueueStatus type for use with
@@ -99,5 +101,13 @@ func (b *QueueStatusApplyConfiguration) WithOldestPendingTime(value metav1.Time)
 // If called multiple times, the Statistics field is set to the value of the last call.
 func (b *QueueStatusApplyConfiguration) WithStatistics(value *QueueStatisticsApplyConfiguration) *QueueStatusApplyConfiguration {
 	b.Statistics = value
+	return b
+}
+
+// WithKeys sets the Keys field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Keys field is set to the value of the last call.
+func (b *QueueStatusApplyConfiguration) WithKeys(value *QueueKeysApplyConfiguration) *QueueStatusApplyConfiguration {
+	b.Keys = value
 	return b
 }
