@@ -191,7 +191,7 @@ func run(cfg config) error {
 
 	scenarios := map[string]func(context.Context) *Result{
 		"S0": b.s0Ceiling, "S1": b.s1Webhook, "S6": b.s6Cron, "S2": b.s2PodDispatch, "S3": b.s3Delayed, "S4": b.s4Limits, "S5": b.s5AtRest,
-		"S7": b.s7Fairness, "S8": b.s8Memory, "S9": b.s9WebhookFairness,
+		"S7": b.s7Keys, "S10": b.s7Fairness, "S8": b.s8Memory, "S9": b.s9WebhookFairness,
 	}
 	var results []*Result
 	for _, id := range strings.Split(cfg.scenarios, ",") {
