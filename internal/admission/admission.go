@@ -16,9 +16,11 @@ limitations under the License.
 
 // Package admission decides which ready job of a queue may start now.
 //
-// It is a cache of stored state: per queue, the Waiting jobs in one heap per handler (priority,
-// then ready time, creation time, name), the number of Running jobs, and the attempt start times
-// that rate windows count, all rebuilt from the informer cache the first time a queue is seen and
+// It is a cache of stored state: per queue, the Waiting jobs in one heap per handler and key
+// (spec.key), the keys with Waiting jobs in one heap per handler (their first jobs in admission
+// order: priority, then key turn, then ready time, creation time, name; see Before), the number
+// of Running jobs per queue, handler and key, and the attempt start times that rate windows
+// (the queue's, a handler's, a key's in the queue and in a handler) count, all rebuilt from the informer cache the first time a queue is seen and
 // kept current by the reconcilers' observations. An admission is a reservation: it counts as a
 // Running attempt, with its start in the rate windows, until the cache shows the job's status
 // with that attempt (an expectation), or until Release undoes it because the status write that
@@ -30,8 +32,15 @@ limitations under the License.
 // restart, starts are rebuilt from what status and the cache prove of when side effects were
 // made by, never from a recorded time that could be earlier.
 //
-// Every per-event operation costs O(log n) in the queue's length (plus the number of the queue's
-// handlers, which the API bounds); only the rebuild and a change of a rate period read all jobs of
+// Per-key limits (keys.go) apply to each distinct key separately, inside the queue's and the
+// handler's limits; jobs without a key form one key-less group that only those bound. A key that a
+// key limit holds leaves its handler's heap ("parked") until what holds it can have changed: one
+// of its Running jobs ends, a claim or reservation of its windows is dropped, its rate window's
+// next slot or its pause (keyLimits.pauseOnRetryAfter, rebuilt from the jobs whose attempt ended
+// with a Retry-After) has come, or the limits change.
+//
+// Every per-event operation costs O(log n) in the queue's length and its number of keys (plus the
+// number of the queue's handlers, which the API bounds); only the rebuild and a change of a rate period read all jobs of
 // the queue. Admission is safe for concurrent use; notify is never called with its lock held.
 package admission
 
@@ -56,10 +65,20 @@ type RateLimit struct {
 	Period time.Duration
 }
 
+// KeyLimits apply to each distinct key (spec.key) separately; never to the key-less group.
+type KeyLimits struct {
+	Concurrency int32 // 0 = none
+	Rate        *RateLimit
+	// PauseOnRetryAfter: a job's PauseUntil holds every job of its key until then.
+	PauseOnRetryAfter bool
+}
+
 // HandlerLimits are the limits of one handler, inside its queue's.
 type HandlerLimits struct {
 	Concurrency int32 // 0 = none
 	Rate        *RateLimit
+	// Keys apply to each key among the handler's jobs, inside the queue's Keys.
+	Keys KeyLimits
 }
 
 // Limits of one queue. Handler limits apply inside the queue's.
@@ -67,6 +86,8 @@ type Limits struct {
 	Paused      bool
 	Concurrency int32 // 0 = none
 	Rate        *RateLimit
+	// Keys apply to each key among the queue's jobs.
+	Keys KeyLimits
 	// Handlers by handler key: a handler's type, "*", or "" for inline targets and the
 	// defaultHandler. A key without an entry has no limits of its own.
 	Handlers map[string]HandlerLimits
@@ -103,6 +124,8 @@ type JobView struct {
 	Key      types.NamespacedName
 	Queue    QueueKey // same namespace as Key
 	Handler  string
+	// SpecKey is the job's spec.key ("": the key-less group).
+	SpecKey  string
 	Priority int32
 	// ReadyTime is when the job became ready (status.readyTime; else its creation time).
 	ReadyTime    time.Time
@@ -112,6 +135,11 @@ type JobView struct {
 	// AttemptStarts are the recorded attempts (status.attemptHistory). The rate windows count
 	// those admission did not start itself (another manager did, before a restart).
 	AttemptStarts []AttemptStart
+	// PauseUntil is, for a job whose last attempt ended with a Retry-After (a 429 or 503 answer,
+	// a worker's RetryAfter) or a 429/503 without one, the time its next attempt waits for
+	// (status.nextAttemptTime): under keyLimits.pauseOnRetryAfter every job of its key waits until
+	// then. Zero otherwise.
+	PauseUntil time.Time
 }
 
 // AttemptStart is a recorded attempt, as the rate windows count it after a restart.
@@ -133,7 +161,21 @@ type Stats struct {
 	Waiting                int32
 	StartedInWindow        int32 // starts inside the queue's rate window; 0 without a rate limit
 	OldestWaitingReadyTime time.Time
+	// ActiveKeys is the number of keys (not the key-less group) with a Waiting or Running job.
+	ActiveKeys int32
+	// BusiestKeys are up to MaxBusiestKeys keys with the most Waiting jobs, most first, then by
+	// key; keys with none are not listed.
+	BusiestKeys []KeyCount
 }
+
+// KeyCount is one key's jobs, for Stats.
+type KeyCount struct {
+	Key              string
+	Waiting, Running int32
+}
+
+// MaxBusiestKeys bounds Stats.BusiestKeys.
+const MaxBusiestKeys = 10
 
 const (
 	// notifyBurst bounds how many jobs one change of limits wakes at once; each admission wakes
@@ -323,5 +365,6 @@ func (a *Admission) Stats(k QueueKey) Stats {
 	if q.ready.Len() > 0 {
 		s.OldestWaitingReadyTime = q.ready.items[0].ready
 	}
+	s.ActiveKeys, s.BusiestKeys = q.keyStats()
 	return s
 }

@@ -83,24 +83,29 @@ func (a *Admission) tryAdmitLocked(key types.NamespacedName, now time.Time) (Dec
 		return Decision{Reason: ReasonNotWaiting, Message: fmt.Sprintf("job is %s, not waiting for admission", j.state)}, nil
 	}
 	q, h := j.q, j.h
-	if d, refused := q.refusal(now); refused {
+	if q.limits.Paused {
+		return q.refusal(now)
+	}
+	// A key limit is the most specific answer: it holds the job whatever the queue's room.
+	if d, refused := q.keyRefusal(j.g, now); refused {
+		return d, nil
+	}
+	if d, refused := q.limitRefusal(now); refused {
 		return d, nil
 	}
 	if d, refused := h.refusal(now); refused {
 		return d, nil
 	}
-	if first := q.best(now); first != j {
-		// first is not nil: j's handler has room. Make sure the job that comes first runs, waking
-		// it once per reconcile of it (every job behind it would wake it again), or again after
-		// queuedWakeAgain in case that wake was lost.
-		var wake []types.NamespacedName
-		if first.wokenAt.IsZero() || now.Sub(first.wokenAt) >= queuedWakeAgain {
-			first.wokenAt = now
-			wake = []types.NamespacedName{first.key}
-		}
+	q.unpark(j.g) // no key limit holds it (a missed unpark must not strand it)
+	first, wake := q.best(now, nil)
+	if first != j {
+		// first is not nil: j's handler and key have room. Make sure the job that comes first
+		// runs, waking it once per reconcile of it (every job behind it would wake it again), or
+		// again after queuedWakeAgain in case that wake was lost.
+		wake = wakeOnce(first, now, wake)
 		return Decision{Reason: ReasonQueued, Message: "other jobs of the queue come first"}, wake
 	}
-	wake := a.setState(j, Running, now, nil)
+	wake = a.setState(j, Running, now, wake)
 	j.reserved = true
 	j.resAt = now
 	j.res = a.addStart(j, j.attempts+1, reserved, now, now)
@@ -108,7 +113,12 @@ func (a *Admission) tryAdmitLocked(key types.NamespacedName, now time.Time) (Dec
 	return Decision{Admitted: true, At: now}, wake
 }
 
-func (q *queue) refusal(now time.Time) (Decision, bool) {
+func (q *queue) refusal(now time.Time) (Decision, []types.NamespacedName) {
+	d, _ := q.limitRefusal(now)
+	return d, nil
+}
+
+func (q *queue) limitRefusal(now time.Time) (Decision, bool) {
 	l := &q.limits
 	if l.Paused {
 		return Decision{Reason: ReasonPaused, Message: fmt.Sprintf("queue %s is paused", q.key.Name)}, true

@@ -124,12 +124,14 @@ func (a *Admission) slotFree(j *job, s *start, now time.Time) (at time.Time, fre
 			at = t
 		}
 	}
-	var qe, he *entry
+	var es [nWindows]*entry
 	if s != nil {
-		qe, he = s.qe, s.he
+		es = s.e
 	}
-	check(j.q.window, j.q.limits.Rate, qe)
-	check(j.h.window, j.h.limits.Rate, he)
+	rates := j.rates()
+	for i, w := range j.windows() {
+		check(w, rates[i], es[i])
+	}
 	return at, free
 }
 
@@ -137,20 +139,18 @@ func (a *Admission) slotFree(j *job, s *start, now time.Time) (at time.Time, fre
 // does not.
 func (a *Admission) place(j *job, s *start, now time.Time) {
 	s.t = now
-	for _, p := range [2]struct {
-		w *window
-		e **entry
-	}{{j.q.window, &s.qe}, {j.h.window, &s.he}} {
-		if p.w == nil {
+	for i, w := range j.windows() {
+		if w == nil {
 			continue
 		}
-		p.w.prune(now)
-		if p.w.holds(*p.e) {
-			p.w.move(*p.e, now)
+		w.prune(now)
+		if w.holds(s.e[i]) {
+			w.move(s.e[i], now)
 			continue
 		}
-		*p.e = p.w.add(now, now, true)
+		s.e[i] = w.add(now, now, true)
 	}
+	j.q.turn(j, now)
 }
 
 // setClaim makes attempt n's refused side effect claim the next slot of j's windows.
@@ -160,7 +160,7 @@ func (a *Admission) setClaim(j *job, n int32) {
 	}
 	a.unclaim(j)
 	j.claim = n
-	j.claimed = [2]*window{j.q.window, j.h.window}
+	j.claimed = j.windows()
 	for _, w := range j.claimed {
 		if w != nil {
 			w.claims++
@@ -178,7 +178,8 @@ func (a *Admission) unclaim(j *job) {
 			w.claims--
 		}
 	}
-	j.claim, j.claimed = 0, [2]*window{}
+	j.claim, j.claimed = 0, [nWindows]*window{}
+	j.q.unparkKey(j.g.ks) // the slot it held for itself may be free
 }
 
 // dropClaim drops j's claim because its attempt ended without its side effect, and appends to

@@ -178,7 +178,7 @@ func (a *Admission) checkInvariants() error {
 				hRunning[j.h]++
 			case Waiting:
 				waiting++
-				if j.h.order.items[j.oidx] != j || q.ready.items[j.ridx] != j {
+				if j.g.jobs.items[j.oidx] != j || q.ready.items[j.ridx] != j {
 					return fmt.Errorf("queue %s: job %s: heap index wrong", qk, j.key)
 				}
 			default:
@@ -202,13 +202,18 @@ func (a *Admission) checkInvariants() error {
 				return fmt.Errorf("queue %s handler %q: running %d members %d, counted %d %d", qk, name, h.running, h.members, hRunning[h], hMembers[h])
 			}
 			_, listed := q.waiting[h]
-			if listed != (h.order.Len() > 0) {
-				return fmt.Errorf("queue %s handler %q: in waiting set %v with %d waiting", qk, name, listed, h.order.Len())
+			if listed != (h.groups.Len() > 0) {
+				return fmt.Errorf("queue %s handler %q: in waiting set %v with %d groups", qk, name, listed, h.groups.Len())
 			}
-			if !isHeap(&h.order) {
-				return fmt.Errorf("queue %s handler %q: order heap broken", qk, name)
+			if !isHeap(&h.groups) {
+				return fmt.Errorf("queue %s handler %q: group heap broken", qk, name)
 			}
-			sum += h.order.Len()
+			if err := q.checkGroups(h); err != nil {
+				return fmt.Errorf("queue %s handler %q: %w", qk, name, err)
+			}
+			for _, g := range h.keys {
+				sum += g.jobs.Len()
+			}
 			if h.window != nil && !isHeap(h.window) {
 				return fmt.Errorf("queue %s handler %q: window heap broken", qk, name)
 			}
@@ -230,4 +235,51 @@ func isHeap(h heap.Interface) bool {
 		}
 	}
 	return true
+}
+
+// checkGroups checks h's groups: each with Waiting jobs is in exactly one place (h's heap, the
+// queue's timed heap, or parked), counts match, heaps hold.
+func (q *queue) checkGroups(h *handler) error {
+	running := map[*group]int32{}
+	members := map[*group]int{}
+	for _, j := range q.members {
+		if j.h != h {
+			continue
+		}
+		if h.keys[j.g.ks.name] != j.g || j.g.h != h || q.keys[j.g.ks.name] != j.g.ks {
+			return fmt.Errorf("job %s: group of key %q not in place", j.key, j.g.ks.name)
+		}
+		members[j.g]++
+		if j.state == Running {
+			running[j.g]++
+		}
+	}
+	for name, g := range h.keys {
+		if g.members != members[g] || g.running != running[g] {
+			return fmt.Errorf("key %q: members %d running %d, counted %d %d", name, g.members, g.running, members[g], running[g])
+		}
+		if !isHeap(&g.jobs) {
+			return fmt.Errorf("key %q: job heap broken", name)
+		}
+		places := 0
+		if g.gidx >= 0 {
+			places++
+			if h.groups.items[g.gidx] != g {
+				return fmt.Errorf("key %q: group index wrong", name)
+			}
+		}
+		if g.tidx >= 0 {
+			places++
+			if q.timed.items[g.tidx] != g {
+				return fmt.Errorf("key %q: timed index wrong", name)
+			}
+		}
+		if g.parked {
+			places++
+		}
+		if want := min(g.jobs.Len(), 1); places != want {
+			return fmt.Errorf("key %q: in %d places with %d waiting", name, places, g.jobs.Len())
+		}
+	}
+	return nil
 }

@@ -36,7 +36,7 @@ func (a *Admission) observeLocked(v *JobView, now time.Time, wake []types.Namesp
 	if j == nil {
 		j = &job{key: v.Key, state: Idle, oidx: -1, ridx: -1, attempts: v.Attempts}
 		a.jobs[v.Key] = j
-		a.attach(j, a.queueLocked(v.Queue), v.Handler)
+		a.attach(j, a.queueLocked(v.Queue), v.Handler, v.SpecKey)
 	} else {
 		j.wokenAt = time.Time{} // it is being reconciled
 		if v.Attempts < j.attempts {
@@ -50,9 +50,9 @@ func (a *Admission) observeLocked(v *JobView, now time.Time, wake []types.Namesp
 			// start stays: its side effect may have been made.
 			a.dropReservation(j)
 		}
-		if j.q.key != v.Queue || j.h.name != v.Handler {
+		if j.q.key != v.Queue || j.h.name != v.Handler || j.g.ks.name != v.SpecKey {
 			wake = a.detach(j, now, false, wake)
-			a.attach(j, a.queueLocked(v.Queue), v.Handler)
+			a.attach(j, a.queueLocked(v.Queue), v.Handler, v.SpecKey)
 			for _, s := range j.starts {
 				a.record(j, s, now)
 			}
@@ -69,6 +69,7 @@ func (a *Admission) observeLocked(v *JobView, now time.Time, wake []types.Namesp
 		// The attempt that waited for a slot ended without its side effect.
 		wake = a.dropClaim(j, now, wake)
 	}
+	j.pauseKey(v.PauseUntil)
 	wake = a.setState(j, v.State, now, wake)
 	a.setStarts(j, v.AttemptStarts, now)
 	return wake
@@ -80,11 +81,13 @@ func (a *Admission) forgetLocked(j *job, now time.Time, wake []types.NamespacedN
 	return wake
 }
 
-// attach makes j a member of q under handler name; j must be Idle and in no window.
-func (a *Admission) attach(j *job, q *queue, name string) {
+// attach makes j a member of q under handler name and key; j must be Idle and in no window.
+func (a *Admission) attach(j *job, q *queue, name, key string) {
 	j.q = q
 	j.h = q.handlerFor(name)
+	j.g = q.groupFor(j.h, key)
 	j.h.members++
+	j.g.members++
 	q.members[j.key] = j
 }
 
@@ -107,19 +110,20 @@ func (a *Admission) detach(j *job, now time.Time, forgotten bool, wake []types.N
 	if forgotten {
 		j.starts = nil
 	}
-	q, h := j.q, j.h
+	q, h, g := j.q, j.h, j.g
 	h.members--
+	g.members--
 	delete(q.members, j.key)
+	q.dropGroupIfUnused(g, now)
 	q.dropIfUnused(h)
 	return wake
 }
 
 func disown(s *start) {
-	if s.qe != nil {
-		s.qe.owned = false
-	}
-	if s.he != nil {
-		s.he.owned = false
+	for _, e := range s.e {
+		if e != nil {
+			e.owned = false
+		}
 	}
 }
 
@@ -137,13 +141,16 @@ func (a *Admission) setState(j *job, s State, now time.Time, wake []types.Namesp
 	if old == s {
 		return wake
 	}
-	q, h := j.q, j.h
+	q, h, g := j.q, j.h, j.g
 	switch old {
 	case Waiting:
 		q.removeWaiting(j)
 	case Running:
 		q.running--
 		h.running--
+		g.running--
+		g.ks.running--
+		q.unparkKey(g.ks)
 	}
 	j.state = s
 	switch s {
@@ -152,6 +159,8 @@ func (a *Admission) setState(j *job, s State, now time.Time, wake []types.Namesp
 	case Running:
 		q.running++
 		h.running++
+		g.running++
+		g.ks.running++
 	}
 	if old == Running || (old == Waiting && s == Idle) {
 		wake = q.next(now, 1, wake)
@@ -161,7 +170,8 @@ func (a *Admission) setState(j *job, s State, now time.Time, wake []types.Namesp
 
 // fix restores the heaps after j's order keys changed.
 func fix(j *job) {
-	heapFix(&j.h.order, j.oidx)
+	heapFix(&j.g.jobs, j.oidx)
+	heapFix(&j.h.groups, j.g.gidx)
 	heapFix(&j.q.ready, j.ridx)
 }
 
@@ -197,6 +207,7 @@ func (j *job) hasStart(n int32) bool {
 func (a *Admission) addStart(j *job, n int32, k startKind, t, now time.Time) *start {
 	s := &start{attempt: n, kind: k, t: t}
 	a.record(j, s, now)
+	j.q.turn(j, t)
 	j.starts = append(j.starts, s)
 	if len(j.starts) > maxStartsPerJob {
 		old := j.starts[0]
@@ -217,26 +228,24 @@ func (a *Admission) removeStart(j *job, s *start) {
 	if i := slices.Index(j.starts, s); i >= 0 {
 		j.starts = slices.Delete(j.starts, i, i+1)
 	}
+	j.q.unparkKey(j.g.ks) // a slot of its key's windows may be free
 }
 
-// record puts start s of j in the windows of its queue and handler (where it is not yet).
+// record puts start s of j in the windows of its queue, handler and key (where it is not yet).
 func (a *Admission) record(j *job, s *start, now time.Time) {
-	if w := j.q.window; w != nil && s.qe == nil {
-		s.qe = w.add(s.t, now, true)
-	}
-	if w := j.h.window; w != nil && s.he == nil {
-		s.he = w.add(s.t, now, true)
+	for i, w := range j.windows() {
+		if w != nil && s.e[i] == nil {
+			s.e[i] = w.add(s.t, now, true)
+		}
 	}
 }
 
 // unrecord takes s out of the windows that hold it.
 func (a *Admission) unrecord(s *start) {
-	if s.qe != nil {
-		s.qe.w.remove(s.qe)
-		s.qe = nil
-	}
-	if s.he != nil {
-		s.he.w.remove(s.he)
-		s.he = nil
+	for i, e := range s.e {
+		if e != nil {
+			e.w.remove(e)
+			s.e[i] = nil
+		}
 	}
 }

@@ -33,22 +33,22 @@ func (a *Admission) SetLimits(k QueueKey, l Limits) {
 	old := q.limits
 	l.Handlers = maps.Clone(l.Handlers)
 	q.limits = l
-	rebuildQ := periodOf(old.Rate) != periodOf(l.Rate)
-	var rebuildH map[*handler]struct{}
+	rb := rebuild{q: periodOf(old.Rate) != periodOf(l.Rate), k: periodOf(old.Keys.Rate) != periodOf(l.Keys.Rate)}
 	for name, h := range q.handlers {
 		hl := l.Handlers[name]
 		if periodOf(h.limits.Rate) != periodOf(hl.Rate) {
-			if rebuildH == nil {
-				rebuildH = map[*handler]struct{}{}
-			}
-			rebuildH[h] = struct{}{}
+			rb.addH(&rb.h, h)
+		}
+		if periodOf(h.limits.Keys.Rate) != periodOf(hl.Keys.Rate) {
+			rb.addH(&rb.g, h)
 		}
 		h.limits = hl
 	}
-	if rebuildQ || rebuildH != nil {
-		a.rebuildWindows(q, rebuildQ, rebuildH, now)
+	if rb.q || rb.k || rb.h != nil || rb.g != nil {
+		a.rebuildWindows(q, rb, now)
 	}
 	if !limitsEqual(old, l) {
+		q.unparkAll()
 		wake = q.next(now, notifyBurst, wake)
 	}
 	a.mu.Unlock()
@@ -69,22 +69,39 @@ func rateEqual(x, y *RateLimit) bool {
 	return *x == *y
 }
 
+func keyLimitsEqual(x, y KeyLimits) bool {
+	return x.Concurrency == y.Concurrency && x.PauseOnRetryAfter == y.PauseOnRetryAfter && rateEqual(x.Rate, y.Rate)
+}
+
 func limitsEqual(x, y Limits) bool {
-	if x.Paused != y.Paused || x.Concurrency != y.Concurrency || !rateEqual(x.Rate, y.Rate) {
+	if x.Paused != y.Paused || x.Concurrency != y.Concurrency || !rateEqual(x.Rate, y.Rate) || !keyLimitsEqual(x.Keys, y.Keys) {
 		return false
 	}
 	return maps.EqualFunc(x.Handlers, y.Handlers, func(a, b HandlerLimits) bool {
-		return a.Concurrency == b.Concurrency && rateEqual(a.Rate, b.Rate)
+		return a.Concurrency == b.Concurrency && rateEqual(a.Rate, b.Rate) && keyLimitsEqual(a.Keys, b.Keys)
 	})
 }
 
-// rebuildWindows replaces the queue's window (when q is set) and the windows of the handlers in
-// hs, for a changed period: from the starts the queue's jobs recorded, and from the starts of
-// forgotten jobs still in the old windows. O(jobs of the queue): a change of configuration, not
-// an event.
-func (a *Admission) rebuildWindows(q *queue, rebuildQ bool, hs map[*handler]struct{}, now time.Time) {
-	fresh := func(old *window, rate *RateLimit) *window {
-		if !validRate(rate) {
+// rebuild names the windows whose period changed: the queue's (q), its keys' (k), the handlers'
+// (h) and the handlers' keys' (g).
+type rebuild struct {
+	q, k bool
+	h, g map[*handler]struct{}
+}
+
+func (rebuild) addH(m *map[*handler]struct{}, h *handler) {
+	if *m == nil {
+		*m = map[*handler]struct{}{}
+	}
+	(*m)[h] = struct{}{}
+}
+
+// rebuildWindows replaces the windows whose period changed (rb): from the starts the queue's
+// jobs recorded, and from the starts of forgotten jobs still in the old windows. O(jobs of the
+// queue): a change of configuration, not an event.
+func (a *Admission) rebuildWindows(q *queue, rb rebuild, now time.Time) {
+	fresh := func(old *window, rate *RateLimit, keyed bool) *window {
+		if !validRate(rate) || !keyed {
 			return nil
 		}
 		w := newWindow(rate.Period)
@@ -97,29 +114,37 @@ func (a *Admission) rebuildWindows(q *queue, rebuildQ bool, hs map[*handler]stru
 		}
 		return w
 	}
-	if rebuildQ {
-		q.window = fresh(q.window, q.limits.Rate)
+	if rb.q {
+		q.window = fresh(q.window, q.limits.Rate, true)
 	}
-	for h := range hs {
-		h.window = fresh(h.window, h.limits.Rate)
+	for h := range rb.h {
+		h.window = fresh(h.window, h.limits.Rate, true)
 	}
-	re := func(j *job, s *start) {
-		if rebuildQ {
-			s.qe = nil
-			if q.window != nil {
-				s.qe = q.window.add(s.t, now, true)
-			}
+	for name, ks := range q.keys {
+		if rb.k {
+			ks.window = fresh(ks.window, q.limits.Keys.Rate, name != "")
 		}
-		if _, ok := hs[j.h]; ok {
-			s.he = nil
-			if j.h.window != nil {
-				s.he = j.h.window.add(s.t, now, true)
+		for h, g := range ks.groups {
+			if _, ok := rb.g[h]; ok {
+				g.window = fresh(g.window, h.limits.Keys.Rate, name != "")
 			}
 		}
 	}
 	for _, j := range q.members {
+		_, hChanged := rb.h[j.h]
+		_, gChanged := rb.g[j.h]
+		changed := [nWindows]bool{wQueue: rb.q, wHandler: hChanged, wKey: rb.k, wGroup: gChanged}
+		ws := j.windows()
 		for _, s := range j.starts {
-			re(j, s)
+			for i := range ws {
+				if !changed[i] {
+					continue
+				}
+				s.e[i] = nil
+				if ws[i] != nil {
+					s.e[i] = ws[i].add(s.t, now, true)
+				}
+			}
 		}
 		if n := j.claim; n != 0 {
 			// The claim moves to the new windows.

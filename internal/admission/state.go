@@ -48,7 +48,8 @@ type start struct {
 	attempt int32
 	kind    startKind
 	t       time.Time
-	qe, he  *entry
+	// e are its entries in the job's windows, by the slots of job.windows.
+	e [nWindows]*entry
 }
 
 // maxStartsPerJob bounds the starts admission keeps per job: beyond it the oldest are dropped
@@ -60,16 +61,17 @@ type job struct {
 	key types.NamespacedName
 	q   *queue
 	h   *handler
+	g   *group // its key's group in h
 
 	// The order keys.
 	priority int32
 	ready    time.Time
 	created  time.Time
 
-	// state is Waiting (in h.order and q.ready), Running (holding a slot of q and h; also while
-	// reserved) or Idle.
+	// state is Waiting (in g.jobs and q.ready), Running (holding a slot of q, h, its key and g;
+	// also while reserved) or Idle.
 	state      State
-	oidx, ridx int // indexes in h.order and q.ready; -1 when not there
+	oidx, ridx int // indexes in g.jobs and q.ready; -1 when not there
 
 	// attempts is the highest status.attempts observed; an observation with fewer is stale.
 	attempts int32
@@ -81,7 +83,7 @@ type job struct {
 	// claim is the attempt (0: none) whose side effect Charge refused for a full window; it is
 	// counted in claimed's windows until it is charged or its attempt ends.
 	claim   int32
-	claimed [2]*window
+	claimed [nWindows]*window
 
 	// wokenAt is when a refusal with ReasonQueued woke this job as the first; zero once it was
 	// reconciled since.
@@ -97,14 +99,31 @@ type job struct {
 
 // Order is what admission orders a queue's waiting jobs by (kubectl kickq position reads it too).
 type Order struct {
-	Priority        int32
+	Priority int32
+	// KeyTurn is when the job's key (spec.key; the key-less group is one key too) last started an
+	// attempt in the queue (its side effect, or its admission until then); zero if it never did.
+	KeyTurn         time.Time
 	Ready, Created  time.Time
 	Namespace, Name string
 }
 
-// Before is the admission order: priority desc, ready time asc, creation time asc, namespace and
-// name asc.
+// Before is the admission order: priority desc; then key turn asc (keys take turns: the key that
+// started a job longest ago, or never, goes first, so one key's backlog never starves another
+// key); then ready time asc, creation time asc, namespace and name asc. Jobs a limit holds (the
+// queue's, their handler's, their key's) wait out of the order until it lets them start.
 func Before(x, y Order) bool {
+	if x.Priority != y.Priority {
+		return x.Priority > y.Priority
+	}
+	if !x.KeyTurn.Equal(y.KeyTurn) {
+		return x.KeyTurn.Before(y.KeyTurn)
+	}
+	return staticBefore(x, y)
+}
+
+// staticBefore is Before without the key turn: the order of one key's jobs, which no start
+// changes.
+func staticBefore(x, y Order) bool {
 	if x.Priority != y.Priority {
 		return x.Priority > y.Priority
 	}
@@ -121,9 +140,17 @@ func Before(x, y Order) bool {
 }
 
 // before orders admission's jobs by Before.
-func before(x, y *job) bool {
-	return Before(Order{x.priority, x.ready, x.created, x.key.Namespace, x.key.Name},
-		Order{y.priority, y.ready, y.created, y.key.Namespace, y.key.Name})
+func before(x, y *job) bool { return Before(x.order(), y.order()) }
+
+// sameKeyBefore orders jobs of one key (or orders without key turns).
+func sameKeyBefore(x, y *job) bool { return staticBefore(x.order(), y.order()) }
+
+func (j *job) order() Order {
+	o := Order{Priority: j.priority, Ready: j.ready, Created: j.created, Namespace: j.key.Namespace, Name: j.key.Name}
+	if j.g != nil {
+		o.KeyTurn = j.g.ks.last
+	}
+	return o
 }
 
 // queue is admission's state of one queue.
@@ -137,9 +164,11 @@ type queue struct {
 	running  int32   // Running and reserved jobs
 	window   *window // starts of the queue's rate window; nil without a queue rate limit
 	handlers map[string]*handler
-	// waiting are the handlers with at least one Waiting job: the heads that compete. There are
-	// at most as many as the queue has handlers (bounded by the API) plus "" and "*".
+	keys     map[string]*keyState
+	// waiting are the handlers with at least one group in their heap: the heads that compete.
+	// There are at most as many as the queue has handlers (bounded by the API) plus "" and "*".
 	waiting map[*handler]struct{}
+	timed   timedHeap // groups parked until a time: their key's rate slot or pause
 	ready   readyHeap // Waiting jobs by ready time, for Stats
 	members map[types.NamespacedName]*job
 	cmps    *uint64
@@ -149,7 +178,9 @@ func newQueue(k QueueKey, cmps *uint64) *queue {
 	return &queue{
 		key:      k,
 		handlers: map[string]*handler{},
+		keys:     map[string]*keyState{},
 		waiting:  map[*handler]struct{}{},
+		timed:    newTimedHeap(),
 		members:  map[types.NamespacedName]*job{},
 		ready:    newReadyHeap(cmps),
 		cmps:     cmps,
@@ -162,7 +193,10 @@ type handler struct {
 	limits  HandlerLimits
 	running int32
 	window  *window // nil without a handler rate limit
-	order   orderHeap
+	// groups are its keys' groups with Waiting jobs that no key limit was seen to hold, the one
+	// whose first job comes first at the root.
+	groups  groupHeap
+	keys    map[string]*group
 	members int
 }
 
@@ -171,7 +205,7 @@ func (q *queue) handlerFor(name string) *handler {
 	if h := q.handlers[name]; h != nil {
 		return h
 	}
-	h := &handler{name: name, limits: q.limits.Handlers[name], order: newOrderHeap(q.cmps)}
+	h := &handler{name: name, limits: q.limits.Handlers[name], groups: newGroupHeap(q.cmps), keys: map[string]*group{}}
 	if validRate(h.limits.Rate) {
 		h.window = newWindow(h.limits.Rate.Period)
 	}
@@ -181,23 +215,34 @@ func (q *queue) handlerFor(name string) *handler {
 
 // dropIfUnused forgets a handler no job refers to and whose window holds nothing.
 func (q *queue) dropIfUnused(h *handler) {
-	if h.members == 0 && h.running == 0 && (h.window == nil || h.window.Len() == 0) && q.handlers[h.name] == h {
+	if h.members == 0 && h.running == 0 && len(h.keys) == 0 && (h.window == nil || h.window.Len() == 0) && q.handlers[h.name] == h {
 		delete(q.handlers, h.name)
 	}
 }
 
 func (q *queue) pushWaiting(j *job) {
-	heap.Push(&j.h.order, j)
+	g := j.g
+	heap.Push(&g.jobs, j)
 	heap.Push(&q.ready, j)
-	q.waiting[j.h] = struct{}{}
+	g.ks.waiting++
+	switch {
+	case g.jobs.Len() == 1:
+		q.pushGroup(g)
+	default:
+		heapFix(&g.h.groups, g.gidx)
+	}
 }
 
 func (q *queue) removeWaiting(j *job) {
-	heap.Remove(&j.h.order, j.oidx)
+	g := j.g
+	heap.Remove(&g.jobs, j.oidx)
 	heap.Remove(&q.ready, j.ridx)
-	if j.h.order.Len() == 0 {
-		delete(q.waiting, j.h)
+	g.ks.waiting--
+	if g.jobs.Len() == 0 {
+		q.takeGroup(g)
+		return
 	}
+	heapFix(&g.h.groups, g.gidx)
 }
 
 func validRate(r *RateLimit) bool { return r != nil && r.Limit > 0 && r.Period > 0 }
@@ -227,19 +272,22 @@ func room(concurrency, running int32, rate *RateLimit, w *window, now time.Time)
 }
 
 // best returns the first job in order among the heads of the handlers with room, or nil. It
-// assumes the queue itself has room. O(handlers).
-func (q *queue) best(now time.Time) *job {
+// assumes the queue itself has room. Groups whose key limits hold them are parked on the way
+// (their first jobs appended to wake when only a time can free them). O(handlers log n).
+func (q *queue) best(now time.Time, wake []types.NamespacedName) (*job, []types.NamespacedName) {
+	q.unparkDue(now)
 	var b *job
 	for h := range q.waiting {
-		head := h.order.items[0]
-		if b != nil && !q.less(head, b) {
+		if h.capacity(now) <= 0 {
 			continue
 		}
-		if h.capacity(now) > 0 {
+		var head *job
+		head, wake = q.head(h, now, wake)
+		if head != nil && (b == nil || q.less(head, b)) {
 			b = head
 		}
 	}
-	return b
+	return b, wake
 }
 
 func (q *queue) less(x, y *job) bool {
@@ -248,41 +296,63 @@ func (q *queue) less(x, y *job) bool {
 }
 
 // next appends to wake the keys of up to n jobs that may start now, in order, respecting the
-// queue's and the handlers' room. It does not change any heap: a best-first walk over the
-// handler heaps' implicit trees, O(n log(n + handlers)).
+// queue's, the handlers' and the keys' room. It parks groups a key limit holds, but changes no
+// other heap: a best-first walk over the handlers' group heaps and the groups' job heaps (their
+// implicit trees), O(n log(n + handlers)) plus the groups it parks.
 func (q *queue) next(now time.Time, n int, wake []types.NamespacedName) []types.NamespacedName {
-	if n > 0 && len(q.waiting) > 0 && !q.limits.Paused && q.rateBound(now) {
+	if n > 0 && len(q.waiting)+q.timed.Len() > 0 && !q.limits.Paused && q.rateBound(now) {
 		return q.wakeHeads(now, wake)
 	}
 	n = min(n, q.capacity(now))
-	if n <= 0 || len(q.waiting) == 0 {
+	if n <= 0 || len(q.waiting)+q.timed.Len() == 0 {
 		return wake
 	}
+	var b *job
+	b, wake = q.best(now, wake)
+	if b == nil {
+		return q.wakeTimed(now, wake)
+	}
+	wake = append(wake, b.key)
 	if n == 1 {
-		if b := q.best(now); b != nil {
-			wake = append(wake, b.key)
-		}
 		return wake
 	}
+	return q.walk(now, n, b, wake)
+}
+
+// walk appends up to n-1 more jobs after first, in order (see next).
+func (q *queue) walk(now time.Time, n int, first *job, wake []types.NamespacedName) []types.NamespacedName {
 	left := map[*handler]int{}
+	room := map[*group]int{}
 	c := &candidates{q: q}
 	for h := range q.waiting {
-		if r := h.capacity(now); r > 0 {
+		if r := h.capacity(now); r > 0 && h.groups.Len() > 0 {
 			left[h] = r
-			heap.Push(c, candidate{h, 0})
+			heap.Push(c, candidate{h, 0, 0})
 		}
 	}
 	for n > 0 && c.Len() > 0 {
 		x := heap.Pop(c).(candidate)
-		if left[x.h] <= 0 {
+		g := x.h.groups.items[x.g]
+		if x.j == 0 {
+			for _, k := range [2]int{2*x.g + 1, 2*x.g + 2} {
+				if k < x.h.groups.Len() {
+					heap.Push(c, candidate{x.h, k, 0})
+				}
+			}
+			room[g] = q.keyRoom(g, now)
+		}
+		if left[x.h] <= 0 || room[g] <= 0 {
 			continue
 		}
-		wake = append(wake, x.h.order.items[x.i].key)
+		if j := g.jobs.items[x.j]; j != first {
+			wake = append(wake, j.key)
+		}
 		n--
 		left[x.h]--
-		for _, k := range [2]int{2*x.i + 1, 2*x.i + 2} {
-			if k < x.h.order.Len() {
-				heap.Push(c, candidate{x.h, k})
+		room[g]--
+		for _, k := range [2]int{2*x.j + 1, 2*x.j + 2} {
+			if k < g.jobs.Len() {
+				heap.Push(c, candidate{x.h, x.g, k})
 			}
 		}
 	}
@@ -299,7 +369,12 @@ func (q *queue) rateBound(now time.Time) bool {
 	if q.capacity(now) <= 0 {
 		return true
 	}
-	return q.best(now) == nil
+	for h := range q.waiting {
+		if h.capacity(now) > 0 {
+			return false
+		}
+	}
+	return len(q.waiting) > 0
 }
 
 // wakeHeads wakes the first waiting job of each handler (at most once per queuedWakeAgain each):
@@ -308,32 +383,39 @@ func (q *queue) rateBound(now time.Time) bool {
 // RateLimited and the window's RetryAt, and so timed to it. O(handlers).
 func (q *queue) wakeHeads(now time.Time, wake []types.NamespacedName) []types.NamespacedName {
 	for h := range q.waiting {
-		head := h.order.items[0]
-		if head.wokenAt.IsZero() || now.Sub(head.wokenAt) >= queuedWakeAgain {
-			head.wokenAt = now
-			wake = append(wake, head.key)
-		}
+		wake = wakeOnce(h.groups.items[0].jobs.items[0], now, wake)
+	}
+	return q.wakeTimed(now, wake)
+}
+
+// wakeOnce wakes j unless it was woken less than queuedWakeAgain ago and not reconciled since.
+func wakeOnce(j *job, now time.Time, wake []types.NamespacedName) []types.NamespacedName {
+	if j.wokenAt.IsZero() || now.Sub(j.wokenAt) >= queuedWakeAgain {
+		j.wokenAt = now
+		wake = append(wake, j.key)
 	}
 	return wake
 }
 
 type candidate struct {
-	h *handler
-	i int
+	h    *handler
+	g, j int // the group's index in h.groups, the job's in the group's jobs
 }
 
-// candidates is a min-heap of positions in handler heaps, in admission order.
+// candidates is a min-heap of positions in handler and group heaps, in admission order.
 type candidates struct {
 	q     *queue
 	items []candidate
 }
 
-func (c *candidates) Len() int { return len(c.items) }
-func (c *candidates) Less(i, j int) bool {
-	return c.q.less(c.items[i].h.order.items[c.items[i].i], c.items[j].h.order.items[c.items[j].i])
+func (c *candidates) at(i int) *job {
+	x := c.items[i]
+	return x.h.groups.items[x.g].jobs.items[x.j]
 }
-func (c *candidates) Swap(i, j int) { c.items[i], c.items[j] = c.items[j], c.items[i] }
-func (c *candidates) Push(x any)    { c.items = append(c.items, x.(candidate)) }
+func (c *candidates) Len() int           { return len(c.items) }
+func (c *candidates) Less(i, j int) bool { return c.q.less(c.at(i), c.at(j)) }
+func (c *candidates) Swap(i, j int)      { c.items[i], c.items[j] = c.items[j], c.items[i] }
+func (c *candidates) Push(x any)         { c.items = append(c.items, x.(candidate)) }
 func (c *candidates) Pop() any {
 	n := len(c.items) - 1
 	x := c.items[n]
@@ -371,12 +453,13 @@ func (h *indexedHeap[T]) Pop() any {
 	return t
 }
 
-// orderHeap holds a handler's Waiting jobs, first in admission order at the root.
+// orderHeap holds a group's Waiting jobs (one key's, in one handler), first in admission order
+// at the root.
 type orderHeap = indexedHeap[*job]
 
 func newOrderHeap(cmps *uint64) orderHeap {
 	return orderHeap{
-		less:  func(x, y *job) bool { *cmps++; return before(x, y) },
+		less:  func(x, y *job) bool { *cmps++; return sameKeyBefore(x, y) },
 		index: func(j *job, i int) { j.oidx = i },
 	}
 }
@@ -391,7 +474,7 @@ func newReadyHeap(cmps *uint64) readyHeap {
 			if !x.ready.Equal(y.ready) {
 				return x.ready.Before(y.ready)
 			}
-			return before(x, y)
+			return sameKeyBefore(x, y) // key turns change without fixing this heap
 		},
 		index: func(j *job, i int) { j.ridx = i },
 	}
