@@ -207,7 +207,7 @@ func TestPlaceIn(t *testing.T) {
 		},
 	} {
 		p := Position{}
-		placeIn(&p, tc.job, append([]waitingJob(nil), jobs...))
+		placeIn(&p, tc.job, inAdmissionOrder(append([]waitingJob(nil), jobs...), keyTurns{}, at(100)))
 		if diff := cmp.Diff(tc.want, p); diff != "" {
 			t.Errorf("%s: (-want +got):\n%s", name, diff)
 		}

@@ -194,7 +194,7 @@ type accumulator struct {
 	// window is the span of waits and runs.
 	window      time.Duration
 	waits, runs []time.Duration
-	held               map[string]int32
+	held        map[string]int32
 	// ratePeriod is the queue's rate limit period (0: none); startedInWindow counts the attempts
 	// that started within it, as admission's sliding window does.
 	ratePeriod      time.Duration

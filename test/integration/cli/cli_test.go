@@ -27,6 +27,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
@@ -408,5 +409,58 @@ var _ = Describe("kubectl kickq position", func() {
 		Expect(p.Waiting).To(BeTrue())
 
 		Expect(kickq(ns, "position", "running").out).To(HavePrefix("queuejob/running: Running, not waiting for admission in queue q (2 waiting)\n"))
+	})
+})
+
+var _ = Describe("kubectl kickq position and stats with keys", func() {
+	var ns string
+	BeforeEach(func() { ns = env.NewNamespace() })
+
+	keyed := func(name, key string) *kickqv1alpha1.QueueJob {
+		j := utiltesting.MakeQueueJob(name, ns).Queue("q").Pod().Obj()
+		j.Spec.Key = key
+		return j
+	}
+
+	It("orders keys in turn, shows the key's limits in use, the active and the busiest keys", func() {
+		q := utiltesting.MakeQueue("q", ns).Concurrency(1).Obj()
+		q.Spec.KeyLimits = &kickqv1alpha1.KeyLimits{Concurrency: ptr.To[int32](1)}
+		create(q)
+		create(keyed("a0", "acme"))
+		runPod(ns, "a0", 1)
+		started := expectPhase(ns, "a0", kickqv1alpha1.PhaseRunning).Status.StartTime.UTC().Format(time.RFC3339)
+		for _, n := range []string{"a1", "a2"} {
+			env.Clock.Step(time.Second)
+			create(keyed(n, "acme"))
+		}
+		env.Clock.Step(time.Second)
+		create(keyed("g1", "globex"))
+		for _, n := range []string{"a1", "a2", "g1"} {
+			Eventually(func() string { return blockedReason(getJob(ns, n)) }, util.Timeout, util.Interval).ShouldNot(BeEmpty())
+		}
+
+		// globex never started a job: its job comes first although it is the newest.
+		r := kickq(ns, "position", "g1")
+		Expect(r.code).To(Equal(0), r.errOut)
+		Expect(r.out).To(HavePrefix("queuejob/g1: position 1 of 3 waiting in queue q (0 of its type, 0 of key globex ahead)\n"))
+		Expect(r.out).To(HaveSuffix("key globex: never started a job; key limits: per key: concurrency 0/1\n"))
+		var p cli.Position
+		Expect(json.Unmarshal([]byte(kickq(ns, "position", "a2", "-o", "json").out), &p)).To(Succeed())
+		Expect(p.Position).To(Equal(3))
+		Expect(p.KeyAhead).To(Equal(1))
+		Expect(p.Key).To(Equal("acme"))
+		Expect(p.KeyTurn.UTC().Format(time.RFC3339)).To(Equal(started))
+		Expect(p.KeyLimits).To(Equal([]string{"per key: concurrency 1/1"}))
+
+		Eventually(func(g Gomega) {
+			var rows []cli.QueueStats
+			g.Expect(json.Unmarshal([]byte(kickq(ns, "stats", "q", "-o", "json").out), &rows)).To(Succeed())
+			g.Expect(rows).To(HaveLen(1))
+			g.Expect(rows[0].Keys).To(Equal(&kickqv1alpha1.QueueKeys{Active: 2, Busiest: []kickqv1alpha1.KeyCount{
+				{Key: "acme", Pending: 2, Running: 1}, {Key: "globex", Pending: 1}}}))
+			g.Expect(rows[0].Limits).To(Equal([]string{"concurrency 1/1", "per key: concurrency 1"}))
+		}, util.Timeout, util.Interval).Should(Succeed())
+		r = kickq(ns, "stats", "q", "-o", "wide")
+		Expect(r.out).To(MatchRegexp(`(?m)^q .* 2 +concurrency 1/1, per key: concurrency 1 .* acme=2/1,globex=1/0\n$`))
 	})
 })
