@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,7 +231,7 @@ func s7Report(r *Result, keys int, names []string, created []time.Time, starts m
 	r.target("time to first start of every small key (its first create → its first call)",
 		fmt.Sprintf("p50 %s, max %s", fmtMS(toFirst.pct(50)), fmtMS(toFirst.max())), fmt.Sprintf("%d of %d keys started", len(toFirst), keys),
 		"every key", len(toFirst) == keys)
-	r.target("most starts of other jobs while a small key waited for its first", fmt.Sprintf("%d", worstAhead),
+	r.target("most starts of other jobs while a small key waited for its first", strconv.Itoa(worstAhead),
 		fmt.Sprintf("%d other keys: in turn, at most one start each", keys), fmt.Sprintf("≤ %d", keys), worstAhead <= keys)
 	// Starts per key per window while every key has work: from the last small key's first create
 	// to the first small key's last start.
