@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -101,6 +102,7 @@ func (r *QueueJobReconciler) jobView(job *kickqv1alpha1.QueueJob, qkey admission
 		Key:          client.ObjectKeyFromObject(job),
 		Queue:        qkey,
 		Handler:      handler,
+		SpecKey:      job.Spec.Key,
 		CreationTime: job.CreationTimestamp.Time,
 		ReadyTime:    job.CreationTimestamp.Time,
 		Attempts:     st.Attempts,
@@ -119,7 +121,30 @@ func (r *QueueJobReconciler) jobView(job *kickqv1alpha1.QueueJob, qkey admission
 		v.State = admission.Waiting
 	}
 	v.AttemptStarts = attemptStarts(st)
+	v.PauseUntil = pauseUntil(job, st)
 	return v
+}
+
+// pauseUntil is, for a job of a key whose last attempt was answered with a Retry-After (429 or
+// 503 with one, a pull worker's RetryAfter) or a 429/503 without one (then its backoff), the
+// time its next attempt waits for: under keyLimits.pauseOnRetryAfter its key waits as long. It
+// is rebuilt from status after a restart (rounded up: never early).
+func pauseUntil(job *kickqv1alpha1.QueueJob, st *kickqv1alpha1.QueueJobStatus) time.Time {
+	if job.Spec.Key == "" || st.NextAttemptTime == nil || len(st.AttemptHistory) == 0 {
+		return time.Time{}
+	}
+	last := &st.AttemptHistory[len(st.AttemptHistory)-1]
+	if last.Number != st.Attempts || last.FinishTime == nil {
+		return time.Time{}
+	}
+	code := int32(0)
+	if last.HTTPStatusCode != nil {
+		code = *last.HTTPStatusCode
+	}
+	if last.Reason != kickqv1alpha1.AttemptReasonRetryAfter && code != http.StatusTooManyRequests && code != http.StatusServiceUnavailable {
+		return time.Time{}
+	}
+	return st.NextAttemptTime.Time
 }
 
 // attemptStarts are the job's recorded attempts, each with the latest instant status proves its
@@ -193,6 +218,7 @@ func LimitsOf(spec *kickqv1alpha1.QueueSpec) admission.Limits {
 		l.Concurrency = *spec.Concurrency
 	}
 	l.Rate = rateOf(spec.RateLimit)
+	l.Keys = keyLimitsOf(spec.KeyLimits)
 	l.Handlers = map[string]admission.HandlerLimits{}
 	add := func(key string, h *kickqv1alpha1.HandlerSpec) {
 		var hl admission.HandlerLimits
@@ -200,7 +226,8 @@ func LimitsOf(spec *kickqv1alpha1.QueueSpec) admission.Limits {
 			hl.Concurrency = *h.Concurrency
 		}
 		hl.Rate = rateOf(h.RateLimit)
-		if hl.Concurrency > 0 || hl.Rate != nil {
+		hl.Keys = keyLimitsOf(h.KeyLimits)
+		if hl.Concurrency > 0 || hl.Rate != nil || hl.Keys != (admission.KeyLimits{}) {
 			l.Handlers[key] = hl
 		}
 	}
@@ -210,6 +237,19 @@ func LimitsOf(spec *kickqv1alpha1.QueueSpec) admission.Limits {
 	if spec.DefaultHandler != nil {
 		add("", spec.DefaultHandler)
 	}
+	return l
+}
+
+func keyLimitsOf(kl *kickqv1alpha1.KeyLimits) admission.KeyLimits {
+	var l admission.KeyLimits
+	if kl == nil {
+		return l
+	}
+	if kl.Concurrency != nil {
+		l.Concurrency = *kl.Concurrency
+	}
+	l.Rate = rateOf(kl.RateLimit)
+	l.PauseOnRetryAfter = kl.PauseOnRetryAfter != nil && *kl.PauseOnRetryAfter
 	return l
 }
 

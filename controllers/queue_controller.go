@@ -17,8 +17,10 @@ limitations under the License.
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -161,6 +163,7 @@ func queueStatus(q *kickqv1alpha1.Queue, jobs []kickqv1alpha1.QueueJob, stats ad
 	}
 	st.OldestPendingTime = oldest
 	st.StartedInWindow = stats.StartedInWindow
+	st.Keys = queueKeys(jobs)
 	now := metav1.NewTime(at)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: kickqv1alpha1.QueueReady, Status: metav1.ConditionTrue,
 		Reason: kickqv1alpha1.QueueReasonConfigured, Message: "the queue admits jobs per its spec", ObservedGeneration: q.Generation, LastTransitionTime: now})
@@ -171,6 +174,48 @@ func queueStatus(q *kickqv1alpha1.Queue, jobs []kickqv1alpha1.QueueJob, stats ad
 	}
 	meta.SetStatusCondition(&st.Conditions, paused)
 	return st
+}
+
+// queueKeys counts the keys (spec.key) with Pending or Running jobs and lists the busiest by
+// Pending jobs (most first, then by key; at most MaxBusiestKeys); nil while no such job has a key.
+func queueKeys(jobs []kickqv1alpha1.QueueJob) *kickqv1alpha1.QueueKeys {
+	counts := map[string]*kickqv1alpha1.KeyCount{}
+	for i := range jobs {
+		j := &jobs[i]
+		k := j.Spec.Key
+		if k == "" || (j.Status.Phase != kickqv1alpha1.PhasePending && j.Status.Phase != kickqv1alpha1.PhaseRunning) {
+			continue
+		}
+		c := counts[k]
+		if c == nil {
+			c = &kickqv1alpha1.KeyCount{Key: k}
+			counts[k] = c
+		}
+		if j.Status.Phase == kickqv1alpha1.PhasePending {
+			c.Pending++
+		} else {
+			c.Running++
+		}
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	keys := &kickqv1alpha1.QueueKeys{Active: int32(len(counts))}
+	for _, c := range counts {
+		if c.Pending > 0 {
+			keys.Busiest = append(keys.Busiest, *c)
+		}
+	}
+	slices.SortFunc(keys.Busiest, func(x, y kickqv1alpha1.KeyCount) int {
+		if c := cmp.Compare(y.Pending, x.Pending); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Key, y.Key)
+	})
+	if len(keys.Busiest) > kickqv1alpha1.MaxBusiestKeys {
+		keys.Busiest = keys.Busiest[:kickqv1alpha1.MaxBusiestKeys]
+	}
+	return keys
 }
 
 // pacer spaces out the passes of a reconciler per object: at most one per interval.

@@ -26,6 +26,8 @@ const (
 	LabelQueue = "kickq.dev/queue"
 	// LabelType carries spec.type (on jobs and on their pods).
 	LabelType = "kickq.dev/type"
+	// LabelKey carries spec.key on a job's pods (where it is a valid label value).
+	LabelKey = "kickq.dev/key"
 	// LabelBatch mirrors spec.batch on jobs.
 	LabelBatch = "kickq.dev/batch"
 	// LabelJob names the QueueJob that owns a pod.

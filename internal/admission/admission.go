@@ -121,9 +121,9 @@ func (s State) String() string {
 
 // JobView is what admission needs of a job, read from the cache.
 type JobView struct {
-	Key      types.NamespacedName
-	Queue    QueueKey // same namespace as Key
-	Handler  string
+	Key     types.NamespacedName
+	Queue   QueueKey // same namespace as Key
+	Handler string
 	// SpecKey is the job's spec.key ("": the key-less group).
 	SpecKey  string
 	Priority int32

@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -134,6 +135,9 @@ func BuildPod(job *kickqv1alpha1.QueueJob, target attempt.Target, n int32, schem
 	pod.Labels[kickqv1alpha1.LabelAttempt] = strconv.Itoa(int(n))
 	if job.Spec.Type != "" {
 		pod.Labels[kickqv1alpha1.LabelType] = job.Spec.Type
+	}
+	if k := job.Spec.Key; k != "" && len(validation.IsValidLabelValue(k)) == 0 {
+		pod.Labels[kickqv1alpha1.LabelKey] = k
 	}
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	if target.AttemptDeadlineSeconds != nil {

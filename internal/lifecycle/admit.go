@@ -99,7 +99,8 @@ func refused(res *Result, in Input, d admission.Decision) {
 	st.Phase = kickqv1alpha1.PhasePending
 	st.Message = message(d.Message)
 	switch d.Reason {
-	case admission.ReasonPaused, admission.ReasonConcurrency, admission.ReasonRate:
+	case admission.ReasonPaused, admission.ReasonConcurrency, admission.ReasonRate,
+		admission.ReasonKeyConcurrency, admission.ReasonKeyRate, admission.ReasonKeyPaused:
 		setBlocked(st, in.Now, true, string(d.Reason), d.Message)
 	default:
 		setBlocked(st, in.Now, false, "", "")

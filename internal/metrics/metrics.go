@@ -48,6 +48,10 @@ const (
 	LimitConcurrency = "concurrency"
 	LimitRate        = "rate"
 	LimitPaused      = "paused"
+	// The per-key limits (keyLimits) of the job's key.
+	LimitKeyConcurrency = "key_concurrency"
+	LimitKeyRate        = "key_rate"
+	LimitKeyPaused      = "key_paused"
 )
 
 // Values of the result label of kickq_cron_firings_total.

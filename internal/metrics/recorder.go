@@ -174,6 +174,12 @@ func LimitOfReason(reason string) string {
 		return LimitRate
 	case kickqv1alpha1.ReasonPaused:
 		return LimitPaused
+	case kickqv1alpha1.ReasonKeyConcurrencyLimited:
+		return LimitKeyConcurrency
+	case kickqv1alpha1.ReasonKeyRateLimited:
+		return LimitKeyRate
+	case kickqv1alpha1.ReasonKeyPaused:
+		return LimitKeyPaused
 	}
 	return ""
 }
