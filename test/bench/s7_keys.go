@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -165,6 +166,9 @@ func (b *bench) s7Keys(ctx context.Context) *Result {
 	}
 	sk.mu.Unlock()
 	s7Report(r, c.keys, names, created, starts, time.Duration(c.windowSeconds)*time.Second)
+	if err := s7WriteTimes(filepath.Join(b.cfg.out, "S7-times.json"), names, created, starts); err != nil {
+		r.note("writing S7-times.json: %v", err)
+	}
 	cpu := (after.CPU - before.CPU).Seconds()
 	r.Metrics["managerCPUSeconds"] = cpu
 	r.Metrics["failedJobs"] = snap.doneFailed
@@ -278,6 +282,23 @@ func s7Report(r *Result, keys int, names []string, created []time.Time, starts m
 	r.row(fmt.Sprintf("starts per key per %s window, every key with work", window),
 		fmt.Sprintf("small keys mean %.2f (min %.2f, max %.2f); big key %.2f", mean, float64(lo)/float64(windows), float64(hi)/float64(windows), bigPer),
 		fmt.Sprintf("%d windows from the last small key's first create", windows))
+}
+
+// s7WriteTimes writes each job's create and start (first call) time, for a closer look.
+func s7WriteTimes(path string, names []string, created []time.Time, starts map[string]time.Time) error {
+	type times struct {
+		Created time.Time `json:"created"`
+		Started time.Time `json:"started,omitzero"`
+	}
+	out := make(map[string]times, len(names))
+	for i, n := range names {
+		out[n] = times{Created: created[i], Started: starts[n]}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // admissionCPU reads a CPU profile: the seconds of samples with a frame in internal/admission
