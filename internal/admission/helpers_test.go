@@ -196,27 +196,9 @@ func (a *Admission) checkInvariants() error {
 		if !isHeap(&q.ready) {
 			return fmt.Errorf("queue %s: ready heap broken", qk)
 		}
-		sum := 0
-		for name, h := range q.handlers {
-			if h.running != hRunning[h] || h.members != hMembers[h] {
-				return fmt.Errorf("queue %s handler %q: running %d members %d, counted %d %d", qk, name, h.running, h.members, hRunning[h], hMembers[h])
-			}
-			_, listed := q.waiting[h]
-			if listed != (h.groups.Len() > 0) {
-				return fmt.Errorf("queue %s handler %q: in waiting set %v with %d groups", qk, name, listed, h.groups.Len())
-			}
-			if !isHeap(&h.groups) {
-				return fmt.Errorf("queue %s handler %q: group heap broken", qk, name)
-			}
-			if err := q.checkGroups(h); err != nil {
-				return fmt.Errorf("queue %s handler %q: %w", qk, name, err)
-			}
-			for _, g := range h.keys {
-				sum += g.jobs.Len()
-			}
-			if h.window != nil && !isHeap(h.window) {
-				return fmt.Errorf("queue %s handler %q: window heap broken", qk, name)
-			}
+		sum, err := q.checkHandlers(hRunning, hMembers)
+		if err != nil {
+			return fmt.Errorf("queue %s: %w", qk, err)
 		}
 		if sum != waiting {
 			return fmt.Errorf("queue %s: handler heaps hold %d, counted %d waiting", qk, sum, waiting)
@@ -282,4 +264,32 @@ func (q *queue) checkGroups(h *handler) error {
 		}
 	}
 	return nil
+}
+
+// checkHandlers checks the queue's handlers against the counts of its members; it returns how
+// many Waiting jobs their groups hold.
+func (q *queue) checkHandlers(hRunning map[*handler]int32, hMembers map[*handler]int) (int, error) {
+	sum := 0
+	for name, h := range q.handlers {
+		if h.running != hRunning[h] || h.members != hMembers[h] {
+			return 0, fmt.Errorf("handler %q: running %d members %d, counted %d %d", name, h.running, h.members, hRunning[h], hMembers[h])
+		}
+		_, listed := q.waiting[h]
+		if listed != (h.groups.Len() > 0) {
+			return 0, fmt.Errorf("handler %q: in waiting set %v with %d groups", name, listed, h.groups.Len())
+		}
+		if !isHeap(&h.groups) {
+			return 0, fmt.Errorf("handler %q: group heap broken", name)
+		}
+		if err := q.checkGroups(h); err != nil {
+			return 0, fmt.Errorf("handler %q: %w", name, err)
+		}
+		for _, g := range h.keys {
+			sum += g.jobs.Len()
+		}
+		if h.window != nil && !isHeap(h.window) {
+			return 0, fmt.Errorf("handler %q: window heap broken", name)
+		}
+	}
+	return sum, nil
 }

@@ -70,6 +70,7 @@ func (a *Admission) observeLocked(v *JobView, now time.Time, wake []types.Namesp
 		wake = a.dropClaim(j, now, wake)
 	}
 	j.pauseKey(v.PauseUntil)
+	j.q.sweep(now)
 	wake = a.setState(j, v.State, now, wake)
 	a.setStarts(j, v.AttemptStarts, now)
 	return wake

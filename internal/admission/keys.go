@@ -107,17 +107,74 @@ func (q *queue) groupFor(h *handler, name string) *group {
 	return g
 }
 
-// dropGroupIfUnused forgets a group (and its key) no job refers to, whose windows hold nothing
-// and whose pause is over.
+// dropGroupIfUnused forgets a group (and then its key) no job refers to, once its windows hold
+// nothing and its pause is over: until then it lingers, and sweep looks again when its window's
+// period and its pause have passed (a deleted job's starts still count for its key).
 func (q *queue) dropGroupIfUnused(g *group, now time.Time) {
-	if g.members > 0 || g.running > 0 || (g.window != nil && g.window.count(now) > 0) || g.pause.After(now) {
+	if g.members > 0 || g.running > 0 || q.keyGroup(g) != g {
+		return
+	}
+	if held(g.window, g.pause, now) {
+		q.linger(now, g, nil, g.window, g.pause)
 		return
 	}
 	delete(g.h.keys, g.ks.name)
 	ks := g.ks
 	delete(ks.groups, g.h)
-	if len(ks.groups) == 0 && ks.running == 0 && (ks.window == nil || ks.window.count(now) == 0) && !ks.pause.After(now) {
-		delete(q.keys, ks.name)
+	q.dropKeyIfUnused(ks, now)
+}
+
+func (q *queue) keyGroup(g *group) *group { return g.h.keys[g.ks.name] }
+
+func (q *queue) dropKeyIfUnused(ks *keyState, now time.Time) {
+	if len(ks.groups) > 0 || ks.running > 0 || q.keys[ks.name] != ks {
+		return
+	}
+	if held(ks.window, ks.pause, now) {
+		q.linger(now, nil, ks, ks.window, ks.pause)
+		return
+	}
+	delete(q.keys, ks.name)
+}
+
+func held(w *window, pause, now time.Time) bool {
+	return (w != nil && w.count(now) > 0) || pause.After(now)
+}
+
+// lingering is an unused group or key whose window or pause still holds, to look at again.
+type lingering struct {
+	g     *group
+	ks    *keyState
+	until time.Time
+}
+
+func (q *queue) linger(now time.Time, g *group, ks *keyState, w *window, pause time.Time) {
+	until := pause
+	if w != nil {
+		until = latest(until, now.Add(w.period))
+	}
+	q.lingering = append(q.lingering, lingering{g: g, ks: ks, until: until})
+}
+
+func latest(x, y time.Time) time.Time {
+	if x.After(y) {
+		return x
+	}
+	return y
+}
+
+// sweep drops the lingering groups and keys whose time has come (and that are still unused). The
+// list is in the order they were added, roughly by time: each is looked at once per period.
+func (q *queue) sweep(now time.Time) {
+	for len(q.lingering) > 0 && !q.lingering[0].until.After(now) {
+		l := q.lingering[0]
+		q.lingering[0] = lingering{}
+		q.lingering = q.lingering[1:]
+		if l.g != nil {
+			q.dropGroupIfUnused(l.g, now)
+		} else {
+			q.dropKeyIfUnused(l.ks, now)
+		}
 	}
 }
 

@@ -452,3 +452,26 @@ func BenchmarkAdmissionCycleKeys(b *testing.B) {
 		})
 	}
 }
+
+// TestForgottenKeyKeepsItsWindowThenGoes: deleting a key's jobs does not make room for more
+// starts of the key within its window, and the key's state goes once the window is over.
+func TestForgottenKeyKeepsItsWindowThenGoes(t *testing.T) {
+	f := newFixture(t, Limits{Keys: KeyLimits{Rate: rate(1, time.Minute)}})
+	f.observe(makeJob("a1").Key("A").Obj())
+	f.mustAdmit("a1")
+	f.a.Forget(key("a1"))
+	f.setTime(at(30))
+	f.observe(makeJob("a2").Key("A").Ready(at(30)).Obj())
+	if d := f.admit("a2"); d.Reason != ReasonKeyRate || !d.RetryAt.Equal(at(60)) {
+		t.Errorf("TryAdmit(a2) = %+v, want KeyRateLimited until 60s: a1's start still counts", d)
+	}
+	f.a.Forget(key("a2"))
+	f.setTime(at(200))
+	f.observe(makeJob("other").Key("B").Ready(at(200)).Obj()) // an event: the sweep runs
+	f.a.mu.Lock()
+	_, kept := f.a.queues[qk].keys["A"]
+	f.a.mu.Unlock()
+	if kept {
+		t.Error("key A is still kept after its window is over and it has no jobs")
+	}
+}

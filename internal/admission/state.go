@@ -169,9 +169,11 @@ type queue struct {
 	// There are at most as many as the queue has handlers (bounded by the API) plus "" and "*".
 	waiting map[*handler]struct{}
 	timed   timedHeap // groups parked until a time: their key's rate slot or pause
-	ready   readyHeap // Waiting jobs by ready time, for Stats
-	members map[types.NamespacedName]*job
-	cmps    *uint64
+	// lingering are unused groups and keys kept for their windows or pauses (keys.go).
+	lingering []lingering
+	ready     readyHeap // Waiting jobs by ready time, for Stats
+	members   map[types.NamespacedName]*job
+	cmps      *uint64
 }
 
 func newQueue(k QueueKey, cmps *uint64) *queue {
