@@ -207,7 +207,7 @@ func TestPlaceIn(t *testing.T) {
 		},
 	} {
 		p := Position{}
-		placeIn(&p, tc.job, append([]waitingJob(nil), jobs...))
+		placeIn(&p, tc.job, inAdmissionOrder(append([]waitingJob(nil), jobs...), keyTurns{}, at(100)))
 		if diff := cmp.Diff(tc.want, p); diff != "" {
 			t.Errorf("%s: (-want +got):\n%s", name, diff)
 		}
@@ -263,14 +263,15 @@ func TestStatsRow(t *testing.T) {
 		held,
 		utiltesting.MakeQueueJob("tmpl", "ns").Queue("q").Cron("@hourly").Phase(kickqv1alpha1.PhaseScheduled).Obj(), // not a job
 	}
-	a := &accumulator{}
+	a := &accumulator{window: statsWindow}
 	for _, j := range jobs {
 		a.add(j, now, statsWindow)
 	}
-	got := statsRow("q", nil, a)
-	want := QueueStats{Queue: "q", Counts: kickqv1alpha1.QueueCounts{Pending: 1, Succeeded: 3, Failed: 1}, FinishedLastMinute: 2,
-		WaitP50Seconds: ptr.To[int64](4), WaitP95Seconds: ptr.To[int64](10), RunP50Seconds: ptr.To[int64](10), RunP95Seconds: ptr.To[int64](30),
-		Limits: []string{"queue not found: its jobs wait Blocked (QueueNotFound)"}, Held: map[string]int32{kickqv1alpha1.ReasonRateLimited: 1}}
+	got := statsRow("q", nil, a, false)
+	want := QueueStats{Queue: "q", Counts: kickqv1alpha1.QueueCounts{Pending: 1, Succeeded: 3, Failed: 1}, From: "jobs", WindowSeconds: 600,
+		FinishedLastMinute: 2, StartedLastMinute: 1, // retried's second (960); bad's (934) is 66 s old
+		WaitP50Milliseconds: ptr.To[int64](4000), WaitP95Milliseconds: ptr.To[int64](10000), RunP50Milliseconds: ptr.To[int64](10000),
+		RunP95Milliseconds: ptr.To[int64](30000), Limits: []string{"queue not found: its jobs wait Blocked (QueueNotFound)"}, Held: map[string]int32{kickqv1alpha1.ReasonRateLimited: 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("statsRow (-want +got):\n%s", diff)
 	}
@@ -278,20 +279,37 @@ func TestStatsRow(t *testing.T) {
 	// (934) and retried's second (960); retried's first (900) is exactly 100 s old and has left
 	// the window, ok's (802) long ago.
 	q := utiltesting.MakeQueue("q", "ns").Rate(10, 100).Obj()
-	b := &accumulator{ratePeriod: ratePeriod(q)}
+	b := &accumulator{ratePeriod: ratePeriod(q), window: statsWindow}
 	for _, j := range jobs {
 		b.add(j, now, statsWindow)
 	}
-	if got := statsRow("q", q, b); !got.Exists || got.Counts != want.Counts || got.Limits[0] != "rate 2/10 per 100s" {
+	if got := statsRow("q", q, b, false); !got.Exists || got.Counts != want.Counts || got.Limits[0] != "rate 2/10 per 100s" || got.From != "jobs" {
 		t.Errorf("with a queue: %+v", got)
+	}
+	// A queue whose status carries the manager's statistics and keys: those are shown, unless
+	// the figures are asked of the jobs (an explicit --window).
+	q.Status.Statistics = &kickqv1alpha1.QueueStatistics{ThroughputPerMinute: 7, StartedPerMinute: 9, WindowSeconds: 300,
+		WaitP50Milliseconds: ptr.To[int64](12), RunP95Milliseconds: ptr.To[int64](340)}
+	q.Status.Keys = &kickqv1alpha1.QueueKeys{Active: 2, Busiest: []kickqv1alpha1.KeyCount{{Key: "acme", Pending: 3, Running: 1}}}
+	q.Spec.KeyLimits = &kickqv1alpha1.KeyLimits{Concurrency: ptr.To[int32](1), RateLimit: &kickqv1alpha1.RateLimit{Limit: 10, PeriodSeconds: 60}}
+	got = statsRow("q", q, b, false)
+	wantStatus := QueueStats{Queue: "q", Exists: true, Counts: want.Counts, From: "queue status", WindowSeconds: 300,
+		FinishedLastMinute: 7, StartedLastMinute: 9, WaitP50Milliseconds: ptr.To[int64](12), RunP95Milliseconds: ptr.To[int64](340),
+		Keys: q.Status.Keys, Limits: []string{"rate 2/10 per 100s", "per key: concurrency 1", "per key: rate 10/60s"}, Held: want.Held}
+	if diff := cmp.Diff(wantStatus, got); diff != "" {
+		t.Errorf("from status (-want +got):\n%s", diff)
+	}
+	if got := statsRow("q", q, b, true); got.From != "jobs" || got.FinishedLastMinute != 2 || got.Keys == nil {
+		t.Errorf("from jobs: %+v", got)
 	}
 }
 
 func TestPrintStats(t *testing.T) {
 	rows := []QueueStats{
 		{Queue: "default", Exists: true, Counts: kickqv1alpha1.QueueCounts{Pending: 120, Running: 5, Succeeded: 9810, Failed: 12},
-			FinishedLastMinute: 42, WaitP50Seconds: ptr.To[int64](3), WaitP95Seconds: ptr.To[int64](75), RunP50Seconds: ptr.To[int64](12),
-			RunP95Seconds: ptr.To[int64](184), Limits: []string{"concurrency 5/5", "rate 5/5 per 60s"}, Held: map[string]int32{"RateLimited": 3, "ConcurrencyLimited": 117}},
+			FinishedLastMinute: 42, WaitP50Milliseconds: ptr.To[int64](40), WaitP95Milliseconds: ptr.To[int64](2500), RunP50Milliseconds: ptr.To[int64](12000),
+			RunP95Milliseconds: ptr.To[int64](184000), Keys: &kickqv1alpha1.QueueKeys{Active: 2, Busiest: []kickqv1alpha1.KeyCount{{Key: "acme", Pending: 110, Running: 1}, {Key: "globex", Pending: 7}}},
+			Limits: []string{"concurrency 5/5", "rate 5/5 per 60s"}, Held: map[string]int32{"RateLimited": 3, "ConcurrencyLimited": 117}},
 		{Queue: "idle", Exists: true, Limits: []string{"none"}},
 	}
 	var b bytes.Buffer
@@ -299,9 +317,9 @@ func TestPrintStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "" +
-		"QUEUE     PENDING   RUNNING   DELAYED   BLOCKED   SUCCEEDED   FAILED   DONE/MIN   WAIT P50   WAIT P95   RUN P50   RUN P95   LIMITS                              HELD\n" +
-		"default   120       5         0         0         9810        12       42         3s         1m15s      12s       3m4s      concurrency 5/5, rate 5/5 per 60s   ConcurrencyLimited=117,RateLimited=3\n" +
-		"idle      0         0         0         0         0           0        0          -          -          -         -         none                                -\n"
+		"QUEUE     PENDING   RUNNING   DELAYED   BLOCKED   SUCCEEDED   FAILED   DONE/MIN   WAIT P50   WAIT P95   RUN P50   RUN P95   KEYS   LIMITS                              HELD                                   BUSIEST KEYS\n" +
+		"default   120       5         0         0         9810        12       42         40ms       2.5s       12s       3m4s      2      concurrency 5/5, rate 5/5 per 60s   ConcurrencyLimited=117,RateLimited=3   acme=110/1,globex=7/0\n" +
+		"idle      0         0         0         0         0           0        0          -          -          -         -         -      none                                -                                      -\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
 	}

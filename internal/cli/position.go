@@ -21,13 +21,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -44,11 +44,20 @@ type Position struct {
 	// Waiting tells whether the job competes for admission (Pending and not suspended); only then
 	// are Position and Ahead set.
 	Waiting bool `json:"waiting"`
-	// Position counts from 1 among the queue's waiting jobs in admission order; Of is how many
-	// wait. Ahead is how many of the jobs before it run on the same handler (spec.type).
+	// Position counts from 1 among the queue's waiting jobs in admission order (keys taking
+	// turns, as admission takes them while no limit holds them); Of is how many wait. Ahead is how
+	// many of the jobs before it run on the same handler (spec.type), KeyAhead how many have its
+	// key.
 	Position int `json:"position,omitempty"`
 	Of       int `json:"of"`
 	Ahead    int `json:"aheadOfSameType,omitempty"`
+	KeyAhead int `json:"aheadOfSameKey,omitempty"`
+	// Key is the job's spec.key ("": the key-less group); KeyTurn when its key last started an
+	// attempt in the queue, as the jobs' attempt records show (unset: never, so it goes first
+	// among keys of its priority); KeyLimits the key limits in force for it, with their use.
+	Key       string       `json:"key,omitempty"`
+	KeyTurn   *metav1.Time `json:"keyTurn,omitempty"`
+	KeyLimits []string     `json:"keyLimits,omitempty"`
 	// HeldBy is the reason and message of the job's Blocked condition (a limit, a missing queue
 	// or handler, dependencies), or why it does not wait.
 	HeldBy string `json:"heldBy,omitempty"`
@@ -62,9 +71,11 @@ func newPositionCommand(o *Options) *cobra.Command {
 		Use:   "position JOB",
 		Short: "Show a job's place in its queue's admission order and the limit holding it",
 		Long: "position lists the job's queue and orders its waiting jobs as admission does (priority, higher\n" +
+			"first; then key turn: keys take turns, the key that last started a job longest ago, or never,\n" +
 			"first; then ready time; then creation time; then name), and says where the job is, how many\n" +
-			"jobs of its type are ahead of it, and what holds it (its Blocked condition: ConcurrencyLimited,\n" +
-			"RateLimited, Paused, a missing queue or handler, dependencies).",
+			"jobs of its type and of its key are ahead of it, its key's limits in use, and what holds it (its\n" +
+			"Blocked condition: ConcurrencyLimited, RateLimited, Paused, KeyConcurrencyLimited, KeyRateLimited,\n" +
+			"KeyPaused, a missing queue or handler, dependencies).",
 		Example: "  kubectl kickq position report-42 -n shop",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,18 +92,15 @@ func newPositionCommand(o *Options) *cobra.Command {
 	return cmd
 }
 
-// waitingJob is a waiting job in admission's order, and its type.
+// waitingJob is a waiting job in admission's order, its type and key.
 type waitingJob struct {
 	admission.Order
-	typ string
+	typ, key string
 }
-
-// admittedBefore is internal/admission's order.
-func admittedBefore(x, y waitingJob) bool { return admission.Before(x.Order, y.Order) }
 
 func waitingOf(j *kickqv1alpha1.QueueJob) (waitingJob, bool) {
 	w := waitingJob{Order: admission.Order{Namespace: j.Namespace, Name: j.Name, Ready: j.CreationTimestamp.Time,
-		Created: j.CreationTimestamp.Time}, typ: j.Spec.Type}
+		Created: j.CreationTimestamp.Time}, typ: j.Spec.Type, key: j.Spec.Key}
 	if j.Spec.Priority != nil {
 		w.Priority = *j.Spec.Priority
 	}
@@ -123,6 +131,8 @@ func (s *session) position(ctx context.Context, name string) (*Position, error) 
 		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("spec.queueName", j.Spec.QueueName)}}
 	var running, started int32
 	now, period := s.Clock.Now(), ratePeriod(q)
+	turns := keyTurns{}
+	use := newKeyUse(j, q, now)
 	if err := s.eachJob(ctx, opts, func(o *kickqv1alpha1.QueueJob) {
 		if w, ok := waitingOf(o); ok {
 			waiting = append(waiting, w)
@@ -131,17 +141,22 @@ func (s *session) position(ctx context.Context, name string) (*Position, error) 
 			running++
 		}
 		started += startsWithin(o, now, period)
+		turns.add(o)
+		use.add(o)
 	}); err != nil {
 		return nil, err
 	}
 	p.Limits = limitsInForce(j.Spec.QueueName, q, running, started)
-	placeIn(p, j, waiting)
+	p.Key, p.KeyLimits = j.Spec.Key, use.inForce()
+	if t, ok := turns[j.Spec.Key]; ok {
+		p.KeyTurn = &metav1.Time{Time: t}
+	}
+	placeIn(p, j, inAdmissionOrder(waiting, turns, now))
 	return p, nil
 }
 
-// placeIn sets the job's place among the waiting jobs and what holds it.
+// placeIn sets the job's place among the waiting jobs, in admission order, and what holds it.
 func placeIn(p *Position, j *kickqv1alpha1.QueueJob, waiting []waitingJob) {
-	sort.Slice(waiting, func(a, b int) bool { return admittedBefore(waiting[a], waiting[b]) })
 	p.Of = len(waiting)
 	for i, w := range waiting {
 		if w.Name == j.Name {
@@ -151,9 +166,12 @@ func placeIn(p *Position, j *kickqv1alpha1.QueueJob, waiting []waitingJob) {
 		if w.typ == j.Spec.Type {
 			p.Ahead++
 		}
+		if j.Spec.Key != "" && w.key == j.Spec.Key {
+			p.KeyAhead++
+		}
 	}
 	if !p.Waiting {
-		p.Ahead = 0
+		p.Ahead, p.KeyAhead = 0, 0
 	}
 	if c := meta.FindStatusCondition(j.Status.Conditions, kickqv1alpha1.JobBlocked); c != nil && c.Status == "True" {
 		p.HeldBy = c.Reason + ": " + c.Message
@@ -193,14 +211,29 @@ func printPosition(w io.Writer, p *Position, output string) error {
 	default:
 		return fmt.Errorf("unknown output format %q: use json or yaml", output)
 	}
-	if p.Waiting {
+	switch {
+	case p.Waiting && p.Key != "":
+		fmt.Fprintf(w, "queuejob/%s: position %d of %d waiting in queue %s (%d of its type, %d of key %s ahead)\n",
+			p.Job, p.Position, p.Of, p.Queue, p.Ahead, p.KeyAhead, p.Key)
+	case p.Waiting:
 		fmt.Fprintf(w, "queuejob/%s: position %d of %d waiting in queue %s (%d of its type ahead)\n", p.Job, p.Position, p.Of, p.Queue, p.Ahead)
-	} else {
+	default:
 		fmt.Fprintf(w, "queuejob/%s: %s, not waiting for admission in queue %s (%d waiting)\n", p.Job, phaseOrNew(p.Phase), p.Queue, p.Of)
 	}
 	if p.HeldBy != "" {
 		fmt.Fprintf(w, "held by: %s\n", p.HeldBy)
 	}
 	fmt.Fprintf(w, "queue limits: %s\n", strings.Join(p.Limits, ", "))
+	if p.Key != "" {
+		turn := "never started a job"
+		if p.KeyTurn != nil {
+			turn = "last started a job at " + p.KeyTurn.UTC().Format(time.RFC3339)
+		}
+		limits := "none"
+		if len(p.KeyLimits) > 0 {
+			limits = strings.Join(p.KeyLimits, ", ")
+		}
+		fmt.Fprintf(w, "key %s: %s; key limits: %s\n", p.Key, turn, limits)
+	}
 	return nil
 }

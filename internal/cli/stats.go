@@ -46,14 +46,26 @@ type QueueStats struct {
 	// Counts are the jobs by phase, counted from the jobs (a job the manager has not seen yet
 	// counts as pending).
 	Counts kickqv1alpha1.QueueCounts `json:"counts"`
-	// FinishedLastMinute is the throughput: jobs that finished in the last minute.
+	// From says where the throughput and the percentiles come from: "queue status" (the figures
+	// the manager measured, status.statistics, to the millisecond) or "jobs" (computed from the
+	// jobs' recorded times, whole seconds: with --window, for a queue without a Queue object, or
+	// while status has no statistics, as after a manager restart).
+	From string `json:"from"`
+	// WindowSeconds is the span of the wait and run percentiles.
+	WindowSeconds int32 `json:"windowSeconds"`
+	// FinishedLastMinute is the throughput: jobs that finished in the last minute;
+	// StartedLastMinute the attempts that started in it.
 	FinishedLastMinute int `json:"finishedLastMinute"`
-	// Wait is ready → started of the latest attempts started in the window; Run is started →
-	// finished of the attempts that finished in it (nearest-rank percentiles, whole seconds).
-	WaitP50Seconds *int64 `json:"waitP50Seconds,omitempty"`
-	WaitP95Seconds *int64 `json:"waitP95Seconds,omitempty"`
-	RunP50Seconds  *int64 `json:"runP50Seconds,omitempty"`
-	RunP95Seconds  *int64 `json:"runP95Seconds,omitempty"`
+	StartedLastMinute  int `json:"startedLastMinute"`
+	// Wait is ready → started of the attempts started in the window; Run is started → finished
+	// of the attempts that finished in it (nearest-rank percentiles).
+	WaitP50Milliseconds *int64 `json:"waitP50Milliseconds,omitempty"`
+	WaitP95Milliseconds *int64 `json:"waitP95Milliseconds,omitempty"`
+	RunP50Milliseconds  *int64 `json:"runP50Milliseconds,omitempty"`
+	RunP95Milliseconds  *int64 `json:"runP95Milliseconds,omitempty"`
+	// Keys are the queue's keys (spec.key) from its status: how many have work, and the busiest
+	// by pending jobs; nil while no job of the queue has a key.
+	Keys *kickqv1alpha1.QueueKeys `json:"keys,omitempty"`
 	// Limits are the limits in force, with their use: "paused", "concurrency 2/5" (running/limit),
 	// "rate 3/10 per 60s" (started in the window/limit), and the handlers' own.
 	Limits []string `json:"limits"`
@@ -80,7 +92,8 @@ func newStatsCommand(o *Options) *cobra.Command {
 				if len(args) == 1 {
 					queue = args[0]
 				}
-				rows, err := s.stats(ctx, queue, window)
+				// An explicit --window asks for figures over that span, which only the jobs give.
+				rows, err := s.stats(ctx, queue, window, cmd.Flags().Changed("window"))
 				if err != nil {
 					return err
 				}
@@ -89,12 +102,13 @@ func newStatsCommand(o *Options) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: one of (wide, json, yaml); a table by default.")
-	cmd.Flags().DurationVar(&window, "window", window, "How far back the wait and run percentiles look.")
+	cmd.Flags().DurationVar(&window, "window", window, "How far back the wait and run percentiles look; set, they are computed from the jobs\n"+
+		"instead of read from the queue's status.statistics (whose window the manager fixes).")
 	return cmd
 }
 
 // stats reads the namespace's queues (or one) and their jobs, a page at a time.
-func (s *session) stats(ctx context.Context, queue string, window time.Duration) ([]QueueStats, error) {
+func (s *session) stats(ctx context.Context, queue string, window time.Duration, fromJobs bool) ([]QueueStats, error) {
 	queues := map[string]*kickqv1alpha1.Queue{}
 	if queue != "" {
 		var q kickqv1alpha1.Queue
@@ -123,7 +137,7 @@ func (s *session) stats(ctx context.Context, queue string, window time.Duration)
 	err := s.eachJob(ctx, opts, func(j *kickqv1alpha1.QueueJob) {
 		a := acc[j.Spec.QueueName]
 		if a == nil {
-			a = &accumulator{ratePeriod: ratePeriod(queues[j.Spec.QueueName])}
+			a = &accumulator{ratePeriod: ratePeriod(queues[j.Spec.QueueName]), window: window}
 			acc[j.Spec.QueueName] = a
 		}
 		a.add(j, now, window)
@@ -148,9 +162,9 @@ func (s *session) stats(ctx context.Context, queue string, window time.Duration)
 	for _, n := range names {
 		a := acc[n]
 		if a == nil {
-			a = &accumulator{}
+			a = &accumulator{window: window}
 		}
-		rows = append(rows, statsRow(n, queues[n], a))
+		rows = append(rows, statsRow(n, queues[n], a, fromJobs))
 	}
 	return rows, nil
 }
@@ -176,8 +190,11 @@ func (s *session) eachJob(ctx context.Context, opts []client.ListOption, f func(
 type accumulator struct {
 	counts             kickqv1alpha1.QueueCounts
 	finishedLastMinute int
-	waits, runs        []time.Duration
-	held               map[string]int32
+	startedLastMinute  int
+	// window is the span of waits and runs.
+	window      time.Duration
+	waits, runs []time.Duration
+	held        map[string]int32
 	// ratePeriod is the queue's rate limit period (0: none); startedInWindow counts the attempts
 	// that started within it, as admission's sliding window does.
 	ratePeriod      time.Duration
@@ -245,6 +262,7 @@ func (a *accumulator) add(j *kickqv1alpha1.QueueJob, now time.Time, window time.
 		}
 	}
 	a.startedInWindow += startsWithin(j, now, a.ratePeriod)
+	a.startedLastMinute += int(startsWithin(j, now, time.Minute))
 }
 
 // within tells whether t lies in the window that ends at now.
@@ -280,32 +298,52 @@ func latestWait(j *kickqv1alpha1.QueueJob) (wait, bool) {
 	return wait{start: last.StartTime.Time, d: last.StartTime.Sub(ready)}, true
 }
 
-// statsRow is a queue's row: every figure from its jobs, read in one pass, so that counts, the
-// limits' use, throughput and percentiles agree with each other and with now (status.counts and
-// status.startedInWindow are coalesced and may lag a second). When Queue status carries
-// throughput and wait/run percentiles (issue #14, item 5), read them and status.counts here
-// instead, and list no jobs.
-func statsRow(name string, q *kickqv1alpha1.Queue, a *accumulator) QueueStats {
-	row := QueueStats{Queue: name, Exists: q != nil, Counts: a.counts, FinishedLastMinute: a.finishedLastMinute, Held: a.held}
-	row.WaitP50Seconds, row.WaitP95Seconds = percentiles(a.waits)
-	row.RunP50Seconds, row.RunP95Seconds = percentiles(a.runs)
+// statsRow is a queue's row. Counts, held jobs and the limits' use come from its jobs, read in
+// one pass, so that they agree with each other and with now (status.counts and
+// status.startedInWindow are coalesced and may lag a second). Throughput and percentiles come
+// from the queue's status.statistics, which the manager measured to the millisecond, unless
+// fromJobs asks for the jobs' (an explicit --window) or status has none.
+func statsRow(name string, q *kickqv1alpha1.Queue, a *accumulator, fromJobs bool) QueueStats {
+	row := QueueStats{Queue: name, Exists: q != nil, Counts: a.counts, Held: a.held}
+	if st := statisticsOf(q); st != nil && !fromJobs {
+		row.From, row.WindowSeconds = "queue status", st.WindowSeconds
+		row.FinishedLastMinute, row.StartedLastMinute = int(st.ThroughputPerMinute), int(st.StartedPerMinute)
+		row.WaitP50Milliseconds, row.WaitP95Milliseconds = st.WaitP50Milliseconds, st.WaitP95Milliseconds
+		row.RunP50Milliseconds, row.RunP95Milliseconds = st.RunP50Milliseconds, st.RunP95Milliseconds
+	} else {
+		row.From, row.WindowSeconds = "jobs", int32(a.window/time.Second)
+		row.FinishedLastMinute, row.StartedLastMinute = a.finishedLastMinute, a.startedLastMinute
+		row.WaitP50Milliseconds, row.WaitP95Milliseconds = percentiles(a.waits)
+		row.RunP50Milliseconds, row.RunP95Milliseconds = percentiles(a.runs)
+	}
+	if q != nil && q.Status.Keys != nil {
+		row.Keys = q.Status.Keys.DeepCopy()
+	}
 	row.Limits = limitsInForce(name, q, row.Counts.Running, a.startedInWindow)
 	return row
 }
 
+// statisticsOf is the queue's status.statistics; nil without a Queue or statistics.
+func statisticsOf(q *kickqv1alpha1.Queue) *kickqv1alpha1.QueueStatistics {
+	if q == nil {
+		return nil
+	}
+	return q.Status.Statistics
+}
+
 func percentiles(ds []time.Duration) (p50, p95 *int64) {
 	if v, ok := percentile(ds, 50); ok {
-		p50 = secondsOf(v)
+		p50 = millisecondsOf(v)
 	}
 	if v, ok := percentile(ds, 95); ok {
-		p95 = secondsOf(v)
+		p95 = millisecondsOf(v)
 	}
 	return p50, p95
 }
 
-func secondsOf(d time.Duration) *int64 {
-	s := int64(d.Round(time.Second) / time.Second)
-	return &s
+func millisecondsOf(d time.Duration) *int64 {
+	ms := d.Milliseconds()
+	return &ms
 }
 
 // limitsInForce describes a queue's limits and their use: running is the queue's Running count,
@@ -328,6 +366,7 @@ func limitsInForce(name string, q *kickqv1alpha1.Queue, running, started int32) 
 	if sp.RateLimit != nil {
 		out = append(out, fmt.Sprintf("rate %d/%d per %ds", started, sp.RateLimit.Limit, sp.RateLimit.PeriodSeconds))
 	}
+	out = append(out, keyLimitsInForce("per key", sp.KeyLimits)...)
 	handler := func(label string, h *kickqv1alpha1.HandlerSpec) {
 		if h.Concurrency != nil {
 			out = append(out, fmt.Sprintf("%s: concurrency %d", label, *h.Concurrency))
@@ -335,6 +374,7 @@ func limitsInForce(name string, q *kickqv1alpha1.Queue, running, started int32) 
 		if h.RateLimit != nil {
 			out = append(out, fmt.Sprintf("%s: rate %s", label, rateString(h.RateLimit)))
 		}
+		out = append(out, keyLimitsInForce(label+": per key", h.KeyLimits)...)
 	}
 	for i := range sp.Handlers {
 		handler(sp.Handlers[i].Type, &sp.Handlers[i].HandlerSpec)
@@ -348,7 +388,8 @@ func limitsInForce(name string, q *kickqv1alpha1.Queue, running, started int32) 
 	return out
 }
 
-// printStats writes the rows as a table (wide adds the held jobs) or as JSON or YAML.
+// printStats writes the rows as a table (wide adds the held jobs and the busiest keys) or as
+// JSON or YAML.
 func printStats(w io.Writer, rows []QueueStats, output string) error {
 	switch output {
 	case "json":
@@ -370,29 +411,36 @@ func printStats(w io.Writer, rows []QueueStats, output string) error {
 		return fmt.Errorf("unknown output format %q: use wide, json or yaml", output)
 	}
 	tw := printers.GetNewTabWriter(w)
-	header := "QUEUE\tPENDING\tRUNNING\tDELAYED\tBLOCKED\tSUCCEEDED\tFAILED\tDONE/MIN\tWAIT P50\tWAIT P95\tRUN P50\tRUN P95\tLIMITS"
+	header := "QUEUE\tPENDING\tRUNNING\tDELAYED\tBLOCKED\tSUCCEEDED\tFAILED\tDONE/MIN\tWAIT P50\tWAIT P95\tRUN P50\tRUN P95\tKEYS\tLIMITS"
 	if output == "wide" {
-		header += "\tHELD"
+		header += "\tHELD\tBUSIEST KEYS"
 	}
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
 		c := r.Counts
-		line := fmt.Sprintf("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s", r.Queue, c.Pending, c.Running, c.Delayed, c.Blocked,
-			c.Succeeded, c.Failed, r.FinishedLastMinute, optSeconds(r.WaitP50Seconds), optSeconds(r.WaitP95Seconds),
-			optSeconds(r.RunP50Seconds), optSeconds(r.RunP95Seconds), strings.Join(r.Limits, ", "))
+		line := fmt.Sprintf("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s", r.Queue, c.Pending, c.Running, c.Delayed, c.Blocked,
+			c.Succeeded, c.Failed, r.FinishedLastMinute, optMilliseconds(r.WaitP50Milliseconds), optMilliseconds(r.WaitP95Milliseconds),
+			optMilliseconds(r.RunP50Milliseconds), optMilliseconds(r.RunP95Milliseconds), activeKeys(r.Keys), strings.Join(r.Limits, ", "))
 		if output == "wide" {
-			line += "\t" + heldString(r.Held)
+			line += "\t" + heldString(r.Held) + "\t" + busiestString(r.Keys)
 		}
 		fmt.Fprintln(tw, line)
 	}
 	return tw.Flush()
 }
 
-func optSeconds(s *int64) string {
-	if s == nil {
+// optMilliseconds writes a duration: 40ms below a second, 2.5s below ten, else (and whole seconds)
+// as formatSeconds.
+func optMilliseconds(ms *int64) string {
+	switch {
+	case ms == nil:
 		return "-"
+	case *ms < 1000:
+		return fmt.Sprintf("%dms", *ms)
+	case *ms < 10000 && *ms%1000 != 0:
+		return fmt.Sprintf("%.1fs", float64(*ms)/1000)
 	}
-	return formatSeconds(time.Duration(*s) * time.Second)
+	return formatSeconds(time.Duration(*ms) * time.Millisecond)
 }
 
 // heldString is "ConcurrencyLimited=3,RateLimited=1" in reason order, or "-".

@@ -25,11 +25,13 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"strings"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -65,6 +67,12 @@ type Job struct {
 	// NotBefore holds the job until this time (spec.notBeforeTime, rounded up to a whole second).
 	// Exclusive with Delay.
 	NotBefore time.Time
+	// Key is what the job is limited and shared fairly by: a customer, tenant or account
+	// (spec.key; label-value syntax, at most 63 characters). The queue's and its handler's
+	// keyLimits apply to each distinct key, and within one priority the queue takes keys in turn,
+	// so that a key with many jobs does not starve one with few (docs/lifecycle.md). Empty: the
+	// job belongs to the key-less group, bound only by the queue's and handler's limits.
+	Key string
 	// Batch groups jobs (spec.batch, mirrored to the label kickq.dev/batch).
 	Batch string
 	// Labels are the job's own labels (user-id: "42"), for selecting jobs.
@@ -73,7 +81,8 @@ type Job struct {
 
 // Enqueue creates the QueueJob of j and returns it as the API server stored it. With j.Name set,
 // a job of that name that already exists is returned instead of an AlreadyExists error; if it
-// differs from j in a field fixed at creation (queue, type, data, delay, not-before time, batch),
+// differs from j in a field fixed at creation (queue, type, data, delay, not-before time, key,
+// batch),
 // Enqueue returns it unchanged together with a *SpecMismatchError. Errors of the API server
 // (validation, RBAC) are wrapped, so apierrors' Is... functions work on them.
 func (c *Client) Enqueue(ctx context.Context, j Job) (*kickqv1alpha1.QueueJob, error) {
@@ -130,6 +139,9 @@ func (j Job) queueJob() (*kickqv1alpha1.QueueJob, error) {
 	if j.Delay < 0 || j.Delay > maxDelay {
 		return nil, fmt.Errorf("kickq: Job.Delay must be between 0 and %s, got %s", maxDelay, j.Delay)
 	}
+	if errs := validation.IsValidLabelValue(j.Key); len(errs) > 0 {
+		return nil, fmt.Errorf("kickq: Job.Key %q: %s", j.Key, strings.Join(errs, "; "))
+	}
 	data, err := marshalData(j.Data)
 	if err != nil {
 		return nil, err
@@ -140,6 +152,7 @@ func (j Job) queueJob() (*kickqv1alpha1.QueueJob, error) {
 			QueueName: j.Queue,
 			Type:      j.Type,
 			Data:      data,
+			Key:       j.Key,
 			Batch:     j.Batch,
 		},
 	}
@@ -229,6 +242,9 @@ func specMismatch(want, existing *kickqv1alpha1.QueueJob) []string {
 	}
 	if !sameTime(w.NotBeforeTime, e.NotBeforeTime) {
 		fields = append(fields, "spec.notBeforeTime")
+	}
+	if w.Key != e.Key {
+		fields = append(fields, "spec.key")
 	}
 	if w.Batch != e.Batch {
 		fields = append(fields, "spec.batch")

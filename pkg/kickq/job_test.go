@@ -43,12 +43,12 @@ func TestJobQueueJob(t *testing.T) {
 		"every field": {
 			job: Job{Namespace: "shop", Name: "welcome-42", Queue: "mail", Type: "email",
 				Data: map[string]any{"to": "a@b.c"}, Priority: 10, Delay: 1500 * time.Millisecond,
-				Batch: "import-1", Labels: map[string]string{"user-id": "42"}},
+				Key: "customer-42", Batch: "import-1", Labels: map[string]string{"user-id": "42"}},
 			want: &kickqv1alpha1.QueueJob{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "welcome-42", Labels: map[string]string{"user-id": "42"}},
 				Spec: kickqv1alpha1.QueueJobSpec{QueueName: "mail", Type: "email",
 					Data:     &apiextensionsv1.JSON{Raw: []byte(`{"to":"a@b.c"}`)},
-					Priority: ptr.To[int32](10), DelaySeconds: ptr.To[int32](2), Batch: "import-1"},
+					Priority: ptr.To[int32](10), DelaySeconds: ptr.To[int32](2), Key: "customer-42", Batch: "import-1"},
 			},
 		},
 		"generated name from the type, not-before rounded up": {
@@ -80,6 +80,10 @@ func TestJobQueueJob(t *testing.T) {
 		},
 		"negative delay":      {job: Job{Namespace: "shop", Delay: -time.Second}, wantErr: "Job.Delay must be between"},
 		"delay over one year": {job: Job{Namespace: "shop", Delay: 366 * 24 * time.Hour}, wantErr: "Job.Delay must be between"},
+		"key with a space":    {job: Job{Namespace: "shop", Key: "acme corp"}, wantErr: `Job.Key "acme corp"`},
+		"key over 63 characters": {
+			job: Job{Namespace: "shop", Key: strings.Repeat("k", 64)}, wantErr: "must be no more than 63 bytes",
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -115,8 +119,8 @@ func TestSpecMismatch(t *testing.T) {
 		},
 		"everything differs": {
 			existing: Job{Namespace: "shop", Name: "a", Queue: "q", Type: "sms", Data: map[string]any{"to": "b"},
-				NotBefore: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
-			want: []string{"spec.queueName", "spec.type", "spec.data", "spec.delaySeconds", "spec.notBeforeTime", "spec.batch"},
+				NotBefore: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Key: "acme"},
+			want: []string{"spec.queueName", "spec.type", "spec.data", "spec.delaySeconds", "spec.notBeforeTime", "spec.key", "spec.batch"},
 		},
 	}
 	for name, tc := range cases {

@@ -154,6 +154,7 @@ var scenarios = []scenario{
 	{id: "S4", run: (*bench).s4Limits},
 	{id: "S5", run: (*bench).s5AtRest},
 	{id: "S6", run: (*bench).s6Cron, slow: true},
+	{id: "S7", run: (*bench).s7Keys},
 	{id: "S8", run: (*bench).s8Memory},
 	{id: "S9", run: (*bench).s9WebhookFairness},
 	{id: "S10", run: (*bench).s10Fairness},

@@ -27,6 +27,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
@@ -62,6 +63,9 @@ var _ = Describe("kubectl kickq stats", func() {
 			g.Expect(rows[1].Counts).To(Equal(kickqv1alpha1.QueueCounts{Pending: 1, Running: 1, Succeeded: 1, Failed: 1}))
 			// status.startedInWindow is written at most about once a second.
 			g.Expect(rows[1].Limits).To(Equal([]string{"concurrency 1/1", "rate 3/10 per 60s"}))
+			// The queue's status.statistics, which the manager measured, once written.
+			g.Expect(rows[1].From).To(Equal("queue status"))
+			g.Expect(rows[1].RunP95Milliseconds).To(HaveValue(Equal(int64(20000))))
 		}, util.Timeout, util.Interval).Should(Succeed())
 		Expect(rows[0].Queue).To(Equal("default"))
 		Expect(rows[0].Exists).To(BeFalse())
@@ -69,11 +73,13 @@ var _ = Describe("kubectl kickq stats", func() {
 		q := rows[1]
 		Expect(q.Queue).To(Equal("q"))
 		Expect(q.FinishedLastMinute).To(Equal(2))
-		Expect(*q.RunP50Seconds).To(Equal(int64(5)))
-		Expect(*q.RunP95Seconds).To(Equal(int64(20)))
+		Expect(q.StartedLastMinute).To(Equal(3))
+		Expect(*q.RunP50Milliseconds).To(Equal(int64(5000)))
+		Expect(*q.RunP95Milliseconds).To(Equal(int64(20000)))
 		// Each started at once on the fake clock, which the spec stepped after creating them: the
 		// waits are the steps, with the real time between the spec's creates.
-		Expect(q.WaitP50Seconds).NotTo(BeNil())
+		Expect(q.WaitP50Milliseconds).NotTo(BeNil())
+		Expect(q.Keys).To(BeNil(), "no job has a key")
 		Expect(q.Limits).To(Equal([]string{"concurrency 1/1", "rate 3/10 per 60s"}))
 		Expect(q.Held).To(Equal(map[string]int32{kickqv1alpha1.ReasonConcurrencyLimited: 1}))
 
@@ -82,10 +88,18 @@ var _ = Describe("kubectl kickq stats", func() {
 		lines := strings.Split(strings.TrimSpace(r.out), "\n")
 		Expect(lines).To(HaveLen(2))
 		Expect(strings.Fields(lines[0])).To(HaveExactElements("QUEUE", "PENDING", "RUNNING", "DELAYED", "BLOCKED", "SUCCEEDED", "FAILED",
-			"DONE/MIN", "WAIT", "P50", "WAIT", "P95", "RUN", "P50", "RUN", "P95", "LIMITS"))
+			"DONE/MIN", "WAIT", "P50", "WAIT", "P95", "RUN", "P50", "RUN", "P95", "KEYS", "LIMITS"))
 		Expect(strings.Fields(lines[1])[:8]).To(HaveExactElements("q", "1", "1", "0", "0", "1", "1", "2"))
-		Expect(strings.Fields(lines[1])[10]).To(Equal("5s"))
-		Expect(lines[1]).To(HaveSuffix("20s       concurrency 1/1, rate 3/10 per 60s"))
+		Expect(strings.Fields(lines[1])[10:13]).To(HaveExactElements("5s", "20s", "-"))
+		Expect(lines[1]).To(HaveSuffix("concurrency 1/1, rate 3/10 per 60s"))
+
+		// --window computes the figures from the jobs' recorded times instead.
+		var byJobs []cli.QueueStats
+		Expect(json.Unmarshal([]byte(kickq(ns, "stats", "q", "--window", "1h", "-o", "json").out), &byJobs)).To(Succeed())
+		Expect(byJobs).To(HaveLen(1))
+		Expect(byJobs[0].From).To(Equal("jobs"))
+		Expect(byJobs[0].WindowSeconds).To(Equal(int32(3600)))
+		Expect(*byJobs[0].RunP95Milliseconds).To(Equal(int64(20000)))
 
 		Expect(kickq(ns, "stats", "nope").code).To(Equal(cli.ExitError))
 	})
@@ -124,7 +138,7 @@ var _ = Describe("kubectl kickq stats", func() {
 		Eventually(func(g Gomega) {
 			var rows []cli.QueueStats
 			g.Expect(json.Unmarshal([]byte(kickq(ns, "stats", "-o", "json").out), &rows)).To(Succeed())
-			g.Expect(rows).To(HaveLen(2))
+			g.Expect(rows).To(HaveLen(3))
 			g.Expect(rows[0].Counts.Succeeded).To(BeNumerically(">", 0))
 		}, util.Timeout, util.Interval).Should(Succeed())
 		r := kickq(ns, "stats", "-o", "wide")
@@ -135,6 +149,8 @@ var _ = Describe("kubectl kickq stats", func() {
 		Expect(lines[1]).To(HavePrefix("default "))
 		Expect(lines[1]).To(ContainSubstring("concurrency"))
 		Expect(lines[2]).To(HavePrefix("locked "))
+		Expect(lines[3]).To(HavePrefix("per-customer "))
+		Expect(lines[3]).To(ContainSubstring("per key: concurrency 1, per key: rate 10/60s, per key: pause on Retry-After"))
 	})
 })
 
@@ -393,5 +409,58 @@ var _ = Describe("kubectl kickq position", func() {
 		Expect(p.Waiting).To(BeTrue())
 
 		Expect(kickq(ns, "position", "running").out).To(HavePrefix("queuejob/running: Running, not waiting for admission in queue q (2 waiting)\n"))
+	})
+})
+
+var _ = Describe("kubectl kickq position and stats with keys", func() {
+	var ns string
+	BeforeEach(func() { ns = env.NewNamespace() })
+
+	keyed := func(name, key string) *kickqv1alpha1.QueueJob {
+		j := utiltesting.MakeQueueJob(name, ns).Queue("q").Pod().Obj()
+		j.Spec.Key = key
+		return j
+	}
+
+	It("orders keys in turn, shows the key's limits in use, the active and the busiest keys", func() {
+		q := utiltesting.MakeQueue("q", ns).Concurrency(1).Obj()
+		q.Spec.KeyLimits = &kickqv1alpha1.KeyLimits{Concurrency: ptr.To[int32](1)}
+		create(q)
+		create(keyed("a0", "acme"))
+		runPod(ns, "a0", 1)
+		started := expectPhase(ns, "a0", kickqv1alpha1.PhaseRunning).Status.StartTime.UTC().Format(time.RFC3339)
+		for _, n := range []string{"a1", "a2"} {
+			env.Clock.Step(time.Second)
+			create(keyed(n, "acme"))
+		}
+		env.Clock.Step(time.Second)
+		create(keyed("g1", "globex"))
+		for _, n := range []string{"a1", "a2", "g1"} {
+			Eventually(func() string { return blockedReason(getJob(ns, n)) }, util.Timeout, util.Interval).ShouldNot(BeEmpty())
+		}
+
+		// globex never started a job: its job comes first although it is the newest.
+		r := kickq(ns, "position", "g1")
+		Expect(r.code).To(Equal(0), r.errOut)
+		Expect(r.out).To(HavePrefix("queuejob/g1: position 1 of 3 waiting in queue q (0 of its type, 0 of key globex ahead)\n"))
+		Expect(r.out).To(HaveSuffix("key globex: never started a job; key limits: per key: concurrency 0/1\n"))
+		var p cli.Position
+		Expect(json.Unmarshal([]byte(kickq(ns, "position", "a2", "-o", "json").out), &p)).To(Succeed())
+		Expect(p.Position).To(Equal(3))
+		Expect(p.KeyAhead).To(Equal(1))
+		Expect(p.Key).To(Equal("acme"))
+		Expect(p.KeyTurn.UTC().Format(time.RFC3339)).To(Equal(started))
+		Expect(p.KeyLimits).To(Equal([]string{"per key: concurrency 1/1"}))
+
+		Eventually(func(g Gomega) {
+			var rows []cli.QueueStats
+			g.Expect(json.Unmarshal([]byte(kickq(ns, "stats", "q", "-o", "json").out), &rows)).To(Succeed())
+			g.Expect(rows).To(HaveLen(1))
+			g.Expect(rows[0].Keys).To(Equal(&kickqv1alpha1.QueueKeys{Active: 2, Busiest: []kickqv1alpha1.KeyCount{
+				{Key: "acme", Pending: 2, Running: 1}, {Key: "globex", Pending: 1}}}))
+			g.Expect(rows[0].Limits).To(Equal([]string{"concurrency 1/1", "per key: concurrency 1"}))
+		}, util.Timeout, util.Interval).Should(Succeed())
+		r = kickq(ns, "stats", "q", "-o", "wide")
+		Expect(r.out).To(MatchRegexp(`(?m)^q .* 2 +concurrency 1/1, per key: concurrency 1 .* acme=2/1,globex=1/0\n$`))
 	})
 })

@@ -19,6 +19,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -82,7 +83,7 @@ var _ = Describe("Enqueue", func() {
 	It("creates the QueueJob that the Job describes", func() {
 		notBefore := env.Clock.Now().Add(time.Hour + 300*time.Millisecond)
 		job, err := kc.Enqueue(ctx, kickq.Job{Namespace: ns, Type: "echo", Data: map[string]any{"to": "a@b.c"},
-			Priority: 10, NotBefore: notBefore, Batch: "import-1", Labels: map[string]string{"user-id": "42"}})
+			Priority: 10, NotBefore: notBefore, Key: "customer-42", Batch: "import-1", Labels: map[string]string{"user-id": "42"}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(job.Name).To(HavePrefix("echo-"))
 		stored := &kickqv1alpha1.QueueJob{}
@@ -92,6 +93,7 @@ var _ = Describe("Enqueue", func() {
 		Expect(string(stored.Spec.Data.Raw)).To(MatchJSON(`{"to": "a@b.c"}`))
 		Expect(stored.Spec.Priority).To(Equal(ptr.To[int32](10)))
 		Expect(stored.Spec.Batch).To(Equal("import-1"))
+		Expect(stored.Spec.Key).To(Equal("customer-42"))
 		Expect(stored.Labels).To(HaveKeyWithValue("user-id", "42"))
 		Expect(stored.Spec.NotBeforeTime.Time).To(Equal(notBefore.Truncate(time.Second).Add(time.Second)), "rounded up, never early")
 	})
@@ -120,6 +122,27 @@ var _ = Describe("Enqueue", func() {
 		Expect(existing.UID).To(Equal(first.UID))
 		Expect(existing.Spec.Type).To(Equal("echo"))
 		Expect(string(existing.Spec.Data.Raw)).To(MatchJSON(`{"n": 1}`))
+	})
+
+	It("sets the job's key, which selects its jobs (spec.key), and refuses a key that is no label value before sending", func() {
+		for i, key := range []string{"acme", "acme", "globex", ""} {
+			_, err := kc.Enqueue(ctx, kickq.Job{Namespace: ns, Name: fmt.Sprintf("j-%d", i), Type: "echo", Key: key, Delay: time.Hour})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		jobs := &kickqv1alpha1.QueueJobList{}
+		Expect(env.Client.List(ctx, jobs, client.InNamespace(ns), client.MatchingFields{"spec.key": "acme"})).To(Succeed())
+		Expect(names(jobs.Items)).To(ConsistOf("j-0", "j-1"))
+
+		existing, err := kc.Enqueue(ctx, kickq.Job{Namespace: ns, Name: "j-0", Type: "echo", Key: "globex", Delay: time.Hour})
+		var mismatch *kickq.SpecMismatchError
+		Expect(errors.As(err, &mismatch)).To(BeTrue(), "error %v", err)
+		Expect(mismatch.Fields).To(Equal([]string{"spec.key"}))
+		Expect(existing.Spec.Key).To(Equal("acme"))
+
+		_, err = kc.Enqueue(ctx, kickq.Job{Namespace: ns, Name: "bad", Type: "echo", Key: "acme corp"})
+		Expect(err).To(MatchError(ContainSubstring(`Job.Key "acme corp"`)))
+		err = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bad"}, &kickqv1alpha1.QueueJob{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue())
 	})
 
 	It("makes a new job for every Enqueue without a Name", func() {
@@ -255,3 +278,12 @@ var _ = Describe("Wait", func() {
 		Expect(err).To(MatchError(context.DeadlineExceeded))
 	})
 })
+
+// names are the jobs' names.
+func names(jobs []kickqv1alpha1.QueueJob) []string {
+	out := make([]string, len(jobs))
+	for i := range jobs {
+		out[i] = jobs[i].Name
+	}
+	return out
+}
