@@ -112,6 +112,14 @@ bench-quick: bench-deps ## Run the benchmarks at small sizes (under 3 minutes).
 bench-deps: build
 	hack/build-control-plane.sh etcd kube-apiserver kube-controller-manager >/dev/null
 
+##@ Reliability
+
+RELIABILITY_FLAGS ?=
+
+.PHONY: reliability
+reliability: build control-plane ## Run the reliability suite (faults, failover; docs/reliability.md; logs in bin/reliability/). As root.
+	go run ./test/reliability $(RELIABILITY_FLAGS)
+
 ##@ Run
 
 .PHONY: run

@@ -64,6 +64,9 @@ type options struct {
 	secureMetrics        bool
 	enableLeaderElection bool
 	leaderElectionNS     string
+	leaseDuration        time.Duration
+	renewDeadline        time.Duration
+	retryPeriod          time.Duration
 	qps                  float64
 	burst                int
 	concurrency          int
@@ -91,6 +94,9 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&o.enableLeaderElection, "leader-elect", false, "Elect a leader so that only one manager acts at a time.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election lease (default: the manager's own namespace).")
+	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", defaultLeaseDuration, "How long a standby waits after the leader's last renewal before it takes the lease: a crashed leader is replaced within about this plus two retry periods.")
+	fs.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", defaultRenewDeadline, "How long the leader keeps trying to renew its lease before it stops leading (and exits); shorter than the lease duration.")
+	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", defaultRetryPeriod, "How often the leader renews its lease and a standby tries to take it.")
 	fs.Float64Var(&o.qps, "kube-api-qps", 50, "Steady queries per second to the Kubernetes API server.")
 	fs.IntVar(&o.burst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "Reconcile workers per controller.")
@@ -110,7 +116,20 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.reportKeySecret, "report-token-secret", "", "namespace/name of a Secret (key \"key\"; during a rotation also \"previous\", still accepted) the manager keeps the token key in, creating it when missing. Default: kickq-report-token in $POD_NAMESPACE when that is set; else a random key per start.")
 }
 
+// Leader-election defaults: a SIGKILLed leader is replaced within the lease duration plus two
+// retry periods (with client-go's jitter of 1.2): about 17.4 s, under the 20 s kickq promises
+// (docs/reliability.md measures it). controller-runtime's own retry period, 2 s, allowed up to
+// about 19.8 s.
+const (
+	defaultLeaseDuration = 15 * time.Second
+	defaultRenewDeadline = 10 * time.Second
+	defaultRetryPeriod   = 1 * time.Second
+)
+
 func (o *options) validate() error {
+	if o.retryPeriod <= 0 || float64(o.renewDeadline) <= 1.2*float64(o.retryPeriod) || o.leaseDuration <= o.renewDeadline {
+		return errors.New("leader election needs --leader-elect-lease-duration > --leader-elect-renew-deadline > 1.2 × --leader-elect-retry-period > 0")
+	}
 	if o.qps <= 0 || o.burst <= 0 {
 		return errors.New("--kube-api-qps and --kube-api-burst must be positive")
 	}
@@ -199,6 +218,9 @@ func main() {
 		LeaderElectionID:              "kickq-manager.kickq.dev",
 		LeaderElectionNamespace:       opts.leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &opts.leaseDuration,
+		RenewDeadline:                 &opts.renewDeadline,
+		RetryPeriod:                   &opts.retryPeriod,
 	})
 	if err != nil {
 		setupLog.Error(err, "creating manager")

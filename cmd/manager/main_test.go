@@ -41,14 +41,8 @@ func TestWebhookTimeoutMaxFlag(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var o options
-			fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			o.bind(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			if err := o.validate(); (err != nil) != tc.wantErr {
+			o, err := parseOptions(t, tc.args)
+			if (err != nil) != tc.wantErr {
 				t.Fatalf("validate() = %v, want error %v", err, tc.wantErr)
 			}
 			if !tc.wantErr && o.webhookTimeoutMax != tc.want {
@@ -80,4 +74,45 @@ func TestReportKeyFiles(t *testing.T) {
 	if _, _, err := reportKey(context.Background(), nil, &options{reportPrevKeyFile: prev}); err == nil {
 		t.Fatal("a previous key file without a key file must be refused")
 	}
+}
+
+// TestLeaderElectionFlags: the defaults replace a crashed leader within 20 s (lease duration plus
+// two jittered retry periods), and client-go's ordering of the three durations is checked at start.
+func TestLeaderElectionFlags(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{name: "defaults"},
+		{name: "longer lease", args: []string{"--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s", "--leader-elect-retry-period=4s"}},
+		{name: "renew deadline not under the lease", args: []string{"--leader-elect-lease-duration=10s", "--leader-elect-renew-deadline=10s"}, wantErr: true},
+		{name: "retry period too long for the renew deadline", args: []string{"--leader-elect-retry-period=9s"}, wantErr: true},
+		{name: "zero retry period", args: []string{"--leader-elect-retry-period=0"}, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseOptions(t, tc.args)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("validate() = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+	o, _ := parseOptions(t, nil)
+	if worst := o.leaseDuration + time.Duration(2*1.2*float64(o.retryPeriod)); worst > 18*time.Second {
+		t.Fatalf("default worst-case failover %s, want at most 18s (20 s promised, with room for the API server's latency)", worst)
+	}
+}
+
+// parseOptions parses the manager's flags from args and validates them.
+func parseOptions(t *testing.T, args []string) (options, error) {
+	t.Helper()
+	var o options
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.validate()
 }

@@ -17,8 +17,6 @@ limitations under the License.
 package main
 
 import (
-	"flag"
-	"io"
 	"testing"
 )
 
@@ -37,14 +35,8 @@ func TestDefaultRetentionFlag(t *testing.T) {
 		{name: "a bad duration", args: []string{"--default-retention=failed.ttl=soon"}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var o options
-			fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			o.bind(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			if err := o.validate(); (err != nil) != tc.wantErr {
+			o, err := parseOptions(t, tc.args)
+			if (err != nil) != tc.wantErr {
 				t.Fatalf("validate() = %v, want error %v", err, tc.wantErr)
 			}
 			if len(tc.args) == 0 && o.defaultRetention != "" {

@@ -1,0 +1,82 @@
+/*
+Copyright 2026 The kickq Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+func init() {
+	Register(Scenario{ID: 1, Name: "SIGKILL storm", Run: scenario1})
+}
+
+// scenario1 SIGKILLs the only manager (leader election off) at random points of a mixed run
+// and starts it again at once each time.
+func scenario1(ctx context.Context, h *Harness) *Row {
+	row := &Row{Scenario: 1, Name: "SIGKILL storm"}
+	n, kills, templates := h.Scale(2000, 60), h.Scale(100, 5), 3
+	l := DefaultLimits
+	row.Done = "one manager, leader election off, SIGKILLed at random points of a mixed run and started again at once each time"
+	row.Load = fmt.Sprintf("%d jobs: 40%% pods, 35%% webhooks, 25%% pull-worker jobs (2 workers × 4), a tenth in batches of 5 with a follower each "+
+		"(a quarter of the batches hold a job that dies); 20%% retried or dying, 6%% delayed 1–10 s, random priorities; %d cron templates @every 10s (RunAll); "+
+		"queues: pods concurrency %d rate %d/%ds, webhooks concurrency %d rate %d/%ds (answers held 150 ms), workers concurrency %d",
+		n, templates, l.PodConcurrency, l.PodRate, l.PodPeriod, l.HookConcurrency, l.HookRate, l.HookPeriod, l.WorkConcurrency)
+	kube, err := h.StartKubelet(ctx, PlanRun)
+	if err != nil {
+		row.Fail("fake kubelet", err.Error())
+		return row
+	}
+	mix, err := h.SetupMix(ctx, "s1", MixOptions{Limits: l})
+	if err != nil {
+		row.Fail("setup", err.Error())
+		return row
+	}
+	m, err := h.StartManager(ctx, ManagerOptions{Name: "a"})
+	if err != nil {
+		row.Fail("manager start", err.Error())
+		return row
+	}
+	if err := mix.AddCronTemplates(ctx, h, templates); err != nil {
+		row.Fail("cron templates", err.Error())
+		return row
+	}
+	cronFrom := time.Now()
+	submitted := make(chan error, 1)
+	go func() { submitted <- mix.Submit(ctx, h, "s1", n) }()
+	storm, err := h.KillStorm(ctx, m, kills, 300*time.Millisecond, 2*time.Second, nil)
+	row.Faults = fmt.Sprintf("%d SIGKILLs of the manager in %s (uptime 0.3–2 s each; longest restart to ready %s)",
+		storm.Kills, storm.Took.Round(time.Second), storm.Restart.Round(time.Millisecond))
+	if err != nil {
+		row.Fail("kill storm", err.Error())
+		return row
+	}
+	if err := <-submitted; err != nil {
+		row.Fail("submit", err.Error())
+		return row
+	}
+	// Small runs still see a few firings of each template.
+	time.Sleep(time.Until(cronFrom.Add(3*mix.CronPeriod + time.Second)))
+	if err := mix.SuspendCron(ctx, h); err != nil {
+		row.Fail("suspend cron", err.Error())
+	}
+	row.Check("SIGKILLs done", storm.Kills == kills, "%d of %d", storm.Kills, kills)
+	h.CheckMix(ctx, row, MixRun{Mix: mix, Kubelet: kube, Timeout: 10 * time.Minute})
+	row.Check("no panic in the manager's log", m.Panics() == 0, "%d panics over %d processes", m.Panics(), m.Starts)
+	return row
+}
