@@ -68,6 +68,7 @@ func (h *Harness) CheckMix(ctx context.Context, row *Row, r MixRun) {
 	row.Check("no attempt with two worker claims", len(cdup) == 0, "%d claims, %d attempts claimed twice%s", len(claims), len(cdup), list(cdup))
 
 	calls := m.Receiver.Calls()
+	_ = m.Receiver.Save(h.Path("receiver-calls.jsonl"))
 	bad, repeats, ids := WebhookIDsPerAttempt(calls)
 	row.Check("webhook repeats only under the same id", len(bad) == 0, "%d calls under %d ids, %d repeats (same id), %d attempts under two ids%s", len(calls), ids, repeats, len(bad), list(bad))
 

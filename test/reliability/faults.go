@@ -24,17 +24,22 @@ import (
 // StormStats are what a kill storm did.
 type StormStats struct {
 	Kills int
-	// Restart is the longest time from a SIGKILL until the next process was ready.
+	// Restart is the longest time from a SIGKILL until the next process's caches synced.
 	Restart time.Duration
 	Took    time.Duration
 }
 
-// KillStorm SIGKILLs the manager kills times, each after a random uptime in [minUp, maxUp),
-// and starts it again at once each time. It stops early when ctx ends or stop returns true.
+// KillStorm SIGKILLs the manager kills times and starts it again at once each time. Each kill
+// comes a random uptime in [minUp, maxUp) after the process's caches synced (so that it lands
+// while the manager works, not while it starts). It stops early when ctx ends or stop returns
+// true.
 func (h *Harness) KillStorm(ctx context.Context, m *Manager, kills int, minUp, maxUp time.Duration, stop func() bool) (StormStats, error) {
 	st := StormStats{}
 	t0 := time.Now()
 	for st.Kills < kills && ctx.Err() == nil {
+		if err := m.WaitSynced(ctx, 2*time.Minute); err != nil {
+			return st, err
+		}
 		up := minUp + time.Duration(h.Rand.Int64N(int64(maxUp-minUp)))
 		select {
 		case <-time.After(up):
@@ -48,6 +53,9 @@ func (h *Harness) KillStorm(ctx context.Context, m *Manager, kills int, minUp, m
 		st.Kills++
 		k := time.Now()
 		if err := m.Restart(ctx); err != nil {
+			return st, err
+		}
+		if err := m.WaitSynced(ctx, 2*time.Minute); err != nil {
 			return st, err
 		}
 		st.Restart = max(st.Restart, time.Since(k))

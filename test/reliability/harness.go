@@ -50,6 +50,10 @@ type Harness struct {
 
 // NewHarness starts a control plane for one scenario under dir.
 func NewHarness(ctx context.Context, cfg config, id int, dir string) (*Harness, error) {
+	// Logs of an earlier run would be read as this one's (they are appended across restarts).
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
 	logf("scenario %d: starting etcd and kube-apiserver from %s", id, cfg.assets)
 	cp, err := StartControlPlane(ctx, cfg.assets, filepath.Join(dir, "cluster"), float32(cfg.qps), cfg.burst)
 	if err != nil {

@@ -92,6 +92,9 @@ type Scenario struct {
 	Name string
 	// Run runs it on a fresh control plane and returns its row.
 	Run func(ctx context.Context, h *Harness) *Row
+	// Doc is printed below the table: what the scenario shows beyond its figures (behaviour a
+	// user relies on, what is documented where).
+	Doc string
 }
 
 var scenarios = map[int]Scenario{}
@@ -115,6 +118,7 @@ type config struct {
 	managerQPS int
 	qps        float64
 	burst      int
+	render     bool
 }
 
 func (c *config) bind(fs *flag.FlagSet) {
@@ -129,6 +133,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.managerQPS, "manager-qps", 200, "The manager's --kube-api-qps (burst twice that).")
 	fs.Float64Var(&c.qps, "qps", 500, "QPS of the harness's, kubelet's and workers' clients.")
 	fs.IntVar(&c.burst, "burst", 1000, "Burst of those clients.")
+	fs.BoolVar(&c.render, "render", false, "Run nothing: write the table again from the rows kept in it (after a change of the page's text).")
 }
 
 func main() {
@@ -178,6 +183,9 @@ func selected(spec string) ([]Scenario, error) {
 func run(cfg config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if cfg.render {
+		return WriteTable(cfg.table, nil)
+	}
 	list, err := selected(cfg.scenarios)
 	if err != nil {
 		return err
@@ -191,6 +199,7 @@ func run(cfg config) error {
 		return err
 	}
 	start := time.Now()
+	logf("seed %d, size %g", cfg.seed, cfg.size)
 	var rows []*Row
 	failed := 0
 	for _, s := range list {
@@ -198,6 +207,7 @@ func run(cfg config) error {
 		t0 := time.Now()
 		row := runScenario(ctx, cfg, s)
 		row.Seconds = time.Since(t0).Seconds()
+		row.At, row.Size, row.Seed, row.LoadEnd = t0.UTC().Format("2006-01-02 15:04 MST"), cfg.size, cfg.seed, loadAvg()
 		logf("scenario %d: %s in %s", s.ID, row.Verdict(), time.Since(t0).Round(time.Second))
 		for _, c := range row.Checks {
 			logf("  %s %s: %s", mark(c.OK), c.Name, c.Figure)
@@ -211,7 +221,7 @@ func run(cfg config) error {
 			break
 		}
 	}
-	if err := WriteTable(cfg.table, rows, RunInfo{Size: cfg.size, Seed: cfg.seed, Took: time.Since(start), Command: "go run ./test/reliability " + strings.Join(os.Args[1:], " ")}); err != nil {
+	if err := WriteTable(cfg.table, rows); err != nil {
 		return err
 	}
 	logf("table: %s (%d scenarios, %d failed, %s)", cfg.table, len(rows), failed, time.Since(start).Round(time.Second))
@@ -249,4 +259,13 @@ func mark(ok bool) string {
 		return "ok  "
 	}
 	return "FAIL"
+}
+
+// loadAvg is the 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }

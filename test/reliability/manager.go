@@ -100,6 +100,33 @@ func (m *Manager) start(ctx context.Context) error {
 	return waitHTTP(ctx, http.DefaultClient, "http://"+m.probe+"/readyz", 60*time.Second, p)
 }
 
+// WaitSynced waits until the current process's queuejob controller started its workers (its
+// caches synced: the process is working, not starting), as its log says.
+func (m *Manager) WaitSynced(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if m.syncedStarts() >= m.Starts {
+			return nil
+		}
+		if !m.Running() {
+			return fmt.Errorf("manager %s exited; see %s", m.opts.Name, m.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("manager %s's queuejob controller did not start its workers within %s; see %s", m.opts.Name, timeout, m.log)
+}
+
+// syncedStarts counts the processes whose queuejob controller started its workers.
+func (m *Manager) syncedStarts() int {
+	n := 0
+	for _, e := range m.LogEvents("Starting workers") {
+		if strings.Contains(e.Raw, `"controller":"queuejob"`) {
+			n++
+		}
+	}
+	return n
+}
+
 // Pid is the current process's id.
 func (m *Manager) Pid() int { return m.proc.Pid() }
 

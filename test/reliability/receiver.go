@@ -22,6 +22,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -136,6 +137,20 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, a.Body)
 }
 
+// Save writes the log as JSON lines (for a look after a failed run).
+func (r *Receiver) Save(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, c := range r.Calls() {
+		c.Token = ""
+		_ = enc.Encode(c)
+	}
+	return f.Close()
+}
+
 // Calls returns a copy of the log.
 func (r *Receiver) Calls() []Call {
 	r.mu.Lock()
@@ -148,8 +163,8 @@ func (r *Receiver) Calls() []Call {
 type WebhookPlan struct {
 	// FailAttempts: attempts 1..FailAttempts are answered 500 (a counted failure).
 	FailAttempts int32 `json:"failAttempts,omitempty"`
-	// RetryAfterFirst: the job's first call is answered 429 with Retry-After of this many seconds
-	// (a retry that is not counted).
+	// RetryAfterFirst: attempt 1 is answered 429 with Retry-After of this many seconds (a retry
+	// that is not counted).
 	RetryAfterFirst int `json:"retryAfterFirst,omitempty"`
 	// Die: every call is answered 410 (the job fails at once, reason Died).
 	Die bool `json:"die,omitempty"`
@@ -157,8 +172,10 @@ type WebhookPlan struct {
 	Accept bool `json:"accept,omitempty"`
 }
 
-// PlanAnswer answers per the job's WebhookPlan (data.webhook); 200 with a result otherwise.
-func PlanAnswer(c *Call, calls int) Answer {
+// PlanAnswer answers per the job's WebhookPlan (data.webhook); 200 with a result otherwise. It
+// decides by attempt, not by call, so that a call repeated under the same webhook-id (after a
+// manager restart) gets the same answer.
+func PlanAnswer(c *Call, _ int) Answer {
 	var d struct {
 		Webhook WebhookPlan `json:"webhook"`
 	}
@@ -169,7 +186,7 @@ func PlanAnswer(c *Call, calls int) Answer {
 		return Answer{Status: http.StatusGone}
 	case p.Accept:
 		return Answer{Status: http.StatusAccepted}
-	case p.RetryAfterFirst > 0 && calls == 0:
+	case p.RetryAfterFirst > 0 && c.Attempt == 1:
 		return Answer{Status: http.StatusTooManyRequests, RetryAfter: p.RetryAfterFirst}
 	case c.Attempt <= p.FailAttempts+retryOffset(p):
 		return Answer{Status: http.StatusInternalServerError}

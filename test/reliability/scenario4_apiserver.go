@@ -23,7 +23,12 @@ import (
 )
 
 func init() {
-	Register(Scenario{ID: 4, Name: "API server restart, etcd pause", Run: scenario4})
+	Register(Scenario{ID: 4, Name: "API server restart, etcd pause", Run: scenario4, Doc: "The manager's informers relist and " +
+		"its watches resume when the API server is back; requests made while etcd is paused wait or fail and are retried; jobs created " +
+		"after the faults run (the second wave). With `--leader-elect`, an etcd outage longer than `--leader-elect-renew-deadline` " +
+		"(10 s) makes the leader stop leading and exit (controller-runtime), and its Deployment restarts it: this scenario runs without " +
+		"leader election so that one process has to recover by itself. Pull workers' Leases are 45 s here; with the default 15 s, an " +
+		"outage longer than the Lease can end their attempts as WorkerLost once the manager sees the Lease expired (retried, as documented)."})
 }
 
 // etcdPause is how long etcd is stopped (SIGSTOP) in scenario 4.

@@ -25,7 +25,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Check is one invariant of a row: its name, the figure measured, and whether it held.
@@ -46,6 +45,11 @@ type Row struct {
 	// Notes are findings worth a sentence below the table (what the scenario documents).
 	Notes   []string `json:"notes,omitempty"`
 	Seconds float64  `json:"seconds"`
+	// The run the row comes from: when (UTC), -size, -seed, the load average at its end.
+	At      string  `json:"at,omitempty"`
+	Size    float64 `json:"size,omitempty"`
+	Seed    int64   `json:"seed,omitempty"`
+	LoadEnd string  `json:"loadEnd,omitempty"`
 }
 
 // NewRow starts a row for a scenario.
@@ -96,14 +100,6 @@ func (r *Row) writeJSON(path string) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// RunInfo describes the run in the table's header.
-type RunInfo struct {
-	Size    float64
-	Seed    int64
-	Took    time.Duration
-	Command string
-}
-
 const tableHeader = `# Reliability
 
 This page is written by ` + "`make reliability`" + ` (` + "`go run ./test/reliability`" + `, the harness in
@@ -118,7 +114,7 @@ replaced each time its scenario runs; rows of scenarios not run are kept.
 
 // WriteTable writes docs/reliability.md: the rows of this run, plus the rows of an earlier run
 // for scenarios not run now (kept from the JSON block at the end of the file).
-func WriteTable(path string, rows []*Row, info RunInfo) error {
+func WriteTable(path string, rows []*Row) error {
 	all := map[int]*Row{}
 	for _, r := range readRows(path) {
 		all[r.Scenario] = r
@@ -133,8 +129,9 @@ func WriteTable(path string, rows []*Row, info RunInfo) error {
 	sort.Ints(ids)
 	var b strings.Builder
 	b.WriteString(tableHeader)
-	fmt.Fprintf(&b, "Last run: %s, %d cores (%s), size %g, seed %d, %s: `%s`.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), info.Size, info.Seed, info.Took.Round(time.Second), info.Command)
+	fmt.Fprintf(&b, "Machine of the last run: %d cores (%s). Each row says when it ran, its `-size` (1 is the issue's full load), "+
+		"its `-seed` (`go run ./test/reliability -scenarios N -seed S` repeats its fault points) and the load average at its end "+
+		"(the machine is shared). Logs, audit logs and each row's JSON are in `bin/reliability/`.\n\n", runtime.NumCPU(), cpuModel())
 	b.WriteString("| # | scenario | what was done | load | faults injected | invariants (figures) | result |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, id := range ids {
@@ -147,15 +144,19 @@ func WriteTable(path string, rows []*Row, info RunInfo) error {
 			}
 			checks = append(checks, fmt.Sprintf("%s %s: %s", m, cell(c.Name), cell(c.Figure)))
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s (%.0f s) |\n", r.Scenario, cell(r.Name), cell(r.Done), cell(r.Load), cell(r.Faults),
-			strings.Join(checks, "<br>"), r.Verdict(), r.Seconds)
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s in %.0f s (%s, size %g, seed %d, load %s) |\n", r.Scenario, cell(r.Name), cell(r.Done), cell(r.Load), cell(r.Faults),
+			strings.Join(checks, "<br>"), r.Verdict(), r.Seconds, r.At, r.Size, r.Seed, r.LoadEnd)
 	}
 	for _, id := range ids {
 		r := all[id]
-		if len(r.Notes) == 0 {
+		doc := scenarios[id].Doc
+		if len(r.Notes) == 0 && doc == "" {
 			continue
 		}
 		fmt.Fprintf(&b, "\n**Scenario %d (%s).**", r.Scenario, r.Name)
+		if doc != "" {
+			b.WriteString(" " + doc)
+		}
 		for _, n := range r.Notes {
 			b.WriteString(" " + n)
 		}
