@@ -84,9 +84,10 @@ type slowResults struct{ headers, body, idle time.Duration }
 // probeSlowClients opens three connections to the report API at once: one that sends its
 // headers a byte a second, one that sends its body a byte a second, and one kept alive and idle
 // after a request, and measures when the server closes each.
-func probeSlowClients(ctx context.Context, baseURL string) slowResults {
+func probeSlowClients(ctx context.Context, baseURL, ns string, j spamJob) slowResults {
 	addr := strings.TrimPrefix(baseURL, "http://")
-	const path = "/v1/namespaces/s5/queuejobs/spam-000/report"
+	path := "/v1/namespaces/" + ns + "/queuejobs/" + j.name + "/report"
+	auth := "Authorization: Bearer " + j.token + "\r\n"
 	var r slowResults
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -96,12 +97,12 @@ func probeSlowClients(ctx context.Context, baseURL string) slowResults {
 	}()
 	go func() {
 		defer wg.Done()
-		r.body = trickle(ctx, addr, "POST "+path+" HTTP/1.1\r\nHost: report\r\nAuthorization: Bearer kq1.1.x\r\n"+
+		r.body = trickle(ctx, addr, "POST "+path+" HTTP/1.1\r\nHost: report\r\n"+auth+
 			"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n", strings.Repeat(" ", 100))
 	}()
 	go func() {
 		defer wg.Done()
-		r.idle = idleAfterRequest(ctx, addr, path)
+		r.idle = idleAfterRequest(ctx, addr, path, auth)
 	}()
 	wg.Wait()
 	return r
@@ -141,14 +142,14 @@ func trickle(ctx context.Context, addr, head, rest string) time.Duration {
 
 // idleAfterRequest sends one request on a kept-alive connection, reads its answer, stays idle and
 // returns how long after the answer the server closed the connection.
-func idleAfterRequest(ctx context.Context, addr, path string) time.Duration {
+func idleAfterRequest(ctx context.Context, addr, path, auth string) time.Duration {
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return 0
 	}
 	defer func() { _ = conn.Close() }()
-	if _, err := io.WriteString(conn, "POST "+path+" HTTP/1.1\r\nHost: report\r\nAuthorization: Bearer kq1.1.x\r\n"+
-		"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+	if _, err := io.WriteString(conn, "POST "+path+" HTTP/1.1\r\nHost: report\r\n"+auth+
+		"Content-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"heartbeat\":true}"); err != nil {
 		return 0
 	}
 	br := bufio.NewReader(conn)
