@@ -36,10 +36,10 @@ import (
 )
 
 func init() {
-	Register(Scenario{ID: 5, Name: "Report spam", Run: scenario5, Doc: "A report without an outcome is answered 202 and held in the "+
-		"report store, which writes a job's status at most about once a second (outcomes at once); status keeps the newest "+
-		"100 log lines and counts the rest in `status.logsDropped`. The report API closes a connection whose headers take over 5 s, "+
-		"whose request takes over 10 s, or that stays idle over 30 s (internal/limits: ReportReadHeaderTimeout, ReportReadTimeout, "+
+	Register(Scenario{ID: 5, Name: "Report spam", Run: scenario5, Doc: "A report without an outcome is answered 202 and held in the " +
+		"report store, which writes a job's status at most about once a second (outcomes at once); status keeps the newest " +
+		"100 log lines and counts the rest in `status.logsDropped`. The report API closes a connection whose headers take over 5 s, " +
+		"whose request takes over 10 s, or that stays idle over 30 s (internal/limits: ReportReadHeaderTimeout, ReportReadTimeout, " +
 		"ReportIdleTimeout), and serves at most 512 connections at once."})
 }
 

@@ -33,8 +33,8 @@ import (
 )
 
 func init() {
-	Register(Scenario{ID: 6, Name: "Conflict storms", Run: scenario6, Doc: "Users may edit a running job's or a queue's labels and "+
-		"annotations at any time: the manager writes status through the status subresource, so such edits never conflict with "+
+	Register(Scenario{ID: 6, Name: "Conflict storms", Run: scenario6, Doc: "Users may edit a running job's or a queue's labels and " +
+		"annotations at any time: the manager writes status through the status subresource, so such edits never conflict with " +
 		"its transitions and are never undone by them; a user's own Update may get a conflict from another edit and is retried."})
 }
 

@@ -30,8 +30,8 @@ import (
 )
 
 func init() {
-	Register(Scenario{ID: 9, Name: "Fuzzing", Run: scenario9, Doc: "Each fuzz target's seeds (f.Add and testdata/fuzz/<target>) "+
-		"run as plain tests in `make test`; `make reliability` fuzzes each for a bounded time. An input that fails is written to the "+
+	Register(Scenario{ID: 9, Name: "Fuzzing", Run: scenario9, Doc: "Each fuzz target's seeds (f.Add and testdata/fuzz/<target>) " +
+		"run as plain tests in `make test`; `make reliability` fuzzes each for a bounded time. An input that fails is written to the " +
 		"target's testdata/fuzz folder: commit it with the fix, as its regression test."})
 }
 
