@@ -116,9 +116,7 @@ func checkDecision(t *testing.T, job *kickqv1alpha1.QueueJob, res Result) {
 			t.Fatalf("starts attempt %d of a finished job", res.Attempt)
 		}
 	}
-	if IsFinished(st) && meta.IsStatusConditionTrue(st.Conditions, kickqv1alpha1.JobComplete) &&
-		meta.IsStatusConditionTrue(st.Conditions, kickqv1alpha1.JobFailed) && !(IsFinished(&job.Status) &&
-		meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobComplete) && meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobFailed)) {
+	if bothEnds(st) && !bothEnds(&job.Status) {
 		t.Fatalf("Decide made the job both Complete and Failed")
 	}
 	// Messages the input status already held are not Decide's.
@@ -150,4 +148,10 @@ func checkDecision(t *testing.T, job *kickqv1alpha1.QueueJob, res Result) {
 	for _, e := range res.Events {
 		bounded("event "+e.Reason, e.Message)
 	}
+}
+
+// bothEnds reports whether a status says both Complete and Failed.
+func bothEnds(st *kickqv1alpha1.QueueJobStatus) bool {
+	return meta.IsStatusConditionTrue(st.Conditions, kickqv1alpha1.JobComplete) &&
+		meta.IsStatusConditionTrue(st.Conditions, kickqv1alpha1.JobFailed)
 }

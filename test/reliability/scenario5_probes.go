@@ -127,7 +127,7 @@ func trickle(ctx context.Context, addr, head, rest string) time.Duration {
 		_, _ = conn.Read(make([]byte, 1))
 		closed <- time.Since(start)
 	}()
-	for i := 0; i < len(rest); i++ {
+	for i := range len(rest) {
 		select {
 		case d := <-closed:
 			return d

@@ -170,7 +170,7 @@ func (s *editStorm) edit(ctx context.Context, kind string, obj client.Object, i 
 	c := s.h.CP.Harness
 	var err error
 	if i%2 == 0 {
-		for try := 0; try < 10; try++ {
+		for range 10 {
 			if err = c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 				break
 			}
