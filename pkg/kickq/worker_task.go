@@ -106,7 +106,7 @@ func (w *Worker) run(r *runningTask, h HandlerFunc) {
 	pending := r.task.sink.take()
 	end := endOf(val, err)
 	now := w.opts.Clock.Now()
-	werr := w.write(context.Background(), r, func(st *kickqv1alpha1.QueueJobStatus) {
+	werr := w.writeOutcome(r, func(st *kickqv1alpha1.QueueJobStatus) {
 		pending.apply(st)
 		end.apply(st, r.task.Attempt, now)
 	})
@@ -238,6 +238,34 @@ func (w *Worker) write(ctx context.Context, r *runningTask, f func(*kickqv1alpha
 		return nil
 	}
 	return err
+}
+
+// Pauses between tries of an outcome write that failed for a reason that passes.
+const (
+	claimOutcomeRetryMin = 200 * time.Millisecond
+	claimOutcomeRetryMax = 5 * time.Second
+)
+
+// writeOutcome writes the attempt's outcome, trying again while the API server cannot take it (a
+// restart, an etcd outage: connection errors, timeouts, 429 and 5xx; wait.go's transient), for as long as the attempt is this
+// worker's (the task's context ends when the claim is lost or the worker's Lease lapses). A
+// dropped outcome would leave the job Running under a Lease that is still renewed, which nothing
+// else ends (found by the reliability suite, scenario 4).
+func (w *Worker) writeOutcome(r *runningTask, f func(*kickqv1alpha1.QueueJobStatus)) error {
+	wait := claimOutcomeRetryMin
+	for {
+		err := w.write(context.Background(), r, f)
+		if err == nil || !transient(err) || r.ctx.Err() != nil {
+			return err
+		}
+		w.log.Error(err, "writing the outcome; trying again", "job", r.key, "attempt", r.task.Attempt, "after", wait)
+		select {
+		case <-r.ctx.Done():
+			return err
+		case <-w.opts.Clock.After(wait):
+		}
+		wait = min(2*wait, claimOutcomeRetryMax)
+	}
 }
 
 // mine reports whether the job shows attempt n running, claimed by this worker and not ended.

@@ -47,7 +47,7 @@ func scenario2(ctx context.Context, h *Harness) *Row {
 	row := &Row{Scenario: 2, Name: "Leader failover"}
 	n := h.Scale(600, 60)
 	l := DefaultLimits
-	row.Done = "two managers with --leader-elect (default lease: 15 s duration, 10 s renew deadline, 2 s retry); the leader is SIGKILLed mid-run " +
+	row.Done = "two managers with --leader-elect (default lease flags: 15 s duration, 10 s renew deadline, 1 s retry period); the leader is SIGKILLed mid-run " +
 		"(then started again as the standby), later the new leader is SIGTERMed; a webhook job answered 202 reports its outcome to the standby, then to the leader"
 	row.Load = fmt.Sprintf("%d jobs of the mixed workload (pods, webhooks, pull workers, batches, retries, delays) and 2 cron templates @every 10s; limits as scenario 1", n)
 	kube, err := h.StartKubelet(ctx, PlanRun)
