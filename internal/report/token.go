@@ -83,7 +83,12 @@ func mac(key []byte, uid types.UID, attempt int32) []byte {
 
 // Token returns the token of attempt `attempt` of the job with this UID, signed with the first key.
 func (s *Signer) Token(uid types.UID, attempt int32) string {
-	return fmt.Sprintf("%s.%d.%s", tokenPrefix, attempt, base64.RawURLEncoding.EncodeToString(mac(s.keys[0], uid, attempt)))
+	return tokenWith(s.keys[0], uid, attempt)
+}
+
+// tokenWith is the token of an attempt signed with key.
+func tokenWith(key []byte, uid types.UID, attempt int32) string {
+	return fmt.Sprintf("%s.%d.%s", tokenPrefix, attempt, base64.RawURLEncoding.EncodeToString(mac(key, uid, attempt)))
 }
 
 // Verify checks that token was signed, with any of the keys, for the job with this UID and
@@ -97,12 +102,10 @@ func (s *Signer) Verify(token string, uid types.UID) (int32, error) {
 	if err != nil || n < 1 {
 		return 0, ErrBadToken
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return 0, ErrBadToken
-	}
+	// Compared whole, as the signer spells it: "+3", "03" or a signature whose unused base64 bits
+	// differ name the same attempt but are not its token (one spelling per token).
 	for _, k := range s.keys {
-		if hmac.Equal(sig, mac(k, uid, int32(n))) {
+		if hmac.Equal([]byte(token), []byte(tokenWith(k, uid, int32(n)))) {
 			return int32(n), nil
 		}
 	}
