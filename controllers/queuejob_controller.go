@@ -219,6 +219,9 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 			return nil, err
 		}
 	}
+	if err := r.observeUnrecorded(ctx, p, target); err != nil {
+		return nil, err
+	}
 	if p.in.Deps, err = r.dependencies(ctx, job); err != nil {
 		return nil, err
 	}
@@ -288,6 +291,10 @@ func (r *QueueJobReconciler) decide(p *pass) {
 // writeStatus writes the decided status once, if it changed, then emits the pass's Events. A
 // conflict or a deleted job releases the reserved slot and asks to look again (retry).
 func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bool, err error) {
+	if p.res.Deferred {
+		r.deferWrite(p) // its side effect records it (queuejob_unrecorded.go)
+		return false, nil
+	}
 	if equality.Semantic.DeepEqual(p.job.Status, p.res.Status) {
 		if p.admitted {
 			// An admitted attempt is always recorded, so this does not happen; be safe all the same.
@@ -345,7 +352,15 @@ func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, err
 		if exec == nil {
 			return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("no executor starts target kind %q", res.Target.Kind))
 		}
-		if err := exec.Start(ctx, job, res.Target, res.Attempt); err != nil && !startLater(res, err) {
+		if res.Deferred {
+			retry, err := r.startDeferred(ctx, p, exec)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			if retry {
+				return ctrl.Result{RequeueAfter: conflictRetryDelay}, nil
+			}
+		} else if err := exec.Start(ctx, job, res.Target, res.Attempt); err != nil && !startLater(res, err) {
 			return ctrl.Result{}, err
 		}
 	case lifecycle.Stop:

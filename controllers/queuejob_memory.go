@@ -38,6 +38,10 @@ type jobTimes struct {
 	uid         types.UID
 	firstSeen   time.Time
 	nextAttempt time.Time
+	// started is when this manager made the side effect of attempt startedAttempt, which status
+	// does not record yet (queuejob_unrecorded.go).
+	started        time.Time
+	startedAttempt int32
 }
 
 // writtenState is the part of a written status that tells a stale cached copy.
@@ -115,6 +119,9 @@ func (r *QueueJobReconciler) rememberTimes(p *pass) {
 	}
 	if t, ok := r.times[p.key]; ok && t.uid == p.job.UID {
 		t.nextAttempt = p.res.ExactNextAttemptTime()
+		if p.job.Status.Attempts >= t.startedAttempt {
+			t.started, t.startedAttempt = time.Time{}, 0 // recorded
+		}
 		r.times[p.key] = t
 	}
 }
