@@ -228,8 +228,12 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 	if r.Callbacks != nil && job.Spec.Notify != nil && lifecycle.IsFinished(st) {
 		p.in.Notification = r.Callbacks.NotifyStatus(job.UID)
 	}
-	if r.Reports != nil && st.Phase == kickqv1alpha1.PhaseRunning {
+	switch {
+	case r.Reports == nil:
+	case st.Phase == kickqv1alpha1.PhaseRunning:
 		p.in.Report = r.Reports.Take(p.key, st.Attempts)
+	case p.in.Unrecorded != nil:
+		p.in.Report = r.Reports.Take(p.key, st.Attempts+1)
 	}
 	return p, nil
 }
@@ -334,7 +338,7 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	job, res := p.job, &p.res
-	if job.Status.Phase != kickqv1alpha1.PhaseRunning {
+	if job.Status.Phase != kickqv1alpha1.PhaseRunning && !res.Deferred {
 		// Reports belong to a running attempt; what is left of an ended one is dropped.
 		r.dropReports(p.key)
 	}

@@ -72,8 +72,11 @@ func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
 // (a pod that reports and exits within the interval). It says whether there were any; Decide
 // then runs again with them (a held-back heartbeat may also keep the attempt running).
 func (r *QueueJobReconciler) flushReports(p *pass) bool {
-	n := p.job.Status.Attempts
-	if r.Reports == nil || p.in.Report != nil || p.job.Status.Phase != kickqv1alpha1.PhaseRunning || !endsAttempt(&p.res.Status, n) {
+	n, running := p.job.Status.Attempts, p.job.Status.Phase == kickqv1alpha1.PhaseRunning
+	if p.in.Unrecorded != nil {
+		n, running = n+1, true // started before status recorded it
+	}
+	if r.Reports == nil || p.in.Report != nil || !running || !endsAttempt(&p.res.Status, n) {
 		return false
 	}
 	p.in.Report = r.Reports.Flush(p.key, n)

@@ -60,8 +60,14 @@ func (r *QueueJobReconciler) observeUnrecorded(ctx context.Context, p *pass, tar
 	if err != nil {
 		return err
 	}
-	if obs.Phase == attempt.Missing && (!obs.Expected || obs.CreatedAt.IsZero()) {
-		return nil // nothing of it exists, or a pod of that name that the job does not own
+	switch obs.Phase {
+	case attempt.NotStarted, attempt.Running, attempt.Finished:
+	case attempt.Missing:
+		if !obs.Expected || obs.CreatedAt.IsZero() {
+			return nil // nothing of it exists, or a pod of that name that the job does not own
+		}
+	default:
+		return nil
 	}
 	p.in.Unrecorded = &obs
 	p.in.StartedAt = r.startedAt(p.key, p.job.UID, n)
