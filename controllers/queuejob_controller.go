@@ -72,6 +72,9 @@ type QueueJobReconciler struct {
 	// DefaultRetention is --default-retention: the TTL of finished jobs whose queue sets no
 	// retention for their phase (nil: kept).
 	DefaultRetention *kickqv1alpha1.Retention
+	// RunningWriteDelay is --running-write-delay: how long a pod attempt or an unlimited webhook
+	// call may run before status says Running (0: written before it starts).
+	RunningWriteDelay time.Duration
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
@@ -202,7 +205,7 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 		return nil, err
 	}
 	p := &pass{job: job, key: client.ObjectKeyFromObject(job), qkey: qkey,
-		in: lifecycle.Input{Job: job, Queue: qv, Now: r.Clock.Now(), Settled: true}}
+		in: lifecycle.Input{Job: job, Queue: qv, Now: r.Clock.Now(), Settled: true, RunningWriteDelay: r.RunningWriteDelay}}
 	p.in.FirstSeen, p.in.NextAttemptTime = r.exactTimes(p.key, job, p.in.Now)
 	target, _, _ := lifecycle.ResolveTarget(job, qv)
 	if p.exec, err = r.executorFor(job, target); err != nil {

@@ -141,9 +141,10 @@ func getJob(t *testing.T, c client.Client, name string) *kickqv1alpha1.QueueJob 
 }
 
 // A pod attempt is its own record: it is started before status says Running, and written
-// Running once it has run for lifecycle.CoalesceWindow, its start taken from the pod.
+// Running once it has run for --running-write-delay, its start taken from the pod.
 func TestReconcileStartsAPodAttemptBeforeRecordingIt(t *testing.T) {
 	r, c, pods, _, rec := newTestReconciler(t, podJob("a"))
+	r.RunningWriteDelay = lifecycle.DefaultRunningWriteDelay
 	clk := r.Clock.(*clocktesting.FakeClock)
 	pods.obs = attempt.Observation{Phase: attempt.Missing, Name: "a-1"}
 	reconcileJob(t, r, "a")
@@ -168,7 +169,7 @@ func TestReconcileStartsAPodAttemptBeforeRecordingIt(t *testing.T) {
 	}
 
 	// Past the window: Running, attempt 1, started when its pod was created.
-	clk.Step(lifecycle.CoalesceWindow)
+	clk.Step(lifecycle.DefaultRunningWriteDelay)
 	reconcileJob(t, r, "a")
 	j := getJob(t, c, "a")
 	if j.Status.Phase != kickqv1alpha1.PhaseRunning || j.Status.Attempts != 1 {

@@ -20,7 +20,7 @@ package controllers
 // attempt, or a webhook call no rate limit counts, is made before status records it. Admission's
 // in-memory reservation holds its slot until a status write records it; the next passes find its
 // run (unrecorded) and write its start with its end when it ended within
-// lifecycle.CoalesceWindow, else its start once the window passed. After a restart, a job whose
+// the --running-write-delay, else its start once the delay passed. After a restart, a job whose
 // status shows no attempt but whose pod <job>-<attempts+1> exists is adopted, never started
 // twice, and admission's rebuild counts it as running (unrecordedView).
 

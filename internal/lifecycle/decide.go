@@ -82,6 +82,9 @@ type Input struct {
 	// StartedAt is when this manager made that attempt's side effect (exact; zero: not known,
 	// e.g. after a restart: the attempt is then written at once).
 	StartedAt time.Time
+	// RunningWriteDelay is how long an attempt whose side effect is its own record may run
+	// before status says Running (unrecorded.go); 0: its start is written before it is made.
+	RunningWriteDelay time.Duration
 	// Settled: all runs of attempts before the next one have ended.
 	Settled bool
 	// Deps is the state of the jobs named by spec.after.

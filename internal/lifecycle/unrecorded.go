@@ -31,13 +31,14 @@ import (
 // <job>-<attempt> with its creation time; a webhook call under its stable id, repeated only
 // under that id) need not be written as Running before it is made. Admission's in-memory
 // reservation holds its slot meanwhile; the next pass finds the run (Input.Unrecorded), records
-// its start from it and, when it ended within CoalesceWindow, its end in the same status write.
-// One that runs longer is written Running once the window has passed, so kubectl, field
+// its start from it and, when it ended within Input.RunningWriteDelay, its end in the same status write.
+// One that runs longer is written Running once the delay has passed, so kubectl, field
 // selectors and metrics show it Running while it runs.
 
-// CoalesceWindow is how long a started attempt may run before status says it is Running. One
-// that ends within it costs one status write: its start and its end together.
-const CoalesceWindow = time.Second
+// DefaultRunningWriteDelay is how long, by default (the manager's --running-write-delay), a
+// started attempt may run before status says it is Running. One that ends within it costs one
+// status write: its start and its end together.
+const DefaultRunningWriteDelay = time.Second
 
 // StartRecordedBySideEffect reports whether an attempt on target t may start before status
 // records it. Pods may: the pod's name and creation time are the record, which admission's
@@ -77,13 +78,13 @@ func rateLimited(spec *kickqv1alpha1.QueueSpec, handler string) bool {
 }
 
 // deferStart lets the start Admit recorded go unwritten when its side effect records it: the
-// reconciler makes the side effect and looks again within CoalesceWindow.
+// reconciler makes the side effect and looks again when Input.RunningWriteDelay has passed.
 func deferStart(res *Result, in Input, start time.Time) {
-	if !StartRecordedBySideEffect(in.Queue, res.Target) {
+	if in.RunningWriteDelay <= 0 || !StartRecordedBySideEffect(in.Queue, res.Target) {
 		return
 	}
 	res.Deferred = true
-	res.requeue(start.Add(CoalesceWindow))
+	res.requeue(start.Add(in.RunningWriteDelay))
 }
 
 // adopt records the start of attempt status.attempts+1, whose run the executor observed although
@@ -103,14 +104,14 @@ func adopt(res *Result, in Input) kickqv1alpha1.QueueJobStatus {
 	return *res.Status.DeepCopy()
 }
 
-// deferAdopted leaves an adopted attempt unwritten while it runs within CoalesceWindow of when
+// deferAdopted leaves an adopted attempt unwritten while it runs within RunningWriteDelay of when
 // this manager made its side effect and nothing but its start would be written; it looks again
 // when the window ends. After a restart (the instant not known) it is written at once.
 func deferAdopted(res *Result, in Input, adopted *kickqv1alpha1.QueueJobStatus) {
-	if in.StartedAt.IsZero() || res.Action != None || in.Report != nil || res.Status.Phase != kickqv1alpha1.PhaseRunning {
+	if in.RunningWriteDelay <= 0 || in.StartedAt.IsZero() || res.Action != None || in.Report != nil || res.Status.Phase != kickqv1alpha1.PhaseRunning {
 		return
 	}
-	due := in.StartedAt.Add(CoalesceWindow)
+	due := in.StartedAt.Add(in.RunningWriteDelay)
 	if !in.Now.Before(due) || !equality.Semantic.DeepEqual(adopted, &res.Status) {
 		return
 	}
