@@ -55,4 +55,3 @@ func TestWrites(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Writes suite")
 }
-
