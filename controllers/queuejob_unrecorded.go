@@ -63,8 +63,10 @@ func (r *QueueJobReconciler) observeUnrecorded(ctx context.Context, p *pass, tar
 	switch obs.Phase {
 	case attempt.NotStarted, attempt.Running, attempt.Finished:
 	case attempt.Missing:
-		if !obs.Expected || obs.CreatedAt.IsZero() {
-			return nil // nothing of it exists, or a pod of that name that the job does not own
+		// Created and not seen yet, or seen and gone (the attempt then fails as lost); else
+		// nothing of it exists, or a pod of that name that the job does not own.
+		if !obs.Lost && (!obs.Expected || obs.CreatedAt.IsZero()) {
+			return nil
 		}
 	default:
 		return nil
