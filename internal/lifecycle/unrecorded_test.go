@@ -51,21 +51,21 @@ func TestDecideUnrecorded(t *testing.T) {
 		want      want
 	}{
 		{
-			name: "pod ended within the delay: Succeeded in one write, started at the pod's creation",
-			obs:  attempt.Observation{Phase: attempt.Finished, Name: "j-1", CreatedAt: at(1), Pod: succeeded},
+			name:      "pod ended within the delay: Succeeded in one write, started at the pod's creation",
+			obs:       attempt.Observation{Phase: attempt.Finished, Name: "j-1", CreatedAt: at(1), Pod: succeeded},
 			startedAt: at(1).Add(300 * time.Millisecond), now: at(1).Add(800 * time.Millisecond),
 			want: want{Phase: kickqv1alpha1.PhaseSucceeded, Attempts: 1, Start: at(1), Adopted: true},
 		},
 		{
-			name: "pod running within the delay: not written, looked at again when it ends",
-			obs:  attempt.Observation{Phase: attempt.Running, Name: "j-1", CreatedAt: at(1)},
+			name:      "pod running within the delay: not written, looked at again when it ends",
+			obs:       attempt.Observation{Phase: attempt.Running, Name: "j-1", CreatedAt: at(1)},
 			startedAt: at(1).Add(300 * time.Millisecond), now: at(1).Add(800 * time.Millisecond),
 			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Adopted: true, Deferred: true,
 				RequeueAt: at(1).Add(1300 * time.Millisecond)},
 		},
 		{
-			name: "pod running past the delay: written Running",
-			obs:  attempt.Observation{Phase: attempt.Running, Name: "j-1", CreatedAt: at(1)},
+			name:      "pod running past the delay: written Running",
+			obs:       attempt.Observation{Phase: attempt.Running, Name: "j-1", CreatedAt: at(1)},
 			startedAt: at(1).Add(300 * time.Millisecond), now: at(2).Add(300 * time.Millisecond),
 			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Adopted: true},
 		},
@@ -76,8 +76,8 @@ func TestDecideUnrecorded(t *testing.T) {
 			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Adopted: true},
 		},
 		{
-			name: "seen and gone before it was written: adopted, and failed as lost",
-			obs:  attempt.Observation{Phase: attempt.Missing, Name: "j-1", Lost: true},
+			name:      "seen and gone before it was written: adopted, and failed as lost",
+			obs:       attempt.Observation{Phase: attempt.Missing, Name: "j-1", Lost: true},
 			startedAt: at(1), now: at(1).Add(500 * time.Millisecond),
 			want: want{Phase: kickqv1alpha1.PhaseDelayed, Attempts: 1, Start: at(1), Adopted: true},
 		},
