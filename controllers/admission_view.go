@@ -88,6 +88,8 @@ func (r *QueueJobReconciler) listViews(ctx context.Context, qkey admission.Queue
 		v := r.jobView(j, qkey, t.Handler, &j.Status, waiting)
 		if j.Status.Phase == kickqv1alpha1.PhaseRunning {
 			r.boundByPod(ctx, j, &v)
+		} else {
+			r.unrecordedView(ctx, j, &v)
 		}
 		views = append(views, v)
 	}

@@ -29,7 +29,7 @@ import (
 // delay, notBeforeTime or backoff, else a cron child's firing time for its first attempt; zero
 // when the pass starts none or it had no due time.
 func attemptDue(p *pass) time.Time {
-	if p.res.Action != lifecycle.Start {
+	if p.res.Action != lifecycle.Start && !p.res.Adopted { // adopted: started unrecorded
 		return time.Time{}
 	}
 	if due, ok := lifecycle.DueTime(p.in); ok {

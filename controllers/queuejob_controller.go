@@ -72,6 +72,9 @@ type QueueJobReconciler struct {
 	// DefaultRetention is --default-retention: the TTL of finished jobs whose queue sets no
 	// retention for their phase (nil: kept).
 	DefaultRetention *kickqv1alpha1.Retention
+	// RunningWriteDelay is --running-write-delay: how long a pod attempt or an unlimited webhook
+	// call may run before status says Running (0: written before it starts).
+	RunningWriteDelay time.Duration
 
 	// wake carries jobs that admission says may start now.
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
@@ -202,7 +205,7 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 		return nil, err
 	}
 	p := &pass{job: job, key: client.ObjectKeyFromObject(job), qkey: qkey,
-		in: lifecycle.Input{Job: job, Queue: qv, Now: r.Clock.Now(), Settled: true}}
+		in: lifecycle.Input{Job: job, Queue: qv, Now: r.Clock.Now(), Settled: true, RunningWriteDelay: r.RunningWriteDelay}}
 	p.in.FirstSeen, p.in.NextAttemptTime = r.exactTimes(p.key, job, p.in.Now)
 	target, _, _ := lifecycle.ResolveTarget(job, qv)
 	if p.exec, err = r.executorFor(job, target); err != nil {
@@ -219,14 +222,21 @@ func (r *QueueJobReconciler) observe(ctx context.Context, job *kickqv1alpha1.Que
 			return nil, err
 		}
 	}
+	if err := r.observeUnrecorded(ctx, p, target); err != nil {
+		return nil, err
+	}
 	if p.in.Deps, err = r.dependencies(ctx, job); err != nil {
 		return nil, err
 	}
 	if r.Callbacks != nil && job.Spec.Notify != nil && lifecycle.IsFinished(st) {
 		p.in.Notification = r.Callbacks.NotifyStatus(job.UID)
 	}
-	if r.Reports != nil && st.Phase == kickqv1alpha1.PhaseRunning {
+	switch {
+	case r.Reports == nil:
+	case st.Phase == kickqv1alpha1.PhaseRunning:
 		p.in.Report = r.Reports.Take(p.key, st.Attempts)
+	case p.in.Unrecorded != nil:
+		p.in.Report = r.Reports.Take(p.key, st.Attempts+1)
 	}
 	return p, nil
 }
@@ -288,6 +298,10 @@ func (r *QueueJobReconciler) decide(p *pass) {
 // writeStatus writes the decided status once, if it changed, then emits the pass's Events. A
 // conflict or a deleted job releases the reserved slot and asks to look again (retry).
 func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bool, err error) {
+	if p.res.Deferred {
+		r.deferWrite(p) // its side effect records it (queuejob_unrecorded.go)
+		return false, nil
+	}
 	if equality.Semantic.DeepEqual(p.job.Status, p.res.Status) {
 		if p.admitted {
 			// An admitted attempt is always recorded, so this does not happen; be safe all the same.
@@ -327,7 +341,7 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	job, res := p.job, &p.res
-	if job.Status.Phase != kickqv1alpha1.PhaseRunning {
+	if job.Status.Phase != kickqv1alpha1.PhaseRunning && !res.Deferred {
 		// Reports belong to a running attempt; what is left of an ended one is dropped.
 		r.dropReports(p.key)
 	}
@@ -345,7 +359,15 @@ func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, err
 		if exec == nil {
 			return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("no executor starts target kind %q", res.Target.Kind))
 		}
-		if err := exec.Start(ctx, job, res.Target, res.Attempt); err != nil && !startLater(res, err) {
+		if res.Deferred {
+			retry, err := r.startDeferred(ctx, p, exec)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			if retry {
+				return ctrl.Result{RequeueAfter: conflictRetryDelay}, nil
+			}
+		} else if err := exec.Start(ctx, job, res.Target, res.Attempt); err != nil && !startLater(res, err) {
 			return ctrl.Result{}, err
 		}
 	case lifecycle.Stop:

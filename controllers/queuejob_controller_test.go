@@ -40,6 +40,7 @@ import (
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/internal/lifecycle"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -139,26 +140,49 @@ func getJob(t *testing.T, c client.Client, name string) *kickqv1alpha1.QueueJob 
 	return j
 }
 
-func TestReconcileStartsAReadyJobAfterRecordingIt(t *testing.T) {
+// A pod attempt is its own record: it is started before status says Running, and written
+// Running once it has run for --running-write-delay, its start taken from the pod.
+func TestReconcileStartsAPodAttemptBeforeRecordingIt(t *testing.T) {
 	r, c, pods, _, rec := newTestReconciler(t, podJob("a"))
+	r.RunningWriteDelay = lifecycle.DefaultRunningWriteDelay
+	clk := r.Clock.(*clocktesting.FakeClock)
+	pods.obs = attempt.Observation{Phase: attempt.Missing, Name: "a-1"}
 	reconcileJob(t, r, "a")
 
+	if diff := cmp.Diff([]int32{1}, pods.started); diff != "" {
+		t.Errorf("starts (-want +got):\n%s", diff)
+	}
+	if j := getJob(t, c, "a"); j.Status.Attempts != 0 || j.Status.Phase != "" {
+		t.Fatalf("phase %q attempts %d after the start, want nothing written yet", j.Status.Phase, j.Status.Attempts)
+	}
+
+	// The pod runs: within the window nothing is written and nothing started again.
+	created := t0.Add(-500 * time.Millisecond).Truncate(time.Second)
+	pods.obs = attempt.Observation{Phase: attempt.Running, Name: "a-1", CreatedAt: created}
+	clk.Step(500 * time.Millisecond)
+	reconcileJob(t, r, "a")
+	if j := getJob(t, c, "a"); j.Status.Attempts != 0 {
+		t.Fatalf("attempts %d within the window, want 0", j.Status.Attempts)
+	}
+	if diff := cmp.Diff([]int32{1}, pods.started); diff != "" {
+		t.Errorf("starts after a second pass (-want +got):\n%s", diff)
+	}
+
+	// Past the window: Running, attempt 1, started when its pod was created.
+	clk.Step(lifecycle.DefaultRunningWriteDelay)
+	reconcileJob(t, r, "a")
 	j := getJob(t, c, "a")
 	if j.Status.Phase != kickqv1alpha1.PhaseRunning || j.Status.Attempts != 1 {
 		t.Fatalf("phase %s attempts %d, want Running 1", j.Status.Phase, j.Status.Attempts)
 	}
+	if got := j.Status.AttemptHistory[0].StartTime; got == nil || !got.Time.Equal(created) {
+		t.Errorf("attempt start %v, want the pod's creation %v", got, created)
+	}
 	if diff := cmp.Diff([]int32{1}, pods.started); diff != "" {
-		t.Errorf("starts (-want +got):\n%s", diff)
+		t.Errorf("starts after the write (-want +got):\n%s", diff)
 	}
 	if len(rec.Events) != 0 {
 		t.Errorf("a first start emits no Event, got %d", len(rec.Events))
-	}
-
-	// The cached copy now shows the attempt running: a second pass starts nothing more.
-	pods.obs = attempt.Observation{Phase: attempt.Running, Name: "a-1"}
-	reconcileJob(t, r, "a")
-	if diff := cmp.Diff([]int32{1}, pods.started); diff != "" {
-		t.Errorf("starts after a second pass (-want +got):\n%s", diff)
 	}
 }
 

@@ -38,6 +38,10 @@ type jobTimes struct {
 	uid         types.UID
 	firstSeen   time.Time
 	nextAttempt time.Time
+	// started is when this manager made the side effect of attempt startedAttempt, which status
+	// does not record yet (queuejob_unrecorded.go).
+	started        time.Time
+	startedAttempt int32
 }
 
 // writtenState is the part of a written status that tells a stale cached copy.
@@ -68,8 +72,11 @@ func (w writtenState) newerThan(st *kickqv1alpha1.QueueJobStatus) bool {
 // (a pod that reports and exits within the interval). It says whether there were any; Decide
 // then runs again with them (a held-back heartbeat may also keep the attempt running).
 func (r *QueueJobReconciler) flushReports(p *pass) bool {
-	n := p.job.Status.Attempts
-	if r.Reports == nil || p.in.Report != nil || p.job.Status.Phase != kickqv1alpha1.PhaseRunning || !endsAttempt(&p.res.Status, n) {
+	n, running := p.job.Status.Attempts, p.job.Status.Phase == kickqv1alpha1.PhaseRunning
+	if p.in.Unrecorded != nil {
+		n, running = n+1, true // started before status recorded it
+	}
+	if r.Reports == nil || p.in.Report != nil || !running || !endsAttempt(&p.res.Status, n) {
 		return false
 	}
 	p.in.Report = r.Reports.Flush(p.key, n)
@@ -115,6 +122,9 @@ func (r *QueueJobReconciler) rememberTimes(p *pass) {
 	}
 	if t, ok := r.times[p.key]; ok && t.uid == p.job.UID {
 		t.nextAttempt = p.res.ExactNextAttemptTime()
+		if p.job.Status.Attempts >= t.startedAttempt {
+			t.started, t.startedAttempt = time.Time{}, 0 // recorded
+		}
 		r.times[p.key] = t
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"kickq.dev/kickq/internal/attempt"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/fairqueue"
+	"kickq.dev/kickq/internal/lifecycle"
 	"kickq.dev/kickq/internal/metrics"
 	"kickq.dev/kickq/internal/netguard"
 	"kickq.dev/kickq/internal/report"
@@ -79,6 +80,11 @@ type Options struct {
 	// nil: none): it applies to a phase for which neither the job (ttlSecondsAfterFinished) nor
 	// its queue (spec.retention) sets one.
 	DefaultRetention *kickqv1alpha1.Retention
+	// RunningWriteDelay is how long a pod attempt or a webhook call no rate limit counts may run
+	// before status says Running: one that ends sooner costs one status write (its start and end
+	// together). nil: lifecycle.DefaultRunningWriteDelay; 0: Running is written before the
+	// attempt starts.
+	RunningWriteDelay *time.Duration
 }
 
 // Controllers are the registered reconcilers and what they run with.
@@ -138,6 +144,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	// Rate limits count pod creates and webhook calls when they are made: admission charges them.
 	pods.Limiter = jobs.Admission
 	jobs.DefaultRetention = opts.DefaultRetention
+	jobs.RunningWriteDelay = lifecycle.DefaultRunningWriteDelay
+	if opts.RunningWriteDelay != nil {
+		jobs.RunningWriteDelay = max(*opts.RunningWriteDelay, 0)
+	}
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	jobs.Metrics = metrics.NewRecorder(opts.MetricsMaxQueues, opts.MetricsMaxTypes)
 	metrics.SetJobsSource(&metrics.JobsSource{Reader: mgr.GetCache(), Clock: opts.Clock, Leader: mgr.Elected(), Limiter: jobs.Metrics.Limiter})

@@ -52,6 +52,7 @@ import (
 	"kickq.dev/kickq/controllers"
 	"kickq.dev/kickq/internal/cachetransform"
 	"kickq.dev/kickq/internal/executor"
+	"kickq.dev/kickq/internal/lifecycle"
 	"kickq.dev/kickq/internal/limits"
 	"kickq.dev/kickq/internal/metrics"
 	"kickq.dev/kickq/internal/netguard"
@@ -74,6 +75,7 @@ type options struct {
 
 	webhookWorkers    int
 	webhookTimeoutMax time.Duration
+	runningWriteDelay time.Duration
 	webhookAllowCIDRs string
 	webhookDenyCIDRs  string
 	reportAddr        string
@@ -103,6 +105,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the pprof endpoints (/debug/pprof/) bind to; empty disables them.")
 	fs.IntVar(&o.webhookWorkers, "webhook-workers", 16, "Webhook calls in flight at once (the call pool's size).")
 	fs.DurationVar(&o.webhookTimeoutMax, "webhook-timeout-max", executor.DefaultWebhookTimeoutMax, "Longest a webhook call may wait for its answer: a target's timeoutSeconds above it is cut to it.")
+	fs.DurationVar(&o.runningWriteDelay, "running-write-delay", lifecycle.DefaultRunningWriteDelay, "How long a pod attempt, or a webhook call no rate limit counts, may run before the job's status says Running: one that ends sooner costs one status write (its start and end together; the pod or the call under its stable webhook-id is the record meanwhile). 0 writes Running before every attempt starts.")
 	fs.StringVar(&o.webhookAllowCIDRs, "webhook-allow-cidrs", "", "Comma-separated CIDRs webhook calls may reach although blocked by default (loopback, link-local, cloud metadata, unspecified, multicast, broadcast, and the API server's, nodes' and manager's own addresses), e.g. 127.0.0.0/8 for local tests.")
 	fs.StringVar(&o.webhookDenyCIDRs, "webhook-deny-cidrs", "", "Comma-separated CIDRs webhook calls may never reach (checked first).")
 	fs.StringVar(&o.reportAddr, "report-bind-address", ":8082", "Address the report API (POST /v1/namespaces/{ns}/queuejobs/{name}/report) listens on; \"0\" disables it.")
@@ -276,6 +279,7 @@ func main() {
 		MetricsMaxQueues:     opts.metricsMaxQueues,
 		MetricsMaxTypes:      opts.metricsMaxTypes,
 		DefaultRetention:     defaultRetention,
+		RunningWriteDelay:    &opts.runningWriteDelay,
 	}); err != nil {
 		setupLog.Error(err, "setting up controllers")
 		os.Exit(1)

@@ -78,7 +78,9 @@ type Observation struct {
 	Phase Phase
 	// Name identifies the run, e.g. the pod's name.
 	Name string
-	// CreatedAt is when the run was created (the pod's creation time).
+	// CreatedAt is when the run was created: the pod's creation time (for an Expected pod, when
+	// the executor created it), when a webhook call was queued. It is the start of an attempt
+	// that status does not record yet (lifecycle.StartRecordedBySideEffect).
 	CreatedAt time.Time
 	// Expected: Missing, but the executor started it moments ago (its cache has not caught up).
 	Expected bool

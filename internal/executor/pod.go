@@ -370,7 +370,7 @@ func (p *Pods) Observe(ctx context.Context, job *kickqv1alpha1.QueueJob, n int32
 		if p.seen[key] {
 			obs.Lost = true
 		} else if t, ok := p.created[key]; ok && p.Clock.Since(t) < expectationTTL {
-			obs.Expected = true
+			obs.Expected, obs.CreatedAt = true, t
 		}
 		if err == nil { // a pod of that name that another job owns: wait for its collection
 			obs.Expected = true

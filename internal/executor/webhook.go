@@ -158,6 +158,8 @@ type call struct {
 	body []byte
 	// authorURL: the job's author chose the URL (inline target, callback), not the queue's owner.
 	authorURL bool
+	// queued is when Start queued the call: the attempt's start, as Observe reports it.
+	queued time.Time
 
 	state  callState
 	result outcome.Result
@@ -252,7 +254,7 @@ func (w *Webhooks) Start(_ context.Context, job *kickqv1alpha1.QueueJob, target 
 		return nil
 	}
 	c := &call{key: key, job: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}, queue: job.Spec.QueueName,
-		target: *target.Webhook.DeepCopy(), authorURL: authorChosen(job)}
+		target: *target.Webhook.DeepCopy(), authorURL: authorChosen(job), queued: w.opts.Clock.Now()}
 	c.payload = Payload{ID: attempt.WebhookID(job.UID, n), Namespace: job.Namespace, Name: job.Name,
 		Queue: job.Spec.QueueName, Type: job.Spec.Type, Data: job.Spec.Data, Attempt: n, N: n}
 	if c.payload.Data == nil {
@@ -304,11 +306,11 @@ func (w *Webhooks) Observe(_ context.Context, job *kickqv1alpha1.QueueJob, n int
 	case c == nil:
 		return attempt.Observation{Phase: attempt.Missing, Name: name}, nil
 	case c.state != done:
-		return attempt.Observation{Phase: attempt.Running, Name: name}, nil
+		return attempt.Observation{Phase: attempt.Running, Name: name, CreatedAt: c.queued}, nil
 	case c.accepted:
-		return attempt.Observation{Phase: attempt.Running, Name: name, Accepted: true, Result: c.result}, nil
+		return attempt.Observation{Phase: attempt.Running, Name: name, CreatedAt: c.queued, Accepted: true, Result: c.result}, nil
 	}
-	return attempt.Observation{Phase: attempt.Finished, Name: name, Result: c.result}, nil
+	return attempt.Observation{Phase: attempt.Finished, Name: name, CreatedAt: c.queued, Result: c.result}, nil
 }
 
 // Settled reports whether no call of an earlier attempt is still queued or in flight.

@@ -17,24 +17,18 @@ limitations under the License.
 package lifecycle
 
 import (
-	"fmt"
-
-	corev1 "k8s.io/api/core/v1"
-
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/admission"
-	"kickq.dev/kickq/internal/attempt"
 )
 
 // Admit completes a decision whose Action was AwaitAdmission with admission's answer: the attempt
-// starts (recorded in status first), or the job waits Pending with a Blocked condition naming the
+// starts (recorded in status first, or by its own side effect: StartRecordedBySideEffect), or the job waits Pending with a Blocked condition naming the
 // limit.
 func Admit(res Result, in Input, d admission.Decision) Result {
 	if !d.Admitted {
 		refused(&res, in, d)
 		return res
 	}
-	st := &res.Status
 	now := in.Now
 	// The start is admission's reservation instant: the rate windows count it from there (or
 	// later, once its side effect is made), so the starts status records keep the limit too.
@@ -42,48 +36,8 @@ func Admit(res Result, in Input, d admission.Decision) Result {
 	if !d.At.IsZero() {
 		start = d.At
 	}
-	n := st.Attempts + 1
-	st.Attempts = n
-	if st.Resolved == nil {
-		st.Resolved = toResolved(res.effective, handlerName(in.Job, res.Target))
-	}
-	st.Phase = kickqv1alpha1.PhaseRunning
-	st.Reason = ""
-	st.Message = fmt.Sprintf("attempt %d running", n)
-	if res.Target.Kind == attempt.KindWorker {
-		st.Message = awaitingClaim(n)
-	}
-	st.NextAttemptTime = nil
-	st.Progress = nil
-	st.Result = nil
-	st.LastHeartbeatTime = nil
-	if st.StartTime == nil {
-		st.StartTime = mt(start)
-	}
-	podName := ""
-	if res.Target.Kind == attempt.KindPod {
-		podName = attempt.PodName(in.Job, n)
-	}
-	setAttempt(st, n, func(a *kickqv1alpha1.AttemptRecord) {
-		a.StartTime = mt(start)
-		a.PodName = podName
-		// The attempt is pinned to its target: later edits of the handler do not move it.
-		a.TargetKind, a.Handler = string(res.Target.Kind), handlerName(in.Job, res.Target)
-	})
-	setBlocked(st, now, false, "", "")
-	switch {
-	case podName != "":
-		appendLog(st, now, fmt.Sprintf("attempt %d started: pod %s", n, podName))
-	case res.Target.Kind == attempt.KindWorker:
-		appendLog(st, now, fmt.Sprintf("attempt %d admitted: waiting for a pull worker to claim it", n))
-	default:
-		appendLog(st, now, fmt.Sprintf("attempt %d started", n))
-	}
-	if n > 1 {
-		// A first start is in status (and its pod's own events); an Event for it would cost an
-		// API write per job. Retries starting are worth one.
-		res.event(corev1.EventTypeNormal, kickqv1alpha1.EventReasonStarted, "attempt %d started", n)
-	}
+	n := recordStart(&res, in, start)
+	deferStart(&res, in, start)
 	res.Action, res.Attempt = Start, n
 	if eff := res.Target.AttemptDeadlineSeconds; eff != nil {
 		res.requeue(now.Add(seconds(*eff)))

@@ -35,7 +35,7 @@ func defaultResolved(handler string) *kickqv1alpha1.ResolvedPolicy {
 }
 
 // TestAdmit completes an AwaitAdmission decision with admission's answer (admit.go): the attempt
-// starts, recorded in status first, or the job waits Pending, Blocked when a limit holds it.
+// starts, recorded in status first or by its side effect (Deferred), or the job waits Pending, Blocked when a limit holds it.
 func TestAdmit(t *testing.T) {
 	const fail = kickqv1alpha1.OutcomeFail
 	admitted := admission.Decision{Admitted: true}
@@ -57,6 +57,7 @@ func TestAdmit(t *testing.T) {
 	emailQueue := &QueueView{Spec: &kickqv1alpha1.QueueSpec{Handlers: []kickqv1alpha1.Handler{{Type: "email",
 		HandlerSpec: kickqv1alpha1.HandlerSpec{Pod: podTemplate(), JobPolicies: kickqv1alpha1.JobPolicies{
 			Retry: &kickqv1alpha1.RetryPolicy{Limit: ptr.To[int32](1)}, AttemptDeadlineSeconds: ptr.To[int32](45)}}}}}}
+	rateQueue := &QueueView{Spec: &kickqv1alpha1.QueueSpec{RateLimit: &kickqv1alpha1.RateLimit{Limit: 5, PeriodSeconds: 60}}}
 	emailResolved := defaultResolved("email")
 	emailResolved.Retry.Limit, emailResolved.AttemptDeadlineSeconds = ptr.To[int32](1), ptr.To[int32](45)
 	deadlineResolved := defaultResolved("inline")
@@ -75,7 +76,7 @@ func TestAdmit(t *testing.T) {
 			job:  makeJob().Obj(), now: at(1), decision: admitted,
 			want: Result{
 				Status: started(1, at(1)).Resolved(defaultResolved("inline")).Log(at(1), "attempt 1 started: pod j-1").Obj(),
-				Action: Start, Attempt: 1, Target: inlinePod(),
+				Action: Start, Attempt: 1, Target: inlinePod(), Deferred: true, RequeueAt: at(2),
 			},
 		},
 		{
@@ -83,12 +84,22 @@ func TestAdmit(t *testing.T) {
 			job:  makeJob().AttemptDeadline(30).Obj(), now: at(1), decision: admitted,
 			want: Result{
 				Status: started(1, at(1)).Resolved(deadlineResolved).Log(at(1), "attempt 1 started: pod j-1").Obj(),
-				Action: Start, Attempt: 1, Target: withDeadline(inlinePod(), 30), RequeueAt: at(31),
+				Action: Start, Attempt: 1, Target: withDeadline(inlinePod(), 30), Deferred: true, RequeueAt: at(2),
 			},
 		},
 		{
 			name: "webhook attempt admitted: no pod name",
 			job:  makeJob().Webhook("https://run.example/j").Obj(), now: at(1), decision: admitted,
+			want: Result{
+				Status: started(1, at(1)).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(at(1)), TargetKind: "Webhook", Handler: "inline"}).
+					Resolved(defaultResolved("inline")).Log(at(1), "attempt 1 started").Obj(),
+				Action: Start, Attempt: 1, Deferred: true, RequeueAt: at(2),
+				Target: attempt.Target{Kind: attempt.KindWebhook, Webhook: &kickqv1alpha1.WebhookTarget{URL: "https://run.example/j"}},
+			},
+		},
+		{
+			name: "webhook attempt admitted under a rate limit: recorded before the call is sent",
+			job:  makeJob().Webhook("https://run.example/j").Obj(), queue: rateQueue, now: at(1), decision: admitted,
 			want: Result{
 				Status: started(1, at(1)).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(at(1)), TargetKind: "Webhook", Handler: "inline"}).
 					Resolved(defaultResolved("inline")).Log(at(1), "attempt 1 started").Obj(),
@@ -102,7 +113,7 @@ func TestAdmit(t *testing.T) {
 			want: Result{
 				Status: started(1, at(1)).Record(kickqv1alpha1.AttemptRecord{Number: 1, StartTime: mtime(at(1)), PodName: "j-1", TargetKind: "Pod", Handler: "email"}).
 					Resolved(emailResolved).Log(at(1), "attempt 1 started: pod j-1").Obj(),
-				Action: Start, Attempt: 1, Handler: "email", RequeueAt: at(46),
+				Action: Start, Attempt: 1, Handler: "email", Deferred: true, RequeueAt: at(2),
 				Target: attempt.Target{Kind: attempt.KindPod, Handler: "email", Pod: podTemplate(), AttemptDeadlineSeconds: ptr.To[int32](45)},
 			},
 		},
@@ -113,7 +124,7 @@ func TestAdmit(t *testing.T) {
 				Status: afterFailure().Attempts(2).Message("attempt 2 running").
 					Record(kickqv1alpha1.AttemptRecord{Number: 2, StartTime: mtime(at(70)), PodName: "j-2", TargetKind: "Pod", Handler: "inline"}).
 					Log(at(70), "attempt 2 started: pod j-2").Obj(),
-				Action: Start, Attempt: 2, Target: inlinePod(),
+				Action: Start, Attempt: 2, Target: inlinePod(), Deferred: true, RequeueAt: at(71),
 				Events: []Event{normal(kickqv1alpha1.EventReasonStarted, "attempt 2 started")},
 			},
 		},
@@ -123,7 +134,7 @@ func TestAdmit(t *testing.T) {
 			want: Result{
 				Status: started(1, at(60)).Blocked(kickqv1alpha1.ReasonRateLimited, "rate").Unblocked().
 					Resolved(defaultResolved("inline")).Log(at(60), "attempt 1 started: pod j-1").Obj(),
-				Action: Start, Attempt: 1, Target: inlinePod(),
+				Action: Start, Attempt: 1, Target: inlinePod(), Deferred: true, RequeueAt: at(61),
 			},
 		},
 		{

@@ -76,6 +76,15 @@ type Input struct {
 	Queue QueueView
 	// Current is what the executor observes of attempt status.attempts (when one was started).
 	Current attempt.Observation
+	// Unrecorded is what the executor observes of attempt status.attempts+1 when its run exists
+	// although status does not record it (StartRecordedBySideEffect); nil: none.
+	Unrecorded *attempt.Observation
+	// StartedAt is when this manager made that attempt's side effect (exact; zero: not known,
+	// e.g. after a restart: the attempt is then written at once).
+	StartedAt time.Time
+	// RunningWriteDelay is how long an attempt whose side effect is its own record may run
+	// before status says Running (unrecorded.go); 0: its start is written before it is made.
+	RunningWriteDelay time.Duration
 	// Settled: all runs of attempts before the next one have ended.
 	Settled bool
 	// Deps is the state of the jobs named by spec.after.
@@ -129,6 +138,13 @@ type Result struct {
 	RequeueAt time.Time
 
 	Events []Event
+	// Deferred: Status records an attempt's start that its side effect records itself (a pod, an
+	// unlimited webhook call); it is not written now, and the reconciler looks again by
+	// RequeueAt. Admission's reservation holds the attempt's slot meanwhile.
+	Deferred bool
+	// Adopted: Status records the start of an attempt whose run was found unrecorded
+	// (Input.Unrecorded).
+	Adopted bool
 
 	effective policy.Effective
 	// nextAttemptTime is the exact time behind Status.NextAttemptTime (rounded up to the second).
@@ -185,6 +201,12 @@ func Decide(in Input) Result {
 	target.AttemptDeadlineSeconds = eff.AttemptDeadlineSeconds
 	res.Target, res.Handler, res.effective = target, target.Handler, eff
 	running := res.Status.Phase == kickqv1alpha1.PhaseRunning && res.Status.Attempts > 0
+	var adopted *kickqv1alpha1.QueueJobStatus
+	if !running && in.Unrecorded != nil {
+		in.Current = *in.Unrecorded
+		st := adopt(&res, in)
+		adopted, running = &st, true
+	}
 
 	// Cancellation and the job's deadline end it whatever it is doing.
 	if endedByCancel(&res, in, running) || endedByActiveDeadline(&res, in, eff, running) {
@@ -192,6 +214,9 @@ func Decide(in Input) Result {
 	}
 	if running {
 		decideRunning(&res, in, eff)
+		if adopted != nil {
+			deferAdopted(&res, in, adopted)
+		}
 		return res
 	}
 	decideWaiting(&res, in, blockReason, blockMsg)

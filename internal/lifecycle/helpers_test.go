@@ -75,7 +75,8 @@ func (tc decideCase) input() Input {
 		q = *tc.queue
 	}
 	return Input{Job: tc.job, Queue: q, Current: tc.obs, Settled: !tc.unsettled, Deps: tc.deps, Report: tc.report,
-		Notification: tc.notification, Now: tc.now, FirstSeen: tc.firstSeen, NextAttemptTime: tc.exactNext}
+		Notification: tc.notification, Now: tc.now, FirstSeen: tc.firstSeen, NextAttemptTime: tc.exactNext,
+		RunningWriteDelay: DefaultRunningWriteDelay}
 }
 
 func runDecide(t *testing.T, cases []decideCase) {

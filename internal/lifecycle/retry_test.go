@@ -66,7 +66,6 @@ func TestDecideRetry(t *testing.T) {
 					Ended(1, at(60), succeed, "Completed", "exit code 0 (container main)").Exit(1, 0).
 					Log(at(60), "attempt 1 succeeded").JobSucceeded(at(60), "attempt 1 succeeded").Obj(),
 				Target: inlinePod(),
-				Events: []Event{normal(kickqv1alpha1.ReasonCompleted, "attempt 1 succeeded")},
 			},
 		},
 		{
@@ -78,7 +77,6 @@ func TestDecideRetry(t *testing.T) {
 					Ended(1, at(60), succeed, "Error", "exit code 0 (container main)").Exit(1, 0).
 					Log(at(60), "attempt 1 succeeded").JobSucceeded(at(60), "attempt 1 succeeded").Obj(),
 				Target: inlinePod(),
-				Events: []Event{normal(kickqv1alpha1.ReasonCompleted, "attempt 1 succeeded")},
 			},
 		},
 		{

@@ -73,7 +73,6 @@ func TestDecideRunning(t *testing.T) {
 					Ended(1, at(60), succeed, kickqv1alpha1.AttemptReasonReported, "attempt 1 reported Succeed").
 					Log(at(60), "attempt 1 succeeded").JobSucceeded(at(60), "attempt 1 succeeded").Obj(),
 				Action: Stop, Attempt: 1, Target: inlinePod(),
-				Events: []Event{normal(kickqv1alpha1.ReasonCompleted, "attempt 1 succeeded")},
 			},
 		},
 		{
@@ -345,7 +344,6 @@ func TestDecideRunning(t *testing.T) {
 					Ended(1, at(60), succeed, "Completed", "exit code 0 (container main)").Exit(1, 0).
 					Log(at(60), "attempt 1 succeeded").JobSucceeded(at(60), "attempt 1 succeeded").Obj(),
 				Target: inlinePod(),
-				Events: []Event{normal(kickqv1alpha1.ReasonCompleted, "attempt 1 succeeded")},
 			},
 		},
 		{
@@ -358,7 +356,6 @@ func TestDecideRunning(t *testing.T) {
 					HTTP(1, 200, "Completed", "200 OK").Ended(1, at(2), succeed, "Completed", "200 OK").Result(`[1]`).
 					Log(at(2), "attempt 1 succeeded").JobSucceeded(at(2), "attempt 1 succeeded").Obj(),
 				Target: webhookTarget,
-				Events: []Event{normal(kickqv1alpha1.ReasonCompleted, "attempt 1 succeeded")},
 			},
 		},
 		{

@@ -32,7 +32,7 @@ import (
 // attempt's time.
 const causeBytes = 512
 
-// finish ends the job: Complete or Failed with reason, and an Event.
+// finish ends the job: Complete or Failed with reason, and, when it failed, a Warning Event.
 func finish(res *Result, now time.Time, succeeded bool, reason, msg string) {
 	st := &res.Status
 	msg = message(msg)
@@ -50,8 +50,10 @@ func finish(res *Result, now time.Time, succeeded bool, reason, msg string) {
 	setBlocked(st, now, false, "", "")
 	if !succeeded {
 		appendLog(st, now, "job failed: "+reason+": "+msg)
+		// A success is in status (the Complete condition, phase, finishTime): an Event would cost
+		// an API write per job and say nothing status does not. A failure is worth one.
+		res.event(typ, reason, "%s", msg)
 	}
-	res.event(typ, reason, "%s", msg)
 	res.RequeueAt = time.Time{}
 }
 

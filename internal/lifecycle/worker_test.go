@@ -159,7 +159,6 @@ func TestDecideWorker(t *testing.T) {
 					Ended(1, at(21), succeed, kickqv1alpha1.AttemptReasonCompleted, "attempt 1: the worker reported Succeed").
 					Log(at(21), "attempt 1 succeeded").JobSucceeded(at(21), "attempt 1 succeeded").Obj(),
 				Target: target,
-				Events: []Event{normal(kickqv1alpha1.ReasonCompleted, "attempt 1 succeeded")},
 			},
 		},
 		{

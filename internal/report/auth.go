@@ -98,6 +98,10 @@ func (s *Server) authorize(ctx context.Context, key types.NamespacedName, token 
 // running checks that attempt n is the job's running attempt.
 func running(job *kickqv1alpha1.QueueJob, n int32) (int, string) {
 	switch {
+	case n == job.Status.Attempts+1 && unrecorded(job):
+		// Started before status records it (a pod, an unlimited webhook call): its token and,
+		// for a pod, the pod itself prove it runs; the reconciler writes its start with this.
+		return 0, ""
 	case n != job.Status.Attempts:
 		return http.StatusConflict, fmt.Sprintf("the token is for attempt %d; the job is at attempt %d", n, job.Status.Attempts)
 	case meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobComplete),
@@ -107,6 +111,22 @@ func running(job *kickqv1alpha1.QueueJob, n int32) (int, string) {
 		return http.StatusConflict, fmt.Sprintf("attempt %d has ended", n)
 	}
 	return 0, ""
+}
+
+// unrecorded reports whether the job may have an attempt running that status does not record
+// yet: it is neither running nor finished. A token of attempt status.attempts+1 proves it then.
+func unrecorded(job *kickqv1alpha1.QueueJob) bool {
+	return job.Status.Phase != kickqv1alpha1.PhaseRunning &&
+		!meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobComplete) &&
+		!meta.IsStatusConditionTrue(job.Status.Conditions, kickqv1alpha1.JobFailed)
+}
+
+// reportedAttempt is the attempt an authorized report is of.
+func reportedAttempt(job *kickqv1alpha1.QueueJob) int32 {
+	if unrecorded(job) {
+		return job.Status.Attempts + 1
+	}
+	return job.Status.Attempts
 }
 
 // podAttempt is the attempt whose pod is named pod (attempt.PodName), false when it is no pod of

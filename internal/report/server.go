@@ -168,7 +168,8 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, msg)
 		return
 	}
-	ack := s.Store.Add(key, job.Status.Attempts, rep)
+	n := reportedAttempt(job)
+	ack := s.Store.Add(key, n, rep)
 	if ack == nil {
 		writeJSON(w, http.StatusAccepted, answer{Status: "accepted"})
 		return
@@ -177,10 +178,10 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	select {
 	case a := <-ack:
 		if !a.Written {
-			writeError(w, http.StatusConflict, fmt.Sprintf("attempt %d ended before its outcome was written", job.Status.Attempts))
+			writeError(w, http.StatusConflict, fmt.Sprintf("attempt %d ended before its outcome was written", n))
 			return
 		}
-		writeJSON(w, http.StatusOK, answer{Status: "recorded", Message: fmt.Sprintf("outcome %s of attempt %d is recorded", rep.Outcome, job.Status.Attempts)})
+		writeJSON(w, http.StatusOK, answer{Status: "recorded", Message: fmt.Sprintf("outcome %s of attempt %d is recorded", rep.Outcome, n)})
 	case <-s.netClock().After(outcomeWait):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "the outcome is not written yet; send it again")

@@ -312,6 +312,8 @@ var _ = Describe("The manager's RBAC", func() {
 			Expect(env.Client.Get(env.Ctx, client.ObjectKey{Namespace: ns, Name: "default"}, &q)).To(Succeed())
 			return q.Status.Counts.Succeeded
 		}).WithTimeout(30*time.Second).Should(Equal(int32(1)), "queue status is written")
+		// A succeeded job emits no Event (status says it); a cancelled one emits its Warning.
+		Expect(env.Client.Create(env.Ctx, obj(ns, job("c", "cancel: true\n"+podTarget)))).To(Succeed())
 		Eventually(func() []string {
 			var evs eventsv1.EventList
 			Expect(env.Client.List(env.Ctx, &evs, client.InNamespace(ns))).To(Succeed())
@@ -320,7 +322,7 @@ var _ = Describe("The manager's RBAC", func() {
 				reasons = append(reasons, e.Reason)
 			}
 			return reasons
-		}).WithTimeout(30*time.Second).Should(ContainElement("Completed"), "Events are written through events.k8s.io")
+		}).WithTimeout(30*time.Second).Should(ContainElement(kickqv1alpha1.ReasonCancelled), "Events are written through events.k8s.io")
 		var lease coordinationv1.Lease
 		Expect(env.Client.Get(env.Ctx, client.ObjectKey{Namespace: "kickq-system", Name: "kickq-manager.kickq.dev"}, &lease)).To(Succeed())
 	})

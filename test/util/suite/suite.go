@@ -96,6 +96,10 @@ type ManagerOptions struct {
 	ReportTokenKey []byte
 	// DefaultRetention is the manager's --default-retention (nil: none).
 	DefaultRetention *kickqv1alpha1.Retention
+	// RunningWriteDelay is the manager's --running-write-delay. nil: 0, Running is written
+	// before each attempt starts, so that specs on the fake clock see Running without stepping
+	// it; the specs of the deferred start (test/integration/lifecycle/writes_test.go) set it.
+	RunningWriteDelay *time.Duration
 }
 
 // Env is a running suite: its control plane, a live client and its fake clock.
@@ -251,7 +255,10 @@ func (e *Env) StartManager(o ManagerOptions) *Manager {
 	})
 	Expect(err).NotTo(HaveOccurred())
 
-	opts := controllers.Options{WebhookWorkers: o.WebhookWorkers, DefaultRetention: o.DefaultRetention}
+	opts := controllers.Options{WebhookWorkers: o.WebhookWorkers, DefaultRetention: o.DefaultRetention, RunningWriteDelay: new(time.Duration)}
+	if o.RunningWriteDelay != nil {
+		opts.RunningWriteDelay = o.RunningWriteDelay
+	}
 	if e.Clock != nil {
 		// The one place that hands the fake clock to the controllers.
 		opts.Clock = e.Clock
