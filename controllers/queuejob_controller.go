@@ -69,6 +69,10 @@ type QueueJobReconciler struct {
 	Callbacks executor.Callbacks
 	// Metrics records the transitions each status write stored (nil: none).
 	Metrics *metrics.Recorder
+	// APIReader reads a finished job from the API server before its status is written: the
+	// cache holds it trimmed (internal/cachetransform). Nil: the cached copy is written as it is
+	// (a cache without the transform).
+	APIReader client.Reader
 	// DefaultRetention is --default-retention: the TTL of finished jobs whose queue sets no
 	// retention for their phase (nil: kept).
 	DefaultRetention *kickqv1alpha1.Retention
@@ -300,6 +304,9 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 	}
 	updated := p.job.DeepCopy()
 	updated.Status = p.res.Status
+	if retry, err := r.restoreTrimmed(ctx, p.job, updated); retry || err != nil {
+		return retry, err
+	}
 	due := attemptDue(p)
 	if err := r.Client.Status().Update(ctx, updated); err != nil {
 		if p.admitted {

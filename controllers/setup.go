@@ -138,6 +138,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	// Rate limits count pod creates and webhook calls when they are made: admission charges them.
 	pods.Limiter = jobs.Admission
 	jobs.DefaultRetention = opts.DefaultRetention
+	jobs.APIReader = mgr.GetAPIReader()
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	jobs.Metrics = metrics.NewRecorder(opts.MetricsMaxQueues, opts.MetricsMaxTypes)
 	metrics.SetJobsSource(&metrics.JobsSource{Reader: mgr.GetCache(), Clock: opts.Clock, Leader: mgr.Elected(), Limiter: jobs.Metrics.Limiter})
