@@ -82,6 +82,7 @@ type QueueJobReconciler struct {
 
 	mu         sync.Mutex
 	limitsFrom map[admission.QueueKey]int64 // queue generation whose limits admission has; -1 implicit
+	periods    map[admission.QueueKey]time.Duration // each queue's longest rate period (admission_forget.go)
 	// written is what this reconciler last wrote to each job's status: a cached job that is
 	// behind it is stale (the watch event of the write will bring it), and deciding on it would
 	// repeat side effects (a webhook call) and end in a conflict.
@@ -98,6 +99,7 @@ func NewQueueJobReconciler(c client.Client, clk Clock, rec events.EventRecorder,
 		Client: c, Clock: clk, Recorder: rec, Executors: execs,
 		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], wakeBuffer),
 		limitsFrom: map[admission.QueueKey]int64{},
+		periods:    map[admission.QueueKey]time.Duration{},
 		written:    map[types.NamespacedName]writtenState{},
 		times:      map[types.NamespacedName]jobTimes{},
 	}
@@ -340,7 +342,11 @@ func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, err
 	}
 	// Admission learns the job's new state only once it is stored: a finished job frees its slot
 	// after its status says so, never before, so the next job's Running never overlaps it.
-	r.Admission.Observe(r.jobView(job, p.qkey, res.Handler, &job.Status, p.waiting))
+	// A finished job no rate window needs is forgotten; one a window still counts is looked at
+	// again when it leaves the window, to be forgotten then.
+	if leaves := r.observeStored(p); !leaves.IsZero() && (res.RequeueAt.IsZero() || leaves.Before(res.RequeueAt)) {
+		res.RequeueAt = leaves
+	}
 
 	switch res.Action {
 	case lifecycle.Start:
@@ -420,8 +426,8 @@ func (r *QueueJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // that blocked jobs start without a restart and limits apply at once.
 func (r *QueueJobReconciler) jobsOfQueue(ctx context.Context, o client.Object) []reconcile.Request {
 	var list kickqv1alpha1.QueueJobList
-	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{QueueNameIndex: o.GetName()}); err != nil {
-		return nil
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{QueueNameIndex: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil // read only: no deep copy of the queue's every job
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
