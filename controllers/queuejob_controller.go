@@ -81,7 +81,7 @@ type QueueJobReconciler struct {
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
 
 	mu         sync.Mutex
-	limitsFrom map[admission.QueueKey]int64 // queue generation whose limits admission has; -1 implicit
+	limitsFrom map[admission.QueueKey]int64         // queue generation whose limits admission has; -1 implicit
 	periods    map[admission.QueueKey]time.Duration // each queue's longest rate period (admission_forget.go)
 	// written is what this reconciler last wrote to each job's status: a cached job that is
 	// behind it is stale (the watch event of the write will bring it), and deciding on it would

@@ -58,7 +58,7 @@ func finished(cond string) kickqv1alpha1.QueueJobStatus {
 		Logs:           []kickqv1alpha1.LogEntry{{Message: "hello"}},
 		Progress:       &kickqv1alpha1.Progress{Percent: 100, Message: "all done"},
 		Resolved:       &kickqv1alpha1.ResolvedPolicy{Handler: "h", AttemptDeadlineSeconds: ptr(int32(60))},
-		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, PodName: "a-1", TargetKind: "pod", Reason: "Completed", Message: "pod succeeded"}},
+		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, PodName: "a-1", TargetKind: "Pod", Reason: "Completed", Message: "pod succeeded"}},
 	}
 }
 

@@ -228,7 +228,7 @@ func synthesizedFinished() *kickqv1alpha1.QueueJobStatus {
 		Conditions: []metav1.Condition{{Type: kickqv1alpha1.JobComplete, Status: metav1.ConditionTrue, Reason: kickqv1alpha1.ReasonCompleted,
 			Message: "attempt 1 succeeded: pod succeeded", LastTransitionTime: now, ObservedGeneration: 1}},
 		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, StartTime: &start, FinishTime: &now, Outcome: kickqv1alpha1.OutcomeSucceed,
-			ExitCode: &exit, PodName: "model-1", TargetKind: "pod", Reason: kickqv1alpha1.AttemptReasonCompleted, Message: "pod succeeded"}},
+			ExitCode: &exit, PodName: "model-1", TargetKind: "Pod", Reason: kickqv1alpha1.AttemptReasonCompleted, Message: "pod succeeded"}},
 		Logs: []kickqv1alpha1.LogEntry{{Time: start, Message: "starting: 1 item to process"}, {Time: now, Message: "processed item 1 of 1 in 2.1 s"},
 			{Time: now, Message: "uploaded the output to s3://bench/out/model.json (12 KiB)"}},
 		Result: &apiextensionsv1.JSON{Raw: []byte(`{"items":1,"output":"s3://bench/out/model.json","bytes":12288}`)},
