@@ -81,3 +81,15 @@ func TestReportKeyFiles(t *testing.T) {
 		t.Fatal("a previous key file without a key file must be refused")
 	}
 }
+
+// TestCacheOptions: the informers never resync, and the cache keeps QueueJobs through the
+// transform that trims finished ones.
+func TestCacheOptions(t *testing.T) {
+	o := cacheOptions()
+	if o.SyncPeriod == nil || *o.SyncPeriod != 0 {
+		t.Errorf("SyncPeriod = %v, want 0 (no resync)", o.SyncPeriod)
+	}
+	if o.DefaultTransform == nil {
+		t.Error("no DefaultTransform")
+	}
+}
