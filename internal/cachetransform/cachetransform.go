@@ -24,7 +24,8 @@ limitations under the License.
 //   - spec.data over limits.MaxDataBytes is replaced by a marker with its size
 //     (limits.OversizedDataMarker), which the lifecycle fails InvalidSpec naming spec.data;
 //   - of a finished job (condition Complete or Failed true) that is not a cron template, spec.data
-//     and spec.pod.template go: only starting an attempt reads them. Of its status, logs,
+//     and spec.pod go but for its presence (one shared empty PodTarget): only starting and
+//     running an attempt read them; the status's repeated strings are interned. Of its status, logs,
 //     progress, the resolved policy (status.resolved), each attempt record's message, and the
 //     result once no callback will carry it (no spec.notify, or its delivery is settled) go: the
 //     lifecycle reads them only while the job runs, and the manager's other readers of finished
@@ -37,7 +38,7 @@ limitations under the License.
 //     starts, the report API their numbers, kinds and finish times), spec.queueName, type,
 //     batch, after (field indexes, dependencies, notify's body), spec.notify (the callback is
 //     sent and retried after the job finished), spec.ttlSecondsAfterFinished, spec.cancel,
-//     spec.pod's presence and its startDeadlineSeconds, spec.webhook and spec.worker (the target
+//     spec.pod's presence, spec.webhook and spec.worker (the target
 //     kind resolves from them), and labels, annotations other than last-applied and owner
 //     references (cron's children). Cron templates keep their spec whatever their status: they
 //     are the model of every child.
@@ -52,6 +53,8 @@ limitations under the License.
 package cachetransform
 
 import (
+	"unique"
+
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -101,7 +104,30 @@ func DropFinishedBulk(job *kickqv1alpha1.QueueJob) {
 	}
 	job.Spec.Data = nil
 	if job.Spec.Pod != nil {
-		job.Spec.Pod.Template = corev1.PodTemplateSpec{}
+		// One shared, empty PodTarget for all: a PodTarget is 832 bytes with its template
+		// empty, and a finished job needs only its presence (the target's kind).
+		job.Spec.Pod = finishedPod
+	}
+	internStatus(&job.Status)
+}
+
+// finishedPod is spec.pod of every finished pod job in the cache. Cached objects are never
+// modified (readers get deep copies, or read in place), so it is never written.
+var finishedPod = &kickqv1alpha1.PodTarget{}
+
+// internStatus makes the status's strings that repeat across finished jobs (condition types,
+// reasons and messages, phase, reason and message, attempts' reasons) share one copy each
+// (unique.Make: an entry no job uses any more is collected).
+func internStatus(st *kickqv1alpha1.QueueJobStatus) {
+	in := func(s string) string { return unique.Make(s).Value() }
+	st.Reason, st.Message = in(st.Reason), in(st.Message)
+	for i := range st.Conditions {
+		c := &st.Conditions[i]
+		c.Type, c.Reason, c.Message = in(c.Type), in(c.Reason), in(c.Message)
+	}
+	for i := range st.AttemptHistory {
+		a := &st.AttemptHistory[i]
+		a.Reason, a.TargetKind, a.Handler = in(a.Reason), in(a.TargetKind), in(a.Handler)
 	}
 }
 

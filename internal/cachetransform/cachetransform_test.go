@@ -101,7 +101,7 @@ func podJob(st kickqv1alpha1.QueueJobStatus, keepBulk bool) *kickqv1alpha1.Queue
 	j.Status = st
 	if !keepBulk {
 		j.Spec.Data = nil
-		j.Spec.Pod.Template = corev1.PodTemplateSpec{}
+		j.Spec.Pod = &kickqv1alpha1.PodTarget{}
 	}
 	return j
 }
