@@ -66,6 +66,9 @@ func (r *QueueJobReconciler) queueView(ctx context.Context, job *kickqv1alpha1.Q
 	r.mu.Unlock()
 	if !ok || known != gen {
 		r.Admission.SetLimits(qkey, LimitsOf(qv.Spec))
+		if r.periodGrew(qkey, qv.Spec) {
+			r.observeWindowed(ctx, qkey, qv)
+		}
 	}
 	return qv, qkey, nil
 }
@@ -73,15 +76,17 @@ func (r *QueueJobReconciler) queueView(ctx context.Context, job *kickqv1alpha1.Q
 // listViews lists the queue's jobs from the cache, for admission's rebuild.
 func (r *QueueJobReconciler) listViews(ctx context.Context, qkey admission.QueueKey, qv lifecycle.QueueView) []admission.JobView {
 	var list kickqv1alpha1.QueueJobList
-	if err := r.Client.List(ctx, &list, client.InNamespace(qkey.Namespace), client.MatchingFields{QueueNameIndex: qkey.Name}); err != nil {
+	// Read only: the cached objects themselves, not deep copies of a queue's every job.
+	if err := r.Client.List(ctx, &list, client.InNamespace(qkey.Namespace), client.MatchingFields{QueueNameIndex: qkey.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing jobs of queue", "queue", qkey.Name)
 		return nil
 	}
 	views := make([]admission.JobView, 0, len(list.Items))
+	period, now := longestRatePeriod(qv.Spec), r.Clock.Now()
 	for i := range list.Items {
 		j := &list.Items[i]
-		if j.Spec.Cron != nil {
-			continue
+		if need, _ := windowsNeed(j, period, now); j.Spec.Cron != nil || !need {
+			continue // a finished job no rate window counts is not kept (admission_forget.go)
 		}
 		t, _, _ := lifecycle.ResolveTarget(j, qv)
 		waiting := j.Status.Phase == kickqv1alpha1.PhasePending && !suspended(j)

@@ -17,7 +17,12 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"time"
+
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/cron"
@@ -57,4 +62,17 @@ func firingResult(c *kickqv1alpha1.CronSpec, at, now time.Time) string {
 		return metrics.FiringOnTime
 	}
 	return metrics.FiringMissed
+}
+
+// jobsSource is what the jobs gauges read: the cache's own store of QueueJobs, read in place at
+// each scrape (no copy of every cached job).
+func jobsSource(ctx context.Context, c cache.Cache) (metrics.JobStore, error) {
+	inf, err := c.GetInformer(ctx, &kickqv1alpha1.QueueJob{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return nil, err
+	}
+	if si, ok := inf.(toolscache.SharedIndexInformer); ok {
+		return si.GetStore(), nil
+	}
+	return nil, fmt.Errorf("the cache's QueueJob informer is a %T, not a client-go shared informer", inf)
 }

@@ -69,6 +69,10 @@ type QueueJobReconciler struct {
 	Callbacks executor.Callbacks
 	// Metrics records the transitions each status write stored (nil: none).
 	Metrics *metrics.Recorder
+	// APIReader reads a finished job from the API server before its status is written: the
+	// cache holds it trimmed (internal/cachetransform). Nil: the cached copy is written as it is
+	// (a cache without the transform).
+	APIReader client.Reader
 	// DefaultRetention is --default-retention: the TTL of finished jobs whose queue sets no
 	// retention for their phase (nil: kept).
 	DefaultRetention *kickqv1alpha1.Retention
@@ -80,7 +84,8 @@ type QueueJobReconciler struct {
 	wake chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob]
 
 	mu         sync.Mutex
-	limitsFrom map[admission.QueueKey]int64 // queue generation whose limits admission has; -1 implicit
+	limitsFrom map[admission.QueueKey]int64         // queue generation whose limits admission has; -1 implicit
+	periods    map[admission.QueueKey]time.Duration // each queue's longest rate period (admission_forget.go)
 	// written is what this reconciler last wrote to each job's status: a cached job that is
 	// behind it is stale (the watch event of the write will bring it), and deciding on it would
 	// repeat side effects (a webhook call) and end in a conflict.
@@ -97,6 +102,7 @@ func NewQueueJobReconciler(c client.Client, clk Clock, rec events.EventRecorder,
 		Client: c, Clock: clk, Recorder: rec, Executors: execs,
 		wake:       make(chan event.TypedGenericEvent[*kickqv1alpha1.QueueJob], wakeBuffer),
 		limitsFrom: map[admission.QueueKey]int64{},
+		periods:    map[admission.QueueKey]time.Duration{},
 		written:    map[types.NamespacedName]writtenState{},
 		times:      map[types.NamespacedName]jobTimes{},
 	}
@@ -314,6 +320,9 @@ func (r *QueueJobReconciler) writeStatus(ctx context.Context, p *pass) (retry bo
 	}
 	updated := p.job.DeepCopy()
 	updated.Status = p.res.Status
+	if retry, err := r.restoreTrimmed(ctx, p.job, updated); retry || err != nil {
+		return retry, err
+	}
 	due := attemptDue(p)
 	if err := r.Client.Status().Update(ctx, updated); err != nil {
 		if p.admitted {
@@ -347,7 +356,11 @@ func (r *QueueJobReconciler) act(ctx context.Context, p *pass) (ctrl.Result, err
 	}
 	// Admission learns the job's new state only once it is stored: a finished job frees its slot
 	// after its status says so, never before, so the next job's Running never overlaps it.
-	r.Admission.Observe(r.jobView(job, p.qkey, res.Handler, &job.Status, p.waiting))
+	// A finished job no rate window needs is forgotten; one a window still counts is looked at
+	// again when it leaves the window, to be forgotten then.
+	if leaves := r.observeStored(p); !leaves.IsZero() && (res.RequeueAt.IsZero() || leaves.Before(res.RequeueAt)) {
+		res.RequeueAt = leaves
+	}
 
 	switch res.Action {
 	case lifecycle.Start:
@@ -435,8 +448,8 @@ func (r *QueueJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // that blocked jobs start without a restart and limits apply at once.
 func (r *QueueJobReconciler) jobsOfQueue(ctx context.Context, o client.Object) []reconcile.Request {
 	var list kickqv1alpha1.QueueJobList
-	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{QueueNameIndex: o.GetName()}); err != nil {
-		return nil
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{QueueNameIndex: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil // read only: no deep copy of the queue's every job
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {

@@ -23,12 +23,16 @@ package controllers
 // second later, never a decision wrong.
 
 import (
+	"context"
+	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/internal/cachetransform"
 	"kickq.dev/kickq/internal/executor"
 	"kickq.dev/kickq/internal/lifecycle"
 )
@@ -127,6 +131,28 @@ func (r *QueueJobReconciler) rememberTimes(p *pass) {
 		}
 		r.times[p.key] = t
 	}
+}
+
+// restoreTrimmed puts back into the status decided from a cached finished job, about to be
+// written whole, what the cache's transform trimmed from it, read from the API server
+// (cachetransform.Restore). A job that changed or went since the cached copy asks the pass to
+// look again (retry). A job that finishes in this pass was not trimmed: no read.
+func (r *QueueJobReconciler) restoreTrimmed(ctx context.Context, cached, updated *kickqv1alpha1.QueueJob) (retry bool, err error) {
+	if r.APIReader == nil || !cachetransform.Trimmed(cached) {
+		return false, nil
+	}
+	var full kickqv1alpha1.QueueJob
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(updated), &full); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("reading the finished job before writing its status: %w", err)
+	}
+	if full.UID != updated.UID || full.ResourceVersion != updated.ResourceVersion {
+		return true, nil // the write would conflict: the watch brings the newer copy
+	}
+	cachetransform.Restore(&updated.Status, &full.Status)
+	return false, nil
 }
 
 // ackReport tells the report store that what this pass took is handled.

@@ -148,9 +148,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if opts.RunningWriteDelay != nil {
 		jobs.RunningWriteDelay = max(*opts.RunningWriteDelay, 0)
 	}
+	jobs.APIReader = mgr.GetAPIReader()
 	jobs.Reports = report.NewStore(opts.Clock, jobs.notify)
 	jobs.Metrics = metrics.NewRecorder(opts.MetricsMaxQueues, opts.MetricsMaxTypes)
-	metrics.SetJobsSource(&metrics.JobsSource{Reader: mgr.GetCache(), Clock: opts.Clock, Leader: mgr.Elected(), Limiter: jobs.Metrics.Limiter})
+	store, err := jobsSource(ctx, mgr.GetCache())
+	if err != nil {
+		return nil, fmt.Errorf("finding the cache's QueueJob informer: %w", err)
+	}
+	metrics.SetJobsSource(&metrics.JobsSource{Store: store, Reader: mgr.GetCache(), Clock: opts.Clock, Leader: mgr.Elected(), Limiter: jobs.Metrics.Limiter})
 	workers := opts.WebhookWorkers
 	if workers == 0 {
 		workers = 16

@@ -90,6 +90,15 @@ type options struct {
 	defaultRetention string
 }
 
+// The client's default rate: a queue makes about two writes per job (start, finish) plus its
+// pods' creates, so client-go's 5/10 or controller-runtime's usual 20/30 would cap it near ten jobs
+// a second whatever the API server allows; 200/400 leaves the bound to the API server (its
+// priority and fairness keeps other clients served). docs/operations.md.
+const (
+	defaultQPS   = 200
+	defaultBurst = 400
+)
+
 func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
 	fs.BoolVar(&o.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS; a scraper must present a token that the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview).")
@@ -99,8 +108,8 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", defaultLeaseDuration, "How long a standby waits after the leader's last renewal before it takes the lease: a crashed leader is replaced within about this plus two retry periods.")
 	fs.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", defaultRenewDeadline, "How long the leader keeps trying to renew its lease before it stops leading (and exits); shorter than the lease duration.")
 	fs.DurationVar(&o.retryPeriod, "leader-elect-retry-period", defaultRetryPeriod, "How often the leader renews its lease and a standby tries to take it.")
-	fs.Float64Var(&o.qps, "kube-api-qps", 50, "Steady queries per second to the Kubernetes API server.")
-	fs.IntVar(&o.burst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
+	fs.Float64Var(&o.qps, "kube-api-qps", defaultQPS, "Steady queries per second to the Kubernetes API server (the API server's priority and fairness still queues them).")
+	fs.IntVar(&o.burst, "kube-api-burst", defaultBurst, "Burst of queries to the Kubernetes API server.")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "Reconcile workers per controller.")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the pprof endpoints (/debug/pprof/) bind to; empty disables them.")
 	fs.IntVar(&o.webhookWorkers, "webhook-workers", 16, "Webhook calls in flight at once (the call pool's size).")
@@ -166,12 +175,17 @@ func newScheme() *runtime.Scheme {
 }
 
 // cacheOptions keep the manager's memory proportional to kickq's own work: only pods that kickq
-// labelled are cached, managedFields are stripped from everything cached, and a QueueJob's
-// spec.data over the cap is cached as a marker of its size (internal/cachetransform).
+// labelled are cached, managedFields are stripped from everything cached, a QueueJob's
+// spec.data over the cap is cached as a marker of its size and a finished job without what only
+// a running one needs (internal/cachetransform). The informers never resync: every pass that
+// has a time to wait for asks for it (RequeueAfter), and a periodic resync would only reconcile
+// every cached job (100,000 finished ones at rest) again, for nothing.
 func cacheOptions() cache.Options {
 	kickqPods, err := labels.Parse(kickqv1alpha1.LabelJob)
 	utilruntime.Must(err)
+	noResync := time.Duration(0)
 	return cache.Options{
+		SyncPeriod:       &noResync,
 		DefaultTransform: cachetransform.Transform,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: kickqPods},

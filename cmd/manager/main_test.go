@@ -116,3 +116,15 @@ func parseOptions(t *testing.T, args []string) (options, error) {
 	}
 	return o, o.validate()
 }
+
+// TestCacheOptions: the informers never resync, and the cache keeps QueueJobs through the
+// transform that trims finished ones.
+func TestCacheOptions(t *testing.T) {
+	o := cacheOptions()
+	if o.SyncPeriod == nil || *o.SyncPeriod != 0 {
+		t.Errorf("SyncPeriod = %v, want 0 (no resync)", o.SyncPeriod)
+	}
+	if o.DefaultTransform == nil {
+		t.Error("no DefaultTransform")
+	}
+}

@@ -24,23 +24,37 @@ limitations under the License.
 //   - spec.data over limits.MaxDataBytes is replaced by a marker with its size
 //     (limits.OversizedDataMarker), which the lifecycle fails InvalidSpec naming spec.data;
 //   - of a finished job (condition Complete or Failed true) that is not a cron template, spec.data
-//     and spec.pod.template go: only starting an attempt reads them. Everything else is kept,
-//     because something reads it after the job finished: the whole status (the reconciler writes
-//     status whole with an Update, e.g. observedGeneration or the callback's delivery, so a
-//     field dropped here would be erased in the API server; notify's body carries
-//     status.result; retention, history, cron and admission read phase, conditions and times;
-//     the report API reads status.attemptHistory), spec.queueName, type, batch, after (field
-//     indexes, dependencies, notify's body), spec.notify (the callback is sent and retried after
-//     the job finished), spec.ttlSecondsAfterFinished, spec.cancel, spec.pod's presence and its
-//     startDeadlineSeconds, spec.webhook and spec.worker (the target kind resolves from them), and
-//     labels, annotations other than last-applied and owner references (cron's children).
-//     Cron templates keep their spec whatever their status: they are the model of every child.
+//     and spec.pod go but for its presence (one shared empty PodTarget): only starting and
+//     running an attempt read them; the status's repeated strings are interned. Of its status, logs,
+//     progress, the resolved policy (status.resolved), each attempt record's message, and the
+//     result once no callback will carry it (no spec.notify, or its delivery is settled) go: the
+//     lifecycle reads them only while the job runs, and the manager's other readers of finished
+//     jobs do not read them (kubectl kickq and kubectl read the API server, not this cache).
+//     Everything else is kept, because something reads it after the job finished: conditions
+//     whole (the lifecycle's health conditions are set on every pass: a message dropped here
+//     would make every pass a write), phase, reason, message, attempts and times (retention,
+//     history, cron, queue statistics, metrics, admission's rate windows, notify's body, the
+//     report API's attempt checks), attempt records but their messages (admission counts their
+//     starts, the report API their numbers, kinds and finish times), spec.queueName, type,
+//     batch, after (field indexes, dependencies, notify's body), spec.notify (the callback is
+//     sent and retried after the job finished), spec.ttlSecondsAfterFinished, spec.cancel,
+//     spec.pod's presence, spec.webhook and spec.worker (the target
+//     kind resolves from them), and labels, annotations other than last-applied and owner
+//     references (cron's children). Cron templates keep their spec whatever their status: they
+//     are the model of every child.
+//
+// The reconciler writes status whole with an Update, so a trimmed status must never be written
+// as it is: before it writes a finished job's status, it reads the job from the API server and
+// puts back what was trimmed (Restore). A finished job's status is written rarely: when its
+// callback's delivery is recorded, or when its spec changed (status.observedGeneration).
 //
 // So a flood of large jobs, the relist after a restart and thousands of finished jobs kept for
 // their history cost the manager their status and a few hundred bytes each, not their data.
 package cachetransform
 
 import (
+	"unique"
+
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -68,6 +82,7 @@ func Transform(obj any) (any, error) {
 		delete(job.Annotations, LastAppliedAnnotation)
 		DropOversizedData(job)
 		DropFinishedBulk(job)
+		DropFinishedStatus(job)
 	}
 	return obj, nil
 }
@@ -89,6 +104,84 @@ func DropFinishedBulk(job *kickqv1alpha1.QueueJob) {
 	}
 	job.Spec.Data = nil
 	if job.Spec.Pod != nil {
-		job.Spec.Pod.Template = corev1.PodTemplateSpec{}
+		// One shared, empty PodTarget for all: a PodTarget is 832 bytes with its template
+		// empty, and a finished job needs only its presence (the target's kind).
+		job.Spec.Pod = finishedPod
+	}
+	internStatus(&job.Status)
+}
+
+// finishedPod is spec.pod of every finished pod job in the cache. Cached objects are never
+// modified (readers get deep copies, or read in place), so it is never written.
+var finishedPod = &kickqv1alpha1.PodTarget{}
+
+// internStatus makes the status's strings that repeat across finished jobs (condition types,
+// reasons and messages, phase, reason and message, attempts' reasons) share one copy each
+// (unique.Make: an entry no job uses any more is collected).
+func internStatus(st *kickqv1alpha1.QueueJobStatus) {
+	in := func(s string) string { return unique.Make(s).Value() }
+	st.Reason, st.Message = in(st.Reason), in(st.Message)
+	for i := range st.Conditions {
+		c := &st.Conditions[i]
+		c.Type, c.Reason, c.Message = in(c.Type), in(c.Reason), in(c.Message)
+	}
+	for i := range st.AttemptHistory {
+		a := &st.AttemptHistory[i]
+		a.Reason, a.TargetKind, a.Handler = in(a.Reason), in(a.TargetKind), in(a.Handler)
+	}
+}
+
+// Trimmed reports whether the transform trims the job's status: a finished job that is not a
+// cron template. Such a cached copy must be restored (Restore) before its status is written.
+func Trimmed(job *kickqv1alpha1.QueueJob) bool {
+	return job.Spec.Cron == nil && lifecycle.IsFinished(&job.Status)
+}
+
+// DropFinishedStatus drops from a finished job's status what no reader of a finished job needs
+// (see the package comment): logs, progress, the resolved policy, attempt messages, and the
+// result unless a callback still has to carry it.
+func DropFinishedStatus(job *kickqv1alpha1.QueueJob) {
+	if !Trimmed(job) {
+		return
+	}
+	st := &job.Status
+	st.Logs, st.Progress, st.Resolved = nil, nil, nil
+	if job.Spec.Notify == nil || lifecycle.NotifySettled(st) {
+		st.Result = nil
+	}
+	for i := range st.AttemptHistory {
+		st.AttemptHistory[i].Message = ""
+	}
+}
+
+// Restore puts back into st, a status decided from a trimmed cached copy, what
+// DropFinishedStatus took, from full, the status the API server holds: logs, progress, the
+// resolved policy and the result when st has none, and the message of each attempt record that
+// has none and ended as full's record of the same number did. What st says otherwise wins.
+func Restore(st, full *kickqv1alpha1.QueueJobStatus) {
+	if st.Logs == nil {
+		st.Logs = full.Logs
+	}
+	if st.Progress == nil {
+		st.Progress = full.Progress
+	}
+	if st.Resolved == nil {
+		st.Resolved = full.Resolved
+	}
+	if st.Result == nil {
+		st.Result = full.Result
+	}
+	for i := range st.AttemptHistory {
+		a := &st.AttemptHistory[i]
+		if a.Message != "" {
+			continue
+		}
+		for j := range full.AttemptHistory {
+			f := &full.AttemptHistory[j]
+			if f.Number == a.Number && f.Reason == a.Reason && f.Outcome == a.Outcome {
+				a.Message = f.Message
+				break
+			}
+		}
 	}
 }

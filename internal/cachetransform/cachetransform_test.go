@@ -52,12 +52,40 @@ func finished(cond string) kickqv1alpha1.QueueJobStatus {
 		phase = kickqv1alpha1.PhaseFailed
 	}
 	return kickqv1alpha1.QueueJobStatus{
-		Conditions: []metav1.Condition{{Type: cond, Status: metav1.ConditionTrue, Reason: "Done"}},
-		Phase:      phase, Attempts: 1,
+		Conditions: []metav1.Condition{{Type: cond, Status: metav1.ConditionTrue, Reason: "Done", Message: "attempt 1: done"}},
+		Phase:      phase, Reason: "Done", Message: "attempt 1: done", Attempts: 1,
 		Result:         &apiextensionsv1.JSON{Raw: []byte(`{"ok":true}`)},
 		Logs:           []kickqv1alpha1.LogEntry{{Message: "hello"}},
-		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, PodName: "a-1"}},
+		Progress:       &kickqv1alpha1.Progress{Percent: 100, Message: "all done"},
+		Resolved:       &kickqv1alpha1.ResolvedPolicy{Handler: "h", AttemptDeadlineSeconds: ptr(int32(60))},
+		AttemptHistory: []kickqv1alpha1.AttemptRecord{{Number: 1, PodName: "a-1", TargetKind: "Pod", Reason: "Completed", Message: "pod succeeded"}},
 	}
+}
+
+// trimmed is st as the cache keeps it for a finished job: no logs, progress, resolved policy or
+// attempt messages, and no result unless keepResult (a callback still to carry it).
+func trimmed(st kickqv1alpha1.QueueJobStatus, keepResult bool) kickqv1alpha1.QueueJobStatus {
+	st = *st.DeepCopy()
+	st.Logs, st.Progress, st.Resolved = nil, nil, nil
+	if !keepResult {
+		st.Result = nil
+	}
+	for i := range st.AttemptHistory {
+		st.AttemptHistory[i].Message = ""
+	}
+	return st
+}
+
+// settled is st with its callback delivered.
+func settled(st kickqv1alpha1.QueueJobStatus) kickqv1alpha1.QueueJobStatus {
+	st.Notification = &kickqv1alpha1.NotificationStatus{DeliveredTime: &metav1.Time{}}
+	return st
+}
+
+// withoutNotify is a job without spec.notify.
+func withoutNotify(j *kickqv1alpha1.QueueJob) *kickqv1alpha1.QueueJob {
+	j.Spec.Notify = nil
+	return j
 }
 
 // podJob is a job with data, a pod target, a callback and a finished or unfinished status.
@@ -73,12 +101,18 @@ func podJob(st kickqv1alpha1.QueueJobStatus, keepBulk bool) *kickqv1alpha1.Queue
 	j.Status = st
 	if !keepBulk {
 		j.Spec.Data = nil
-		j.Spec.Pod.Template = corev1.PodTemplateSpec{}
+		j.Spec.Pod = &kickqv1alpha1.PodTarget{}
 	}
 	return j
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func runningWithReports() kickqv1alpha1.QueueJobStatus {
+	st := finished(kickqv1alpha1.JobComplete)
+	st.Conditions, st.Phase = nil, kickqv1alpha1.PhaseRunning
+	return st
+}
 
 func TestTransform(t *testing.T) {
 	cases := map[string]struct {
@@ -100,13 +134,25 @@ func TestTransform(t *testing.T) {
 			in:   job(nil),
 			want: func() any { j := job(nil); j.ManagedFields = nil; return j }(),
 		},
-		"finished (Complete): data and pod template go; status, notify, batch, labels, owners stay": {
+		"finished (Complete), callback not delivered: data, pod template, logs, progress, resolved, attempt messages go; result, conditions, attempts, notify, batch, labels, owners stay": {
 			in:   podJob(finished(kickqv1alpha1.JobComplete), true),
-			want: podJob(finished(kickqv1alpha1.JobComplete), false),
+			want: podJob(trimmed(finished(kickqv1alpha1.JobComplete), true), false),
 		},
-		"finished (Failed): data and pod template go": {
+		"finished (Failed), callback not delivered: the result stays for its body": {
 			in:   podJob(finished(kickqv1alpha1.JobFailed), true),
-			want: podJob(finished(kickqv1alpha1.JobFailed), false),
+			want: podJob(trimmed(finished(kickqv1alpha1.JobFailed), true), false),
+		},
+		"finished, callback delivered: the result goes too": {
+			in:   podJob(settled(finished(kickqv1alpha1.JobComplete)), true),
+			want: podJob(trimmed(settled(finished(kickqv1alpha1.JobComplete)), false), false),
+		},
+		"finished without a callback: the result goes": {
+			in:   withoutNotify(podJob(finished(kickqv1alpha1.JobComplete), true)),
+			want: withoutNotify(podJob(trimmed(finished(kickqv1alpha1.JobComplete), false), false)),
+		},
+		"running: logs, progress, result and resolved policy kept": {
+			in:   podJob(runningWithReports(), true),
+			want: podJob(runningWithReports(), true),
 		},
 		"running: kept whole": {
 			in:   podJob(kickqv1alpha1.QueueJobStatus{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1}, true),
@@ -166,5 +212,75 @@ func TestMarkerRoundTrip(t *testing.T) {
 	}
 	if len(j.Spec.Data.Raw) > 64 {
 		t.Errorf("marker is %d bytes, want a few", len(j.Spec.Data.Raw))
+	}
+}
+
+// TestRestore: a status decided from a trimmed copy gets back, from the API server's, what the
+// transform took, and keeps what the pass decided.
+func TestRestore(t *testing.T) {
+	full := finished(kickqv1alpha1.JobComplete)
+	cases := map[string]struct {
+		decided func(st *kickqv1alpha1.QueueJobStatus)
+		want    func(st *kickqv1alpha1.QueueJobStatus)
+	}{
+		"nothing decided: the full status": {},
+		"callback delivery recorded, observedGeneration moved: kept, the rest restored": {
+			decided: func(st *kickqv1alpha1.QueueJobStatus) {
+				st.Notification = &kickqv1alpha1.NotificationStatus{Attempts: 1}
+				st.ObservedGeneration = 2
+			},
+			want: func(st *kickqv1alpha1.QueueJobStatus) {
+				st.Notification = &kickqv1alpha1.NotificationStatus{Attempts: 1}
+				st.ObservedGeneration = 2
+			},
+		},
+		"an attempt record that ended otherwise keeps its own (empty) message": {
+			decided: func(st *kickqv1alpha1.QueueJobStatus) { st.AttemptHistory[0].Reason = "Cancelled" },
+			want: func(st *kickqv1alpha1.QueueJobStatus) {
+				st.AttemptHistory[0].Reason, st.AttemptHistory[0].Message = "Cancelled", ""
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			j := podJob(*full.DeepCopy(), true)
+			if !Trimmed(j) {
+				t.Fatal("a finished job is not Trimmed")
+			}
+			if _, err := Transform(j); err != nil {
+				t.Fatal(err)
+			}
+			if tc.decided != nil {
+				tc.decided(&j.Status)
+			}
+			Restore(&j.Status, &full)
+			want := *full.DeepCopy()
+			if tc.want != nil {
+				tc.want(&want)
+			}
+			if diff := cmp.Diff(want, j.Status); diff != "" {
+				t.Errorf("restored status (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTrimmed(t *testing.T) {
+	cron := podJob(finished(kickqv1alpha1.JobFailed), true)
+	cron.Spec.Cron = &kickqv1alpha1.CronSpec{Schedule: "@every 1m"}
+	cases := map[string]struct {
+		job  *kickqv1alpha1.QueueJob
+		want bool
+	}{
+		"finished":               {job: podJob(finished(kickqv1alpha1.JobComplete), true), want: true},
+		"running":                {job: podJob(runningWithReports(), true)},
+		"finished cron template": {job: cron},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := Trimmed(tc.job); got != tc.want {
+				t.Errorf("Trimmed = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

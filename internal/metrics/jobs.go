@@ -18,6 +18,7 @@ package metrics
 
 import (
 	"context"
+	"iter"
 	"sync"
 	"time"
 
@@ -35,6 +36,10 @@ const listTimeout = 5 * time.Second
 // this replica leads (only the leader exports the gauges, so that replicas do not double them),
 // and the label caps.
 type JobsSource struct {
+	// Store, when set, is the cache's own store of QueueJobs: a scrape reads the cached objects
+	// in place (a slice of pointers, 16 bytes a job), never a copy of each. Else Reader is listed
+	// (a shallow copy of every job per scrape: about 1 KB each).
+	Store   JobStore
 	Reader  client.Reader
 	Clock   clock.PassiveClock
 	Leader  <-chan struct{}
@@ -72,15 +77,46 @@ func (c *JobsCollector) Collect(ch chan<- prometheus.Metric) {
 	if src == nil || !leading(src.Leader) {
 		return
 	}
+	jobs, err := src.jobs()
+	if err != nil {
+		return
+	}
+	for _, m := range jobMetrics(jobs, src.Limiter, src.Clock.Now()) {
+		ch <- m
+	}
+}
+
+// JobStore is a store of cached QueueJobs (client-go's cache.Store): List returns the stored
+// objects themselves, to be read only.
+type JobStore interface {
+	List() []any
+}
+
+// jobs returns the jobs to count, read only.
+func (s *JobsSource) jobs() (iter.Seq[*kickqv1alpha1.QueueJob], error) {
+	if s.Store != nil {
+		objs := s.Store.List()
+		return func(yield func(*kickqv1alpha1.QueueJob) bool) {
+			for _, o := range objs {
+				if j, ok := o.(*kickqv1alpha1.QueueJob); ok && !yield(j) {
+					return
+				}
+			}
+		}, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), listTimeout)
 	defer cancel()
 	var list kickqv1alpha1.QueueJobList
-	if err := src.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
-		return
+	if err := s.Reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
 	}
-	for _, m := range jobMetrics(list.Items, src.Limiter, src.Clock.Now()) {
-		ch <- m
-	}
+	return func(yield func(*kickqv1alpha1.QueueJob) bool) {
+		for i := range list.Items {
+			if !yield(&list.Items[i]) {
+				return
+			}
+		}
+	}, nil
 }
 
 type phaseKey struct {
@@ -90,12 +126,11 @@ type phaseKey struct {
 
 // jobMetrics counts jobs per queue (capped by l) and phase, and each queue's oldest pending
 // age at now.
-func jobMetrics(items []kickqv1alpha1.QueueJob, l *Limiter, now time.Time) []prometheus.Metric {
+func jobMetrics(jobs iter.Seq[*kickqv1alpha1.QueueJob], l *Limiter, now time.Time) []prometheus.Metric {
 	counts := map[phaseKey]int{}
 	oldest := map[queueKey]time.Time{}
 	labels := map[queueKey]queueKey{} // each queue's label values, asked of l once per scrape
-	for i := range items {
-		j := &items[i]
+	for j := range jobs {
 		if j.Status.Phase == "" {
 			continue // not seen by the manager yet
 		}
