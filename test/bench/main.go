@@ -98,7 +98,7 @@ func (c *config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.s6Minutes, "s6-minutes", 0, "S6: whole minutes of firings counted (default 3, quick 1).")
 	fs.StringVar(&c.s6Controllers, "s6-kcm-controllers", "cronjob,job", "S6: kube-controller-manager's --controllers for the CronJob arm (the Job controller handles the children as kickq's manager handles its own; \"cronjob\" alone leaves them unhandled).")
 	fs.IntVar(&c.s10N, "s10-n", 0, "S10: jobs namespace A creates while namespace B's jobs are timed (default 50000, quick 5000).")
-	fs.IntVar(&c.s10QPS, "s10-manager-qps", 50, "S10: the manager's --kube-api-qps (burst twice that); 50 is its default, at which it falls behind namespace A's creates.")
+	fs.IntVar(&c.s10QPS, "s10-manager-qps", 50, "S10: the manager's --kube-api-qps (burst twice that); 50 (its former default) makes it fall behind namespace A's creates.")
 	fs.IntVar(&c.s8Big, "s8-big", 0, "S8: create attempts of 1 MiB jobs (default 400, quick 100).")
 	fs.IntVar(&c.s8Rest, "s8-rest", 0, "S8: finished jobs of 60 KiB data kept at rest (default 2000, quick 300).")
 	fs.IntVar(&c.s9Hung, "s9-hung", 40, "S9: namespace A's webhook calls to a receiver that never answers.")
