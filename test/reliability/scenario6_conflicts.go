@@ -67,11 +67,13 @@ func scenario6(ctx context.Context, h *Harness) *Row {
 		row.Fail("setup", err.Error())
 		return row
 	}
-	m, err := h.StartManager(ctx, ManagerOptions{Name: "a"})
+	pprof := fmt.Sprintf("127.0.0.1:%d", freePort())
+	m, err := h.StartManager(ctx, ManagerOptions{Name: "a", Extra: []string{"--pprof-bind-address=" + pprof}})
 	if err != nil {
 		row.Fail("manager start", err.Error())
 		return row
 	}
+	logf("scenario 6: the manager's pprof is at http://%s/debug/pprof/", pprof)
 	sctx, stopStorm := context.WithCancel(ctx)
 	st := &editStorm{h: h, ns: mix.NS, last: map[string]string{}, lastRV: map[string]int64{}}
 	var wg sync.WaitGroup
