@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/test/util"
 )
 
 func init() {
@@ -74,11 +75,15 @@ func scenario6(ctx context.Context, h *Harness) *Row {
 		return row
 	}
 	logf("scenario 6: the manager's pprof is at http://%s/debug/pprof/", pprof)
+	st, err := newEditStorm(h, mix.NS, perSecond)
+	if err != nil {
+		row.Fail("storm client", err.Error())
+		return row
+	}
 	sctx, stopStorm := context.WithCancel(ctx)
-	st := &editStorm{h: h, ns: mix.NS, last: map[string]string{}, lastRV: map[string]int64{}}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); st.run(sctx, perSecond) }()
+	go func() { defer wg.Done(); st.run(ctx, sctx, perSecond) }()
 	if err := mix.Submit(ctx, h, "s6", n); err != nil {
 		stopStorm()
 		row.Fail("submit", err.Error())
@@ -87,8 +92,9 @@ func scenario6(ctx context.Context, h *Harness) *Row {
 	h.CheckMix(ctx, row, MixRun{Mix: mix, Kubelet: kube, Timeout: 10 * time.Minute})
 	stopStorm()
 	wg.Wait()
-	row.Faults = fmt.Sprintf("%d edits in %s (%.0f/s): %d of running jobs, %d of queues; %d Updates refused with a conflict (the user's, retried), %d failed otherwise",
-		st.done.Load(), st.took.Round(time.Second), float64(st.done.Load())/st.took.Seconds(), st.jobs.Load(), st.queues.Load(), st.conflicts.Load(), st.failed.Load())
+	row.Faults = fmt.Sprintf("%d edits in %s (%.0f/s; at most %d in flight, one per object): %d of running jobs, %d of queues; %d Updates refused with a conflict (the user's, retried), %d failed otherwise, %d ticks skipped (every object had an edit in flight)",
+		st.done.Load(), st.took.Round(time.Second), float64(st.done.Load())/st.took.Seconds(), stormInFlight, st.jobs.Load(), st.queues.Load(), st.conflicts.Load(),
+		st.failed.Load(), st.skipped.Load())
 	if st.firstErr != "" {
 		row.Note("Scenario 6: the first edit that failed otherwise than by a conflict: %s", st.firstErr)
 	}
@@ -101,77 +107,149 @@ func scenario6(ctx context.Context, h *Harness) *Row {
 }
 
 // editStorm is the users: it edits running jobs and queues and remembers the last label value
-// written to each.
+// written to each. It has its own client (its own rate limiter: the harness's polls are not
+// queued behind it), keeps at most stormInFlight edits in flight and never two on one object (two
+// users' edits of one object only conflict with each other, which tells nothing about kickq, and
+// a user editing one object faster than the API server answers is not what the scenario is about).
 type editStorm struct {
 	h  *Harness
 	ns string
+	c  client.Client
 
 	mu sync.Mutex
 	// last is, per object ("queuejob/<name>", "queue/<name>"), the label value of the newest
 	// successful edit: the one whose answer had the highest resourceVersion (etcd's revision).
 	last     map[string]string
 	lastRV   map[string]int64
+	busy     map[string]bool
 	firstErr string
 
-	done, jobs, queues, conflicts, failed atomic.Int64
-	took                                  time.Duration
+	done, jobs, queues, conflicts, failed, skipped atomic.Int64
+	took                                           time.Duration
 }
 
-func (s *editStorm) run(ctx context.Context, perSecond int) {
+// stormInFlight bounds the edits in flight; stormTimeout bounds one edit (its retries included).
+const (
+	stormInFlight = 64
+	stormTimeout  = 30 * time.Second
+)
+
+// newEditStorm makes the users' client: the harness's identity with a rate limit well above the
+// edit rate (retries of conflicting Updates read and write again).
+func newEditStorm(h *Harness, ns string, perSecond int) (*editStorm, error) {
+	cfg := h.CP.Config(UserHarness)
+	cfg.QPS, cfg.Burst = float32(6*perSecond), 6*perSecond
+	c, err := client.New(cfg, client.Options{Scheme: util.NewScheme()})
+	if err != nil {
+		return nil, err
+	}
+	return &editStorm{h: h, ns: ns, c: c, last: map[string]string{}, lastRV: map[string]int64{}, busy: map[string]bool{}}, nil
+}
+
+// run edits perSecond objects a second until stop ends, then waits for the edits in flight. The
+// edits themselves run under ctx (not stop): an edit cut off after the API server stored it would
+// be counted as failed while its label is the object's newest.
+func (s *editStorm) run(ctx, stop context.Context, perSecond int) {
 	start := time.Now()
 	defer func() { s.took = time.Since(start) }()
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, stormInFlight)
 	var wg sync.WaitGroup
-	var running []string
-	for i := 0; ctx.Err() == nil; i++ {
+	var running, waiting []string
+	for i := 0; stop.Err() == nil; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(perSecond))))
-		if i%50 == 0 {
-			running = s.runningJobs(ctx)
+		if i%20 == 0 {
+			running, waiting = s.liveJobs(ctx)
 		}
-		var obj client.Object
-		kind := "queue"
-		if len(running) > 0 && i%4 != 0 {
-			kind = "queuejob"
-			obj = &kickqv1alpha1.QueueJob{}
-			obj.SetName(running[s.h.Rand.IntN(len(running))])
-		} else {
-			obj = &kickqv1alpha1.Queue{}
-			obj.SetName([]string{QueuePods, QueueHooks, QueueWork}[i%3])
+		update := i%2 == 0
+		kind, name := s.pick(i, running, waiting)
+		if name == "" {
+			s.skipped.Add(1)
+			continue
 		}
-		obj.SetNamespace(s.ns)
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-stop.Done():
+			s.release(kind, name)
+			continue
+		}
 		wg.Add(1)
 		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			s.edit(ctx, kind, obj, i)
+			defer func() { s.release(kind, name); <-sem; wg.Done() }()
+			ectx, cancel := context.WithTimeout(ctx, stormTimeout)
+			defer cancel()
+			s.edit(ectx, kind, name, i, update)
 		}(i)
 	}
 	wg.Wait()
 }
 
-// runningJobs lists the names of the namespace's running jobs.
-func (s *editStorm) runningJobs(ctx context.Context) []string {
+// pick chooses the i-th edit's object and marks it busy: for three edits in four a running job,
+// else one not started yet, else a queue; for the fourth a queue first. An object with an edit in
+// flight is passed over (one user per object); "" when every object has one.
+func (s *editStorm) pick(i int, running, waiting []string) (kind, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	try := func(k string, names []string) bool {
+		if len(names) == 0 {
+			return false
+		}
+		from := s.h.Rand.IntN(len(names))
+		for j := range names {
+			n := names[(from+j)%len(names)]
+			if !s.busy[k+"/"+n] {
+				kind, name = k, n
+				s.busy[k+"/"+n] = true
+				return true
+			}
+		}
+		return false
+	}
+	queues := []string{QueuePods, QueueHooks, QueueWork}
+	if i%4 == 0 && try("queue", queues) {
+		return kind, name
+	}
+	_ = try("queuejob", running) || try("queuejob", waiting) || try("queue", queues)
+	return kind, name
+}
+
+func (s *editStorm) release(kind, name string) {
+	s.mu.Lock()
+	delete(s.busy, kind+"/"+name)
+	s.mu.Unlock()
+}
+
+// liveJobs lists the names of the namespace's running jobs and of those not started yet.
+func (s *editStorm) liveJobs(ctx context.Context) (running, waiting []string) {
 	jobs, err := s.h.Jobs(ctx, s.ns)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
 	for i := range jobs {
-		if jobs[i].Status.Phase == kickqv1alpha1.PhaseRunning {
-			out = append(out, jobs[i].Name)
+		switch {
+		case jobs[i].Status.Phase == kickqv1alpha1.PhaseRunning:
+			running = append(running, jobs[i].Name)
+		case !Terminal(&jobs[i]):
+			waiting = append(waiting, jobs[i].Name)
 		}
 	}
-	return out
+	return running, waiting
 }
 
 // edit sets the label (and an annotation) on obj: by Update with the resourceVersion just read
-// (retried on a conflict, as a user's tool does) for even i, by a merge patch for odd i.
-func (s *editStorm) edit(ctx context.Context, kind string, obj client.Object, i int) {
-	key := kind + "/" + obj.GetName()
+// (retried on a conflict, as a user's tool does) when update, else by a merge patch (kubectl
+// label/annotate).
+func (s *editStorm) edit(ctx context.Context, kind, name string, i int, update bool) {
+	var obj client.Object = &kickqv1alpha1.Queue{}
+	if kind == "queuejob" {
+		obj = &kickqv1alpha1.QueueJob{}
+	}
+	obj.SetNamespace(s.ns)
+	obj.SetName(name)
+	key := kind + "/" + name
 	value := strconv.Itoa(i)
-	c := s.h.CP.Harness
+	c := s.c
 	var err error
-	if i%2 == 0 {
+	if update {
 		for range 10 {
 			if err = c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 				break
