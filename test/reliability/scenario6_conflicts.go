@@ -154,14 +154,21 @@ func (s *editStorm) run(ctx, stop context.Context, perSecond int) {
 	defer func() { s.took = time.Since(start) }()
 	sem := make(chan struct{}, stormInFlight)
 	var wg sync.WaitGroup
-	var running, waiting []string
+	// The jobs are listed apart from the ticks: a List of every job takes longer than a tick.
+	var live atomic.Pointer[[2][]string]
+	live.Store(&[2][]string{})
+	wg.Go(func() {
+		for stop.Err() == nil {
+			running, waiting := s.liveJobs(ctx)
+			live.Store(&[2][]string{running, waiting})
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	for i := 0; stop.Err() == nil; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(perSecond))))
-		if i%20 == 0 {
-			running, waiting = s.liveJobs(ctx)
-		}
 		update := i%2 == 0
-		kind, name := s.pick(i, running, waiting)
+		l := live.Load()
+		kind, name := s.pick(i, l[0], l[1])
 		if name == "" {
 			s.skipped.Add(1)
 			continue
