@@ -35,8 +35,10 @@ import (
 
 func init() {
 	Register(Scenario{ID: 6, Name: "Conflict storms", Run: scenario6, Doc: "Users may edit a running job's or a queue's labels and " +
-		"annotations at any time: the manager writes status through the status subresource, so such edits never conflict with " +
-		"its transitions and are never undone by them; a user's own Update may get a conflict from another edit and is retried."})
+		"annotations at any time. Every edit changes the object's resourceVersion, so the manager's and the pull workers' status " +
+		"writes (conditional on it) may get a Conflict: they read the object again, check that the transition still holds and " +
+		"write again, so no transition is lost, no attempt added and no edit undone (status writes leave metadata alone). A " +
+		"user's own Update may get a conflict too and is retried, as kubectl's tools do; kubectl label and annotate patch."})
 }
 
 // stormLabel and stormAnnotation are what the users of the storm edit.
@@ -47,7 +49,9 @@ const (
 
 // scenario6 has users edit the labels and annotations of running jobs and of the queues at 100
 // updates/s during a mixed run: half of the edits read-modify-write with the object's
-// resourceVersion (Update, conflicting with the manager's writes), half merge patches without one.
+// resourceVersion (Update), half merge patches without one; either makes the manager's and the
+// workers' next status write conflict. One user per object (see editStorm); when every running job
+// and queue has an edit in flight, jobs not started yet are edited.
 // Invariants: the mix's (every job ends as planned with its planned attempts, no attempt with two
 // pods, claims or webhook ids, no limit exceeded) and no user edit lost: each object keeps the
 // last label value its user wrote.
@@ -56,8 +60,8 @@ func scenario6(ctx context.Context, h *Harness) *Row {
 	n := h.Scale(600, 60)
 	perSecond := 100
 	l := DefaultLimits
-	row.Done = "users edit labels and annotations of running jobs and of the queues while a mixed run goes on; one manager"
-	row.Load = fmt.Sprintf("%d jobs of the mixed workload (limits as scenario 1); %d edits/s: half Update with resourceVersion, half merge patch", n, perSecond)
+	row.Done = "users edit labels and annotations of running jobs (else of jobs not started yet) and of the queues while a mixed run goes on; one manager, in-process pull workers"
+	row.Load = fmt.Sprintf("%d jobs of the mixed workload (limits as scenario 1); %d edits/s from the users' own client: half Update with resourceVersion, half merge patch", n, perSecond)
 	kube, err := h.StartKubelet(ctx, PlanRun)
 	if err != nil {
 		row.Fail("fake kubelet", err.Error())
