@@ -257,7 +257,7 @@ func (w *Worker) writeOutcome(r *runningTask, f func(*kickqv1alpha1.QueueJobStat
 	wait := claimOutcomeRetryMin
 	for {
 		err := w.write(context.Background(), r, f)
-		if err == nil || !(transient(err) || apierrors.IsConflict(err)) || r.ctx.Err() != nil {
+		if err == nil || !outcomeRetriable(err) || r.ctx.Err() != nil {
 			return err
 		}
 		w.log.Error(err, "writing the outcome; trying again", "job", r.key, "attempt", r.task.Attempt, "after", wait)
@@ -269,6 +269,10 @@ func (w *Worker) writeOutcome(r *runningTask, f func(*kickqv1alpha1.QueueJobStat
 		wait = min(2*wait, claimOutcomeRetryMax)
 	}
 }
+
+// outcomeRetriable: the API server could not take the write (wait.go's transient), or another
+// write (a user's edit of the job's metadata) changed the job's resourceVersion first.
+func outcomeRetriable(err error) bool { return transient(err) || apierrors.IsConflict(err) }
 
 // mine reports whether the job shows attempt n running, claimed by this worker and not ended.
 func (w *Worker) mine(job *kickqv1alpha1.QueueJob, n int32) bool {
