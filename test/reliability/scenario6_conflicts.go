@@ -230,7 +230,7 @@ func (s *editStorm) pick(i int, running, waiting []string, update bool) (kind, n
 				e = &objectEdits{}
 				s.busy[k+"/"+n] = e
 			}
-			if e.inFlight < stormPerObject && !(update && e.update) && now.Sub(e.lastStart) >= stormSpacing {
+			if e.inFlight < stormPerObject && (!update || !e.update) && now.Sub(e.lastStart) >= stormSpacing {
 				kind, name = k, n
 				e.inFlight++
 				e.update = e.update || update
