@@ -19,6 +19,7 @@ package kickq
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func TestOutcomeSurvivesAnAPIServerOutage(t *testing.T) {
 		name string
 		// refused is how many status writes the unreachable API server refuses.
 		refused int32
+		// edited is how many status writes (after the claim) lose to a user's edit of the job's
+		// labels: the edit lands first, so the write's resourceVersion is stale (a Conflict).
+		edited int32
 		// loseClaim ends the task's context after the first refusal (the claim was lost).
 		loseClaim   bool
 		wantOutcome kickqv1alpha1.Outcome
@@ -50,6 +54,10 @@ func TestOutcomeSurvivesAnAPIServerOutage(t *testing.T) {
 		{name: "reachable", wantOutcome: OutcomeSucceed},
 		{name: "back after five refused writes", refused: 5, wantOutcome: OutcomeSucceed},
 		{name: "claim lost during the outage", refused: 1000, loseClaim: true, wantErr: true},
+		// More conflicts than one write's retries (retry.DefaultBackoff: 4 tries): the outcome was
+		// dropped, the job stayed Running for ever (reliability suite, scenario 6).
+		{name: "users edit the labels through ten writes", edited: 10, wantOutcome: OutcomeSucceed},
+		{name: "claim lost during the edits", edited: 1000, loseClaim: true, wantErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,8 +66,12 @@ func TestOutcomeSurvivesAnAPIServerOutage(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(NewScheme()).WithStatusSubresource(&kickqv1alpha1.QueueJob{}).
 				WithObjects(admittedJob("j", 1)).
 				WithInterceptorFuncs(interceptor.Funcs{SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-					if calls.Add(1) > 1 && calls.Load() <= tc.refused+1 { // the claim itself (call 1) goes through
+					n := calls.Add(1)
+					if n > 1 && n <= tc.refused+1 { // the claim itself (call 1) goes through
 						return errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+					}
+					if n > 1 && n <= tc.edited+1 {
+						userEdit(ctx, t, c, client.ObjectKeyFromObject(obj), strconv.Itoa(int(n)))
 					}
 					return c.SubResource(sub).Update(ctx, obj, opts...)
 				}}).Build()
@@ -104,6 +116,24 @@ func TestOutcomeSurvivesAnAPIServerOutage(t *testing.T) {
 			if diff := cmp.Diff(tc.wantOutcome, currentRecord(&job.Status).Outcome); diff != "" {
 				t.Errorf("stored outcome (-want +got):\n%s", diff)
 			}
+			if tc.edited > 0 && !tc.loseClaim {
+				if diff := cmp.Diff(strconv.Itoa(int(tc.edited+1)), job.Labels["edit"]); diff != "" {
+					t.Errorf("the user's last label edit (-want +got):\n%s", diff)
+				}
+			}
 		})
+	}
+}
+
+// userEdit sets the job's label "edit" to value with an Update, as a user's kubectl label does.
+func userEdit(ctx context.Context, t *testing.T, c client.Client, key client.ObjectKey, value string) {
+	t.Helper()
+	job := &kickqv1alpha1.QueueJob{}
+	if err := c.Get(ctx, key, job); err != nil {
+		t.Fatal(err)
+	}
+	job.Labels = map[string]string{"edit": value}
+	if err := c.Update(ctx, job); err != nil {
+		t.Fatal(err)
 	}
 }

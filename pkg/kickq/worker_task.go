@@ -250,12 +250,14 @@ const (
 // restart, an etcd outage: connection errors, timeouts, 429 and 5xx; wait.go's transient), for as long as the attempt is this
 // worker's (the task's context ends when the claim is lost or the worker's Lease lapses). A
 // dropped outcome would leave the job Running under a Lease that is still renewed, which nothing
-// else ends (found by the reliability suite, scenario 4).
+// else ends (found by the reliability suite, scenario 4). Conflicts are tried again too: users
+// editing the job's labels or annotations change its resourceVersion as often as they like, and
+// each write checks again that the attempt is still this worker's (scenario 6).
 func (w *Worker) writeOutcome(r *runningTask, f func(*kickqv1alpha1.QueueJobStatus)) error {
 	wait := claimOutcomeRetryMin
 	for {
 		err := w.write(context.Background(), r, f)
-		if err == nil || !transient(err) || r.ctx.Err() != nil {
+		if err == nil || !outcomeRetriable(err) || r.ctx.Err() != nil {
 			return err
 		}
 		w.log.Error(err, "writing the outcome; trying again", "job", r.key, "attempt", r.task.Attempt, "after", wait)
@@ -267,6 +269,10 @@ func (w *Worker) writeOutcome(r *runningTask, f func(*kickqv1alpha1.QueueJobStat
 		wait = min(2*wait, claimOutcomeRetryMax)
 	}
 }
+
+// outcomeRetriable: the API server could not take the write (wait.go's transient), or another
+// write (a user's edit of the job's metadata) changed the job's resourceVersion first.
+func outcomeRetriable(err error) bool { return transient(err) || apierrors.IsConflict(err) }
 
 // mine reports whether the job shows attempt n running, claimed by this worker and not ended.
 func (w *Worker) mine(job *kickqv1alpha1.QueueJob, n int32) bool {
