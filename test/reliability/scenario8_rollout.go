@@ -299,7 +299,8 @@ func setupRolloutQueues(ctx context.Context, node *RealNode, ns string, r *rollo
 	if err := node.CreateNamespace(ctx, ns); err != nil {
 		return err
 	}
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns}, StringData: map[string]string{"key": r.secret}}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns, Labels: map[string]string{"kickq.dev/webhook-signing": "true"}},
+		StringData: map[string]string{"key": r.secret}}
 	if err := node.C.Create(ctx, sec); err != nil {
 		return err
 	}
@@ -350,7 +351,7 @@ func checkRolloutJobs(row *Row, jobs []kickqv1alpha1.QueueJob, want int, err err
 		if j.Status.Phase == kickqv1alpha1.PhaseSucceeded {
 			ok++
 		} else {
-			other = append(other, fmt.Sprintf("%s %s/%s", j.Name, j.Status.Phase, j.Status.Reason))
+			other = append(other, fmt.Sprintf("%s %s/%s (%s)", j.Name, j.Status.Phase, j.Status.Reason, j.Status.Message))
 		}
 		if j.Status.Attempts == 1 {
 			once++
