@@ -78,6 +78,7 @@ func scenario8(ctx context.Context, h *Harness) *Row {
 		return row
 	}
 	ns := fmt.Sprintf("s8-%d", time.Now().Unix())
+	h.OnClose(func() { _ = node.C.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}) })
 	recv, err := startRolloutReceiver(ctx, node)
 	if err != nil {
 		row.Fail("webhook receiver", err.Error())
