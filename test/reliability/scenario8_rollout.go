@@ -67,7 +67,7 @@ func scenario8(ctx context.Context, h *Harness) *Row {
 	row.Done = "the manager runs in the real node (make image, config/default via test/e2e/overlay); pod jobs report through the " +
 		"kickq-report Service, webhook jobs are served by pkg/kickq's WebhookHandler (answers 202, reports the outcome later)"
 	row.Load = fmt.Sprintf("%d pod jobs (busybox: a report sent until answered 2xx, exit 0) and %d webhook jobs (handler 3 s, accepted after 0.5 s), "+
-		"created over about 20 s", pods, hooks)
+		"created over about 40 s", pods, hooks)
 	node, err := h.RealNode(ctx, 8)
 	if err != nil {
 		row.Fail("real node up", err.Error())
@@ -324,10 +324,10 @@ func setupRolloutQueues(ctx context.Context, node *RealNode, ns string, r *rollo
 	return nil
 }
 
-// createRolloutJobs creates the jobs over about 20 s, pods and webhooks interleaved.
+// createRolloutJobs creates the jobs over about 40 s (both rollouts fall inside), pods and webhooks interleaved.
 func createRolloutJobs(ctx context.Context, node *RealNode, ns string, pods, hooks int) error {
 	total := pods + hooks
-	gap := 20 * time.Second / time.Duration(total)
+	gap := 40 * time.Second / time.Duration(total)
 	for i := range total {
 		var job *kickqv1alpha1.QueueJob
 		if i%2 == 0 && i/2 < pods || i/2 >= hooks {
