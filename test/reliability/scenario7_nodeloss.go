@@ -61,7 +61,9 @@ func scenario7(ctx context.Context, h *Harness) *Row {
 		return row
 	}
 	ns := fmt.Sprintf("s7-%d", time.Now().Unix())
-	h.OnClose(func() { _ = node.C.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}) })
+	h.OnClose(func() {
+		_ = node.C.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	})
 	if err := setupNodeLossQueue(ctx, node, ns); err != nil {
 		row.Fail("setup", err.Error())
 		return row

@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,7 +97,7 @@ func lastRealNodeScenario(spec string) int {
 
 func startRealNode(ctx context.Context) (*RealNode, error) {
 	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("the real node (hack/cluster) needs root")
+		return nil, errors.New("the real node (hack/cluster) needs root")
 	}
 	n := &RealNode{root: util.RepoRoot()}
 	n.Kubeconfig = filepath.Join(n.root, "bin", "cluster", "kubeconfig")

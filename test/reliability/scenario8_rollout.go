@@ -21,12 +21,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +80,9 @@ func scenario8(ctx context.Context, h *Harness) *Row {
 		return row
 	}
 	ns := fmt.Sprintf("s8-%d", time.Now().Unix())
-	h.OnClose(func() { _ = node.C.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}) })
+	h.OnClose(func() {
+		_ = node.C.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	})
 	recv, err := startRolloutReceiver(ctx, node)
 	if err != nil {
 		row.Fail("webhook receiver", err.Error())
@@ -145,7 +149,7 @@ func deployManager(ctx context.Context, h *Harness, node *RealNode) error {
 		return err
 	}
 	if strings.Count(rendered, "image: kickq/manager:dev") != 1 {
-		return fmt.Errorf("config/default no longer names image kickq/manager:dev once")
+		return errors.New("config/default no longer names image kickq/manager:dev once")
 	}
 	rendered = strings.Replace(rendered, "image: kickq/manager:dev", "image: "+ref, 1)
 	if _, err := node.Kubectl(ctx, rendered, "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
@@ -197,7 +201,7 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	resp, err := t.rt.RoundTrip(req)
 	key := "error"
 	if err == nil {
-		key = fmt.Sprint(resp.StatusCode)
+		key = strconv.Itoa(resp.StatusCode)
 	}
 	t.r.mu.Lock()
 	t.r.answers[key]++
