@@ -38,7 +38,7 @@ func init() {
 		"whose pods tolerate the unreachable taint 5 s (the API server's `--default-unreachable-toleration-seconds 5`; " +
 		"Kubernetes' defaults are 50 s and 300 s, so on a stock cluster the same happens about 6 minutes after the kubelet stops). " +
 		"An evicted pod carries condition `DisruptionTarget` (reason `DeletionByTaintManager`, or `DeletionByPodGC` once its node " +
-		"object is gone), and kickq retries that attempt without counting it (the built-in rule, docs/retries.md); a pod that vanishes " +
+		"object is gone), and kickq retries that attempt without counting it (the built-in rule in the README's table of pod endings, docs/operations.md); a pod that vanishes " +
 		"before kickq saw such a condition ends its attempt `PodLost`, a counted failure. The pod of the next attempt is created only " +
 		"once the evicted one is gone, so while the kubelet is away the job waits (an evicted pod stays Terminating until a kubelet " +
 		"confirms it stopped) and runs as soon as the node is back."})
