@@ -61,9 +61,7 @@ func scenario7(ctx context.Context, h *Harness) *Row {
 		return row
 	}
 	ns := fmt.Sprintf("s7-%d", time.Now().Unix())
-	h.OnClose(func() {
-		_ = node.C.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	})
+	h.OnClose(func() { node.DeleteNamespace(ns) })
 	if err := setupNodeLossQueue(ctx, node, ns); err != nil {
 		row.Fail("setup", err.Error())
 		return row

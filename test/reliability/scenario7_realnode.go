@@ -30,6 +30,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -193,6 +194,18 @@ func WaitFor(ctx context.Context, timeout time.Duration, cond func() bool) (time
 // CreateNamespace creates a fresh namespace on the node.
 func (n *RealNode) CreateNamespace(ctx context.Context, name string) error {
 	return n.C.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+}
+
+// DeleteNamespace deletes a namespace and waits (up to a minute) until it is gone, so that no
+// pod of it is still terminating when the node goes down.
+func (n *RealNode) DeleteNamespace(name string) {
+	ctx := context.Background()
+	if err := n.C.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		return
+	}
+	WaitFor(ctx, time.Minute, func() bool {
+		return apierrors.IsNotFound(n.C.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{}))
+	})
 }
 
 // PodSighting is what the pod log saw of one pod name (`<job>-<attempt>`).

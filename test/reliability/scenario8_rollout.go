@@ -80,9 +80,7 @@ func scenario8(ctx context.Context, h *Harness) *Row {
 		return row
 	}
 	ns := fmt.Sprintf("s8-%d", time.Now().Unix())
-	h.OnClose(func() {
-		_ = node.C.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	})
+	h.OnClose(func() { node.DeleteNamespace(ns) })
 	recv, err := startRolloutReceiver(ctx, node)
 	if err != nil {
 		row.Fail("webhook receiver", err.Error())
@@ -157,8 +155,13 @@ func deployManager(ctx context.Context, h *Harness, node *RealNode) error {
 	}
 	_, err = node.Kubectl(ctx, "", "-n", "kickq-system", "rollout", "status", "deployment/kickq-manager", "--timeout=180s")
 	if err == nil {
+		// Scaled to 0 and waited for: a pod still terminating when the node goes down stays in
+		// etcd as Terminating (and `make e2e` waits for it in vain after the next up).
 		h.OnClose(func() {
-			_, _ = node.Kubectl(context.Background(), "", "-n", "kickq-system", "scale", "deployment/kickq-manager", "--replicas=0")
+			bg := context.Background()
+			_, _ = node.Kubectl(bg, "", "-n", "kickq-system", "scale", "deployment/kickq-manager", "--replicas=0")
+			_, _ = node.Kubectl(bg, "", "-n", "kickq-system", "wait", "--for=delete", "pod",
+				"-l", "app.kubernetes.io/name=kickq,app.kubernetes.io/component=manager", "--timeout=60s")
 		})
 	}
 	return err
