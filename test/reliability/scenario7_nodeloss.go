@@ -41,7 +41,10 @@ func init() {
 		"object is gone), and kickq retries that attempt without counting it (the built-in rule in the README's table of pod endings, docs/operations.md); a pod that vanishes " +
 		"before kickq saw such a condition ends its attempt `PodLost`, a counted failure. The pod of the next attempt is created only " +
 		"once the evicted one is gone, so while the kubelet is away the job waits (an evicted pod stays Terminating until a kubelet " +
-		"confirms it stopped) and runs as soon as the node is back."})
+		"confirms it stopped) and runs as soon as the node is back. Known gap: on a single node the node controller can enter its " +
+		"master disruption mode (\"all Nodes are not-Ready\") and then evicts nothing, so the kubelet half is not deterministic yet: " +
+		"it passed in the runs recorded here, and in one later run no pod was evicted within 150 s (the pods ran on once the kubelet " +
+		"returned, nothing doubled)."})
 }
 
 // nodeLossScript: attempt 1 runs until the node is lost; later attempts succeed at once.
