@@ -43,8 +43,7 @@ func init() {
 		"once the evicted one is gone, so while the kubelet is away the job waits (an evicted pod stays Terminating until a kubelet " +
 		"confirms it stopped) and runs as soon as the node is back. Known gap: on a single node the node controller can enter its " +
 		"master disruption mode (\"all Nodes are not-Ready\") and then evicts nothing, so the kubelet half is not deterministic yet: " +
-		"it passed in the runs recorded here, and in one later run no pod was evicted within 150 s (the pods ran on once the kubelet returned)." +
-		""})
+		"it passed in the runs recorded here, and in one later run no pod was evicted within 150 s (the pods ran on once the kubelet returned)."})
 }
 
 // nodeLossScript: attempt 1 runs until the node is lost; later attempts succeed at once.
