@@ -123,6 +123,10 @@ launch etcd "$K/etcd" --name local --data-dir "$W/etcd" --listen-client-urls htt
   --advertise-client-urls http://127.0.0.1:23790 --listen-peer-urls http://127.0.0.1:23800 \
   --initial-advertise-peer-urls http://127.0.0.1:23800 --initial-cluster local=http://127.0.0.1:23800 \
   --listen-metrics-urls http://127.0.0.1:23810
+# Node loss is noticed in seconds, not minutes (reliability scenario 7 kills the kubelet): the
+# kubelet renews its Lease every 2 s (nodeLeaseDurationSeconds 8), the node controller marks the
+# node Unknown after 10 s without one (--node-monitor-grace-period) and taints it; pods tolerate
+# the not-ready/unreachable taints 5 s (the API server's default tolerations) before eviction.
 launch kube-apiserver "$K/kube-apiserver" --etcd-servers http://127.0.0.1:23790 \
   --bind-address $HOSTIP --advertise-address $HOSTIP --secure-port 16443 \
   --client-ca-file "$P/ca.crt" --tls-cert-file "$P/apiserver.crt" --tls-private-key-file "$P/apiserver.key" \
@@ -130,12 +134,14 @@ launch kube-apiserver "$K/kube-apiserver" --etcd-servers http://127.0.0.1:23790 
   --service-account-issuer https://kubernetes.default.svc --authorization-mode Node,RBAC \
   --kubelet-client-certificate "$P/apiserver-kubelet-client.crt" --kubelet-client-key "$P/apiserver-kubelet-client.key" \
   --kubelet-certificate-authority "$P/ca.crt" --kubelet-preferred-address-types Hostname \
-  --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type lease --allow-privileged
+  --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type lease --allow-privileged \
+  --default-not-ready-toleration-seconds 5 --default-unreachable-toleration-seconds 5
 wait_for kube-apiserver 60 kubectl --kubeconfig "$W/kubeconfig" get --raw /readyz
 launch kube-controller-manager "$K/kube-controller-manager" --kubeconfig "$W/controller-manager.kubeconfig" \
   --leader-elect=false --bind-address 127.0.0.1 --secure-port 10257 --use-service-account-credentials \
   --service-account-private-key-file "$P/sa.key" --root-ca-file "$P/ca.crt" \
-  --cluster-signing-cert-file "$P/ca.crt" --cluster-signing-key-file "$P/ca.key"
+  --cluster-signing-cert-file "$P/ca.crt" --cluster-signing-key-file "$P/ca.key" \
+  --node-monitor-period 2s --node-monitor-grace-period 10s
 launch kube-scheduler "$K/kube-scheduler" --kubeconfig "$W/scheduler.kubeconfig" --leader-elect=false \
   --bind-address 127.0.0.1 --secure-port 10259
 
@@ -207,6 +213,8 @@ clusterDNS: [10.96.0.10]
 clusterDomain: cluster.local
 tlsCertFile: "$P/kubelet-serving.crt"
 tlsPrivateKeyFile: "$P/kubelet-serving.key"
+nodeStatusUpdateFrequency: 2s
+nodeLeaseDurationSeconds: 8
 EOK
 launch kubelet "$K/kubelet" --config "$W/kubelet/config.yaml" --kubeconfig "$W/kubelet.kubeconfig" \
   --hostname-override "$NODE" --root-dir "$W/kubelet/root"
@@ -295,7 +303,8 @@ wait_for coredns 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/18181 && printf 'GET /re
 # The kubernetes Service has its endpoint (the API server's lease reconciler) and kube-proxy its rules.
 wait_for "kube-proxy's rules for the kubernetes Service" 30 sh -c "iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q 'default/kubernetes:https'"
 
-kubectl --kubeconfig "$W/kubeconfig" apply --server-side --force-conflicts -f "$root/config/crd/bases" -f "$root/config/policy/inline-pod-target.yaml" >/dev/null
+kubectl --kubeconfig "$W/kubeconfig" apply --server-side --force-conflicts -f "$root/config/crd/bases" -f "$root/config/policy/inline-pod-target.yaml" \
+  -f "$root/config/policy/queuejob-immutable-spec.yaml" >/dev/null
 # kubectl wait fails at once (not waits) while a just-applied CRD has no status.conditions yet.
 wait_for "kickq's CRDs Established" 60 kubectl --kubeconfig "$W/kubeconfig" wait --for condition=Established \
   crd/queuejobs.kickq.dev crd/queues.kickq.dev --timeout=5s
