@@ -199,6 +199,8 @@ var _ = Describe("kubectl kickq wait", func() {
 
 	It("exits 2 after --timeout on the clock, and for a job that does not exist", func() {
 		create(utiltesting.MakeQueueJob("held", ns).Pod().Suspend().Obj())
+		// The message names the phase the manager wrote: wait for it before the clock runs out.
+		expectPhase(ns, "held", kickqv1alpha1.PhasePending)
 		waiting := kickqAsync(ns, "wait", "held", "--timeout", "30s")
 		var r result
 		Eventually(func() bool {
