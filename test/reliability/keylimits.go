@@ -139,8 +139,14 @@ func (h *Harness) checkKeyLimits(row *Row, m *Mix, jobs []kickqv1alpha1.QueueJob
 	addRate("webhook attempts (receiver)", s.hookStarts)
 	addConc("webhook attempts in flight (receiver)", s.hookIv)
 	addRate(QueuePods+" starts (status)", s.podRecorded)
+	if x := checks[len(checks)-1]; int32(x.got) > l.KeyRate {
+		logKeyStarts(jobs, QueuePods, x.at, period)
+	}
 	addConc(QueuePods+" attempts (status)", s.podRecIv)
 	addRate(QueueHooks+" starts (status)", s.hookRecorded)
+	if x := checks[len(checks)-1]; int32(x.got) > l.KeyRate {
+		logKeyStarts(jobs, QueueHooks, x.at, period)
+	}
 	addConc(QueueHooks+" attempts (status)", s.hookRecIv)
 	for _, x := range checks {
 		row.Check("key limit: "+x.what, int32(x.got) <= x.limit && x.at != "", "max %d (key %s), limit %d", x.got, x.at, x.limit)
@@ -199,4 +205,38 @@ func PausedKeyCalls(calls []Call, keyOf map[string]string) (pauses int, early Du
 		}
 	}
 	return pauses, early, racing
+}
+
+// logKeyStarts logs, for a key whose rate limit a check found exceeded, the attempt starts that
+// status records for the key in the queue's busiest window (job#attempt at start time).
+func logKeyStarts(jobs []kickqv1alpha1.QueueJob, queue, key string, period time.Duration) {
+	type start struct {
+		at   time.Time
+		what string
+	}
+	var ss []start
+	for i := range jobs {
+		j := &jobs[i]
+		if j.Spec.QueueName != queue || j.Spec.Key != key {
+			continue
+		}
+		for _, a := range j.Status.AttemptHistory {
+			if a.StartTime != nil {
+				ss = append(ss, start{a.StartTime.Time, fmt.Sprintf("%s#%d", j.Name, a.Number)})
+			}
+		}
+	}
+	sort.Slice(ss, func(a, b int) bool { return ss[a].at.Before(ss[b].at) })
+	best, from, j := 0, 0, 0
+	for i := range ss {
+		for ss[i].at.Sub(ss[j].at) >= period {
+			j++
+		}
+		if i-j+1 > best {
+			best, from = i-j+1, j
+		}
+	}
+	for _, s := range ss[from : from+best] {
+		logf("  key %s %s start %s: %s", key, queue, s.at.Format("15:04:05.000000"), s.what)
+	}
 }
