@@ -100,8 +100,20 @@ func (r *QueueJobReconciler) observeStored(p *pass) time.Time {
 		r.Admission.Forget(p.key) // its starts, if any are still counted, stay until they expire
 		return time.Time{}
 	}
-	r.Admission.Observe(r.jobView(p.job, p.qkey, p.res.Handler, &p.job.Status, p.waiting))
+	r.Admission.Observe(r.jobView(p.job, p.qkey, storedHandler(p), &p.job.Status, p.waiting))
 	return until
+}
+
+// storedHandler is the handler a job's starts are counted under. Decide leaves a finished job's
+// handler unresolved (""), and observing it so would move the job, and its starts, out of its
+// handler's rate windows (rateLimit and keyLimits.rateLimit) while they still count: resolve it
+// as the rebuild does (listViews, observeWindowed).
+func storedHandler(p *pass) string {
+	if p.res.Handler != "" || !lifecycle.IsFinished(&p.job.Status) {
+		return p.res.Handler
+	}
+	t, _, _ := lifecycle.ResolveTarget(p.job, p.in.Queue)
+	return t.Handler
 }
 
 // observeWindowed observes the queue's finished jobs that the rate windows of its new longest

@@ -47,7 +47,8 @@ type MixRun struct {
 //   - no limit exceeded: pod creates per rate window (audit log) and pods running at once
 //     (create stored → kubelet's terminal write sent); webhook first calls per window and calls
 //     in flight (receiver); worker tasks at once (claims); attempt starts per window as
-//     recorded in status, per queue;
+//     recorded in status, per queue; and the same per key (checkKeyLimits), with no call of a
+//     key paused by a 429 before its Retry-After ended;
 //   - cron firings: one child per scheduled time, none missed between the first and the last.
 func (h *Harness) CheckMix(ctx context.Context, row *Row, r MixRun) {
 	m := r.Mix
@@ -73,6 +74,7 @@ func (h *Harness) CheckMix(ctx context.Context, row *Row, r MixRun) {
 	row.Check("webhook repeats only under the same id", len(bad) == 0, "%d calls under %d ids, %d repeats (same id), %d attempts under two ids%s", len(calls), ids, repeats, len(bad), list(bad))
 
 	h.checkLimits(row, m, jobs, creates, pods, calls, claims)
+	h.checkKeyLimits(row, m, jobs, creates, pods, calls)
 
 	if len(m.Templates) > 0 {
 		cbad, firings := CronFirings(jobs, m.CronPeriod)

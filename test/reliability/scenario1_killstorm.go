@@ -26,8 +26,11 @@ func init() {
 	Register(Scenario{ID: 1, Name: "SIGKILL storm", Run: scenario1, Doc: "A new process needs nothing but the API server's state: " +
 		"every decision is in a job's status or in a side effect that is its own record (a pod `<job>-<attempt>`, a webhook call under its " +
 		"`webhook-id`, a worker's claim in status). A call in flight when the manager dies is made again by the next process under the same " +
-		"webhook-id (the repeats counted in the row); receivers de-duplicate on it. Per-key limits (`spec.key`, `keyLimits`) are not in " +
-		"this run yet: they arrive with the per-key issue, and `SetupMix` marks where they go."})
+		"webhook-id (the repeats counted in the row); receivers de-duplicate on it. Per-key limits are in the run: the pod and webhook jobs " +
+		"are spread over keys (`spec.key`) with `keyLimits` on the pod handler and on the webhook queue (`pauseOnRetryAfter`); the limits " +
+		"are checked per key at the side effect and in status, and a key paused by a 429 gets no new call before its `Retry-After` " +
+		"(calls already admitted when the answer came, in the first second after it, are counted apart). The per-key counts and the " +
+		"pause are rebuilt from status by each new process."})
 }
 
 // scenario1 SIGKILLs the only manager (leader election off) at random points of a mixed run
@@ -39,8 +42,11 @@ func scenario1(ctx context.Context, h *Harness) *Row {
 	row.Done = "one manager, leader election off, SIGKILLed at random points of a mixed run and started again at once each time"
 	row.Load = fmt.Sprintf("%d jobs: 40%% pods, 35%% webhooks, 25%% pull-worker jobs (2 workers × 4), a tenth in batches of 5 with a follower each "+
 		"(a quarter of the batches hold a job that dies); 20%% retried or dying, 6%% delayed 1–10 s, random priorities; %d cron templates @every 10s (RunAll); "+
-		"queues: pods concurrency %d rate %d/%ds, webhooks concurrency %d rate %d/%ds (answers held 150 ms), workers concurrency %d",
-		n, templates, l.PodConcurrency, l.PodRate, l.PodPeriod, l.HookConcurrency, l.HookRate, l.HookPeriod, l.WorkConcurrency)
+		"queues: pods concurrency %d rate %d/%ds, webhooks concurrency %d rate %d/%ds (answers held 150 ms), workers concurrency %d; "+
+		"pod and webhook jobs over %d keys (a fifth key-less), each key concurrency %d rate %d/%ds (pod handler's and webhook queue's keyLimits), "+
+		"keyed webhook jobs' planned 429 with Retry-After %d s pausing their key",
+		n, templates, l.PodConcurrency, l.PodRate, l.PodPeriod, l.HookConcurrency, l.HookRate, l.HookPeriod, l.WorkConcurrency,
+		l.Keys, l.KeyConcurrency, l.KeyRate, l.KeyPeriod, KeyPauseSeconds)
 	kube, err := h.StartKubelet(ctx, PlanRun)
 	if err != nil {
 		row.Fail("fake kubelet", err.Error())

@@ -46,6 +46,12 @@ type MixLimits struct {
 	PodConcurrency, PodRate, PodPeriod    int32
 	HookConcurrency, HookRate, HookPeriod int32
 	WorkConcurrency                       int32
+	// Keys is how many keys (spec.key) the pod and webhook jobs are spread over (a fifth of
+	// them stay key-less); 0 gives no job a key and the queues no keyLimits. The keys' limits
+	// are KeyConcurrency at once and KeyRate per KeyPeriod seconds: on the pod handler's
+	// keyLimits, and on the webhook queue's keyLimits with pauseOnRetryAfter.
+	Keys                               int
+	KeyConcurrency, KeyRate, KeyPeriod int32
 }
 
 // DefaultLimits are tight enough that every limit is reached during a run.
@@ -53,7 +59,12 @@ var DefaultLimits = MixLimits{
 	PodConcurrency: 8, PodRate: 40, PodPeriod: 10,
 	HookConcurrency: 5, HookRate: 40, HookPeriod: 10,
 	WorkConcurrency: 6,
+	Keys:            4, KeyConcurrency: 2, KeyRate: 8, KeyPeriod: 10,
 }
+
+// KeyPauseSeconds is the Retry-After of a keyed webhook job's planned first 429: under the
+// webhook queue's pauseOnRetryAfter it holds every job of that key for as long.
+const KeyPauseSeconds = 3
 
 // Expect is a job's planned outcome.
 type Expect struct {
@@ -76,6 +87,7 @@ type Mix struct {
 
 	mu     sync.Mutex
 	expect map[string]Expect
+	keyOf  map[string]string // job name -> spec.key, for the jobs with a key
 }
 
 // MixOptions shape a mixed run.
@@ -110,7 +122,7 @@ func (h *Harness) SetupMix(ctx context.Context, ns string, o MixOptions) (*Mix, 
 		return nil, err
 	}
 	h.OnClose(recv.Close)
-	m := &Mix{NS: ns, Limits: l, Receiver: recv, Claims: &ClaimLog{}, CronPeriod: 10 * time.Second, expect: map[string]Expect{}}
+	m := &Mix{NS: ns, Limits: l, Receiver: recv, Claims: &ClaimLog{}, CronPeriod: 10 * time.Second, expect: map[string]Expect{}, keyOf: map[string]string{}}
 	retry := func() *kickqv1alpha1.RetryPolicy {
 		r := utiltesting.RetryPolicy(3, utiltesting.FixedBackoff(time.Second))
 		r.Rules = []kickqv1alpha1.RetryRule{utiltesting.ExitCodeRule(kickqv1alpha1.RetryActionDie, 3)}
@@ -127,9 +139,10 @@ func (h *Harness) SetupMix(ctx context.Context, ns string, o MixOptions) (*Mix, 
 			Handler(TypeWorker, utiltesting.MakeHandler().Worker().Obj()).
 			Defaults(kickqv1alpha1.JobPolicies{Retry: retry()}).Obj(),
 	}
-	// Per-key limits (QueueJob.spec.key, Queue.spec.keyLimits) come with branch "keys": once it
-	// is merged, give QueuePods and QueueHooks keyLimits here, give jobs keys in Submit, and
-	// check starts per key and window in CheckMix (MaxInWindow over each key's starts).
+	if l.Keys > 0 {
+		queues[0].Spec.Handlers[0].KeyLimits = keyLimits(l, false)
+		queues[1].Spec.KeyLimits = keyLimits(l, true)
+	}
 	for _, q := range queues {
 		if err := h.CP.Harness.Create(ctx, q); err != nil {
 			return nil, fmt.Errorf("creating queue %s: %w", q.Name, err)
@@ -139,6 +152,34 @@ func (h *Harness) SetupMix(ctx context.Context, ns string, o MixOptions) (*Mix, 
 		return nil, err
 	}
 	return m, nil
+}
+
+// keyLimits are the mix's per-key limits (checked per key in checkKeyLimits).
+func keyLimits(l MixLimits, pauseOnRetryAfter bool) *kickqv1alpha1.KeyLimits {
+	return &kickqv1alpha1.KeyLimits{
+		Concurrency:       ptr.To(l.KeyConcurrency),
+		RateLimit:         &kickqv1alpha1.RateLimit{Limit: l.KeyRate, PeriodSeconds: l.KeyPeriod},
+		PauseOnRetryAfter: ptr.To(pauseOnRetryAfter),
+	}
+}
+
+// KeyOf returns a copy of the jobs' keys (job name -> spec.key; key-less jobs are absent).
+func (m *Mix) KeyOf() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]string, len(m.keyOf))
+	for k, v := range m.keyOf {
+		out[k] = v
+	}
+	return out
+}
+
+// randomKey is one of the mix's keys, or "" (key-less) for about a fifth of the jobs.
+func (m *Mix) randomKey(h *Harness) string {
+	if m.Limits.Keys == 0 || h.Rand.IntN(5) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("customer-%d", h.Rand.IntN(m.Limits.Keys))
 }
 
 // Expected returns a copy of the planned outcomes.
@@ -158,6 +199,7 @@ type plan struct {
 	die   bool
 	after bool // an uncounted 429 first (webhooks)
 	delay int32
+	key   string // spec.key ("" key-less)
 }
 
 func (m *Mix) randomPlan(h *Harness, kind string) plan {
@@ -202,6 +244,9 @@ func (p plan) data(kind string, runMillis int) map[string]any {
 		d := WebhookPlan{FailAttempts: p.fail, Die: p.die}
 		if p.after {
 			d.RetryAfterFirst = 1
+			if p.key != "" {
+				d.RetryAfterFirst = KeyPauseSeconds
+			}
 		}
 		return map[string]any{"webhook": d}
 	}
@@ -210,8 +255,8 @@ func (p plan) data(kind string, runMillis int) map[string]any {
 
 // Submit creates n jobs of the mix (40% pods, 35% webhooks, 25% pull-worker jobs, about a
 // tenth of these in batches of 5 with a follower job after each batch), with random priorities,
-// some delays, retries and jobs planned to die, using parallel goroutines. prefix keeps the
-// names of several submissions apart.
+// some delays, retries and jobs planned to die, the pod and webhook jobs spread over the mix's
+// keys, using parallel goroutines. prefix keeps the names of several submissions apart.
 func (m *Mix) Submit(ctx context.Context, h *Harness, prefix string, n int) error {
 	type item struct {
 		job *kickqv1alpha1.QueueJob
@@ -219,6 +264,9 @@ func (m *Mix) Submit(ctx context.Context, h *Harness, prefix string, n int) erro
 	}
 	var items []item
 	add := func(name, kind string, p plan, mutate func(*utiltesting.QueueJobWrapper)) {
+		if kind != TypeWorker {
+			p.key = m.randomKey(h)
+		}
 		w := utiltesting.MakeQueueJob(name, m.NS).Type(kind).Priority(int32(h.Rand.IntN(4))).Data(p.data(kind, 50+h.Rand.IntN(400)))
 		switch kind {
 		case TypePod:
@@ -234,7 +282,9 @@ func (m *Mix) Submit(ctx context.Context, h *Harness, prefix string, n int) erro
 		if mutate != nil {
 			mutate(w)
 		}
-		items = append(items, item{w.Obj(), p.expect()})
+		j := w.Obj()
+		j.Spec.Key = p.key
+		items = append(items, item{j, p.expect()})
 	}
 	nPods, nHooks := n*40/100, n*35/100
 	nWork := n - nPods - nHooks
@@ -271,6 +321,9 @@ func (m *Mix) Submit(ctx context.Context, h *Harness, prefix string, n int) erro
 	m.mu.Lock()
 	for _, it := range items {
 		m.expect[it.job.Name] = it.exp
+		if it.job.Spec.Key != "" {
+			m.keyOf[it.job.Name] = it.job.Spec.Key
+		}
 	}
 	m.mu.Unlock()
 	return parallel(ctx, len(items), 16, func(ctx context.Context, i int) error {

@@ -334,3 +334,29 @@ var _ = Describe("A manager restart mid-run", func() {
 		Expect(want()).To(BeZero(), "every job ran")
 	})
 })
+
+var _ = Describe("A handler's per-key rate limit", func() {
+	// Regression (reliability scenario 1): a finished job was observed under no handler, which
+	// took its starts out of its handler's key windows while they still counted.
+	It("still counts the starts of the key's finished jobs", func() {
+		ns := env.NewNamespace()
+		q := utiltesting.MakeQueue("q", ns).Handler("email", utiltesting.MakeHandler().Webhook(sink.URL+"/jobs").Obj()).Obj()
+		q.Spec.Handlers[0].KeyLimits = &kickqv1alpha1.KeyLimits{RateLimit: &kickqv1alpha1.RateLimit{Limit: 2, PeriodSeconds: 10}}
+		create(q)
+		for i := 1; i <= 4; i++ {
+			j := utiltesting.MakeQueueJob(fmt.Sprintf("a-%d", i), ns).Queue("q").Type("email").Data(`{"to":"a@b.c"}`).Retry(0).Obj()
+			j.Spec.Key = "A"
+			create(j)
+		}
+		Eventually(func() int { return len(sink.callsIn(ns)) }, util.Timeout, util.Interval).Should(Equal(2))
+		Eventually(phaseOf(ns, "a-1"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.PhaseSucceeded))
+		Eventually(phaseOf(ns, "a-2"), util.Timeout, util.Interval).Should(Equal(kickqv1alpha1.PhaseSucceeded))
+		for range 9 {
+			Consistently(func() int { return len(sink.callsIn(ns)) }, 300*time.Millisecond, util.Interval).Should(Equal(2),
+				"calls of key A before the handler's 10 s window passed")
+			env.Clock.Step(time.Second)
+		}
+		env.Clock.Step(time.Second)
+		Eventually(func() int { return len(sink.callsIn(ns)) }, util.Timeout, util.Interval).Should(Equal(4))
+	})
+})
