@@ -272,9 +272,11 @@ var _ = Describe("Webhook jobs", func() {
 		Expect(string(j.Status.Result.Raw)).To(Equal(`{"sent":3}`))
 		Expect(j.Status.Logs).To(ContainElement(HaveField("Message", "halfway")))
 		Expect(sink.deliveries(ns, "async")).To(HaveLen(1))
-		// The finished attempt's token is refused now.
-		code, _ = postReport(ns, "async", d[0].Payload.Token, `{"heartbeat":true}`)
-		Expect(code).To(Equal(http.StatusConflict))
+		// The finished attempt's token is refused once the manager's cache shows the job finished.
+		Eventually(func() int {
+			code, _ := postReport(ns, "async", d[0].Payload.Token, `{"heartbeat":true}`)
+			return code
+		}, timeout, interval).Should(Equal(http.StatusConflict))
 	})
 
 	It("retries a reported Retry outcome after retryAfterSeconds, uncounted", func() {
