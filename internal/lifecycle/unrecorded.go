@@ -105,6 +105,9 @@ func adopt(res *Result, in Input) kickqv1alpha1.QueueJobStatus {
 		start = in.Now
 	}
 	res.Adopted = true
+	// The pass that admitted it set the ready time in a write it deferred: set it again, or
+	// status (and the wait metrics) would say the job never was ready.
+	setReadyTime(&res.Status, in)
 	recordStart(res, in, start)
 	return *res.Status.DeepCopy()
 }

@@ -39,6 +39,7 @@ func TestDecideUnrecorded(t *testing.T) {
 		Phase     kickqv1alpha1.QueueJobPhase
 		Attempts  int32
 		Start     time.Time
+		Ready     time.Time
 		Deferred  bool
 		Adopted   bool
 		RequeueAt time.Time
@@ -54,32 +55,32 @@ func TestDecideUnrecorded(t *testing.T) {
 			name:      "pod ended within the delay: Succeeded in one write, started at the pod's creation",
 			obs:       attempt.Observation{Phase: attempt.Finished, Name: "j-1", CreatedAt: at(1), Pod: succeeded},
 			startedAt: at(1).Add(300 * time.Millisecond), now: at(1).Add(800 * time.Millisecond),
-			want: want{Phase: kickqv1alpha1.PhaseSucceeded, Attempts: 1, Start: at(1), Adopted: true},
+			want: want{Phase: kickqv1alpha1.PhaseSucceeded, Attempts: 1, Start: at(1), Ready: t0, Adopted: true},
 		},
 		{
 			name:      "pod running within the delay: not written, looked at again when it ends",
 			obs:       attempt.Observation{Phase: attempt.Running, Name: "j-1", CreatedAt: at(1)},
 			startedAt: at(1).Add(300 * time.Millisecond), now: at(1).Add(800 * time.Millisecond),
-			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Adopted: true, Deferred: true,
+			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Ready: t0, Adopted: true, Deferred: true,
 				RequeueAt: at(1).Add(1300 * time.Millisecond)},
 		},
 		{
 			name:      "pod running past the delay: written Running",
 			obs:       attempt.Observation{Phase: attempt.Running, Name: "j-1", CreatedAt: at(1)},
 			startedAt: at(1).Add(300 * time.Millisecond), now: at(2).Add(300 * time.Millisecond),
-			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Adopted: true},
+			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Ready: t0, Adopted: true},
 		},
 		{
 			name: "after a restart (this manager did not start it): written Running at once",
 			obs:  attempt.Observation{Phase: attempt.NotStarted, Name: "j-1", CreatedAt: at(1)},
 			now:  at(1).Add(100 * time.Millisecond),
-			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Adopted: true},
+			want: want{Phase: kickqv1alpha1.PhaseRunning, Attempts: 1, Start: at(1), Ready: t0, Adopted: true},
 		},
 		{
 			name:      "seen and gone before it was written: adopted, and failed as lost",
 			obs:       attempt.Observation{Phase: attempt.Missing, Name: "j-1", Lost: true},
 			startedAt: at(1), now: at(1).Add(500 * time.Millisecond),
-			want: want{Phase: kickqv1alpha1.PhaseDelayed, Attempts: 1, Start: at(1), Adopted: true},
+			want: want{Phase: kickqv1alpha1.PhaseDelayed, Attempts: 1, Start: at(1), Ready: t0, Adopted: true},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +91,9 @@ func TestDecideUnrecorded(t *testing.T) {
 			got := want{Phase: res.Status.Phase, Attempts: res.Status.Attempts, Deferred: res.Deferred, Adopted: res.Adopted, RequeueAt: res.RequeueAt}
 			if rec := attemptRecord(&res.Status, 1); rec != nil && rec.StartTime != nil {
 				got.Start = rec.StartTime.Time
+			}
+			if res.Status.ReadyTime != nil {
+				got.Ready = res.Status.ReadyTime.Time
 			}
 			if !tc.want.Deferred {
 				got.RequeueAt = time.Time{} // only a deferred pass's requeue is asserted

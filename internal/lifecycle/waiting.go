@@ -35,13 +35,7 @@ func decideWaiting(res *Result, in Input, blockReason, blockMsg string) {
 	if delayed(res, in) {
 		return
 	}
-	if st.ReadyTime == nil {
-		readyAt := metav1.NewTime(in.Job.CreationTimestamp.Time)
-		if due, ok := dueTime(in); ok {
-			readyAt = metav1.NewTime(due)
-		}
-		st.ReadyTime = &readyAt
-	}
+	setReadyTime(st, in)
 	st.NextAttemptTime = nil
 
 	if in.Job.Status.Attempts == 0 && in.Job.Spec.After != nil {
@@ -102,6 +96,19 @@ func dueTime(in Input) (time.Time, bool) {
 		return delayBase(in).Add(seconds(*job.Spec.DelaySeconds)), true
 	}
 	return time.Time{}, false
+}
+
+// setReadyTime records when the job became ready, unless status has it: its due time (delay,
+// notBeforeTime, backoff), else its creation.
+func setReadyTime(st *kickqv1alpha1.QueueJobStatus, in Input) {
+	if st.ReadyTime != nil {
+		return
+	}
+	readyAt := metav1.NewTime(in.Job.CreationTimestamp.Time)
+	if due, ok := dueTime(in); ok {
+		readyAt = metav1.NewTime(due)
+	}
+	st.ReadyTime = &readyAt
 }
 
 // delayBase is what delaySeconds counts from: when the manager first saw the job, or the second

@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -40,7 +41,9 @@ var (
 	delay  = lifecycle.DefaultRunningWriteDelay
 	sink   *httptest.Server
 	calls  atomic.Int64
-	env    = suite.New(suite.Options{Name: "wr", FakeClock: true,
+	// specStart is the fake clock when the spec began (the real time then, in whole seconds).
+	specStart time.Time
+	env       = suite.New(suite.Options{Name: "wr", FakeClock: true,
 		Setup: func() {
 			sink = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				calls.Add(1)

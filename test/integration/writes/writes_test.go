@@ -52,6 +52,20 @@ func waitPod(ns, job string, n int) *corev1.Pod {
 	return &pod
 }
 
+func podNames(ns string) func() ([]string, error) {
+	return func() ([]string, error) {
+		var pods corev1.PodList
+		if err := env.Client.List(env.Ctx, &pods, client.InNamespace(ns)); err != nil {
+			return nil, err
+		}
+		names := make([]string, 0, len(pods.Items))
+		for i := range pods.Items {
+			names = append(names, pods.Items[i].Name)
+		}
+		return names, nil
+	}
+}
+
 func podExists(ns, name string) func() bool {
 	return func() bool {
 		var pod corev1.Pod
@@ -61,11 +75,14 @@ func podExists(ns, name string) func() bool {
 
 // expectPodStart: a start taken from the attempt's pod is its creation — or, while the cache has not
 // shown the pod yet, the instant this manager created it. Here the manager's clock is the spec's
-// fake clock, not the API server's, so the two may differ by the second metav1.Time truncates to.
+// fake clock, set to the real time when the spec began (specStart) and not the API server's: the
+// start is between that instant and the pod's creation, give or take the second metav1.Time
+// truncates to.
 func expectPodStart(start time.Time, pod *corev1.Pod) {
 	GinkgoHelper()
 	created := pod.CreationTimestamp.Time
-	Expect(start).To(BeTemporally("~", created, time.Second), "the pod's creation, within a second")
+	Expect(start).To(And(BeTemporally(">=", specStart.Add(-time.Second)), BeTemporally("<=", created.Add(time.Second))),
+		"the pod's creation (%s), or the manager's fake clock when it created it (the spec began at %s)", created, specStart)
 }
 
 // The kubelet's part.
@@ -78,7 +95,7 @@ func writePod(pod *corev1.Pod, w *utiltesting.PodWrapper) {
 
 var _ = Describe("The write path of an attempt", func() {
 	var ns string
-	BeforeEach(func() { ns = env.NewNamespace() })
+	BeforeEach(func() { ns, specStart = env.NewNamespace(), env.Clock.Now() })
 
 	It("costs a quickly finishing pod attempt one status write, its start taken from the pod", func() {
 		Expect(env.Client.Create(env.Ctx, utiltesting.MakeQueueJob("quick", ns).Pod().Obj())).To(Succeed())
@@ -93,6 +110,8 @@ var _ = Describe("The write path of an attempt", func() {
 		Expect(done.Status.AttemptHistory[0].PodName).To(Equal("quick-1"))
 		expectPodStart(done.Status.AttemptHistory[0].StartTime.Time, pod)
 		expectPodStart(done.Status.StartTime.Time, pod)
+		Expect(done.Status.ReadyTime).NotTo(BeNil(), "the one write records when the job was ready (the wait metrics count from it)")
+		Expect(done.Status.ReadyTime.Time).To(Equal(done.CreationTimestamp.Time))
 		Consistently(func() int { return writes.Of(ns, "quick") }, util.ConsistentDuration, util.Interval).Should(Equal(2),
 			"one pod create and one status write (Running and Succeeded together)")
 		var events corev1.EventList
@@ -155,7 +174,7 @@ var _ = Describe("The write path of an attempt", func() {
 
 var _ = Describe("A restart between a pod's create and the first status write", func() {
 	var ns string
-	BeforeEach(func() { ns = env.NewNamespace() })
+	BeforeEach(func() { ns, specStart = env.NewNamespace(), env.Clock.Now() })
 
 	It("adopts the pod: the attempt is neither lost nor doubled, and the queue's concurrency holds", func() {
 		Expect(env.Client.Create(env.Ctx, utiltesting.MakeQueue("one", ns).Concurrency(1).Obj())).To(Succeed())
@@ -169,7 +188,7 @@ var _ = Describe("A restart between a pod's create and the first status write", 
 		running := expectPhase(ns, "a", kickqv1alpha1.PhaseRunning)
 		Expect(running.Status.Attempts).To(Equal(int32(1)), "the new manager adopts the pod as attempt 1")
 		expectPodStart(running.Status.AttemptHistory[0].StartTime.Time, pod)
-		Consistently(func() bool { return podExists(ns, "a-2")() || podExists(ns, "b-1")() }, util.ConsistentDuration, util.Interval).Should(BeFalse(),
+		Consistently(podNames(ns), util.ConsistentDuration, util.Interval).Should(ConsistOf("a-1"),
 			"no second attempt of a, and b waits for a's slot")
 
 		writePod(pod, utiltesting.WrapPod(pod).Exited(0, ""))
