@@ -157,14 +157,6 @@ var _ = Describe("Pull workers on a real node", func() {
 		Expect(clientset.CoreV1().Pods(ns).Delete(ctx, "worker-a", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})).To(Succeed())
 		killed := time.Now()
 
-		By("the jobs whose handlers Die, ask to RetryAfter and panic (run by worker b alone)")
-		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("bad-month", ns).Type("report").Data(map[string]any{"pages": 1}).Obj())).To(Succeed())
-		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("throttled", ns).Type("thumbnail").
-			Data(map[string]any{"image": "t.png", "size": 32, "throttled": true}).Obj())).To(Succeed())
-		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("zero", ns).Type("thumbnail").Retry(0).
-			Data(map[string]any{"image": "z.png", "size": 0}).Obj())).To(Succeed())
-		names = append(names, "bad-month", "throttled", "zero")
-		Expect(names).To(HaveLen(50))
 		Eventually(func() string {
 			if r := attemptOf(getJob(ns, "slow"), 1); r != nil {
 				return r.Reason
@@ -174,6 +166,18 @@ var _ = Describe("Pull workers on a real node", func() {
 		lost := time.Since(killed)
 		GinkgoWriter.Printf("worker pod deleted (grace 0, force) to WorkerLost: %s\n", lost)
 		Expect(lost).To(BeNumerically("<", 20*time.Second), "within the 15 s lease duration (renewed every 5 s), with slack")
+
+		By("the jobs whose handlers Die, ask to RetryAfter and panic (run by worker b alone)")
+		// Only now: a force-deleted pod's process runs on until the kubelet kills it, and worker a
+		// could still claim one of them (a Retry(0) job would then end WorkerLost). WorkerLost on
+		// "slow" says worker a stopped renewing its Lease: it is gone.
+		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("bad-month", ns).Type("report").Data(map[string]any{"pages": 1}).Obj())).To(Succeed())
+		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("throttled", ns).Type("thumbnail").
+			Data(map[string]any{"image": "t.png", "size": 32, "throttled": true}).Obj())).To(Succeed())
+		Expect(k8sClient.Create(ctx, utiltesting.MakeQueueJob("zero", ns).Type("thumbnail").Retry(0).
+			Data(map[string]any{"image": "z.png", "size": 0}).Obj())).To(Succeed())
+		names = append(names, "bad-month", "throttled", "zero")
+		Expect(names).To(HaveLen(50))
 
 		By("every job ends as its handler decided")
 		for _, n := range names {

@@ -41,9 +41,10 @@ func init() {
 		"object is gone), and kickq retries that attempt without counting it (the built-in rule in the README's table of pod endings, docs/operations.md); a pod that vanishes " +
 		"before kickq saw such a condition ends its attempt `PodLost`, a counted failure. The pod of the next attempt is created only " +
 		"once the evicted one is gone, so while the kubelet is away the job waits (an evicted pod stays Terminating until a kubelet " +
-		"confirms it stopped) and runs as soon as the node is back. Known gap: on a single node the node controller can enter its " +
-		"master disruption mode (\"all Nodes are not-Ready\") and then evicts nothing, so the kubelet half is not deterministic yet: " +
-		"it passed in the runs recorded here, and in one later run no pod was evicted within 150 s (the pods ran on once the kubelet returned)."})
+		"confirms it stopped) and runs as soon as the node is back. The harness keeps a second Node object (`kickq-spare`, " +
+		"tainted NoSchedule, its Lease renewed by the harness) Ready: with the real node alone, its loss makes every Node not-Ready, " +
+		"and the node controller then assumes it is itself cut off (\"full disruption\"), lifts its taints and evicts nothing, so " +
+		"whether pods were evicted first was a race. On a cluster of one node, a lost kubelet's pods wait for it to return."})
 }
 
 // nodeLossScript: attempt 1 runs until the node is lost; later attempts succeed at once.
@@ -62,6 +63,12 @@ func scenario7(ctx context.Context, h *Harness) *Row {
 		row.Fail("real node up", err.Error())
 		return row
 	}
+	stopSpare, err := spareNode(ctx, node.C)
+	if err != nil {
+		row.Fail("spare node", err.Error())
+		return row
+	}
+	defer stopSpare()
 	ns := fmt.Sprintf("s7-%d", time.Now().Unix())
 	h.OnClose(func() { node.DeleteNamespace(ns) })
 	if err := setupNodeLossQueue(ctx, node, ns); err != nil {
