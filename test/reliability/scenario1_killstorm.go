@@ -69,8 +69,8 @@ func scenario1(ctx context.Context, h *Harness) *Row {
 	cronFrom := time.Now()
 	submitted := make(chan error, 1)
 	go func() { submitted <- mix.Submit(ctx, h, "s1", n) }()
-	storm, err := h.KillStorm(ctx, m, kills, 300*time.Millisecond, 2*time.Second, nil)
-	row.Faults = fmt.Sprintf("%d SIGKILLs of the manager in %s (each 0.3–2 s after the process's caches synced; longest restart until synced %s)",
+	storm, err := h.KillStorm(ctx, m, kills, 300*time.Millisecond, 1200*time.Millisecond, nil)
+	row.Faults = fmt.Sprintf("%d SIGKILLs of the manager in %s (each 0.3–1.2 s after the process's caches synced; longest restart until synced %s)",
 		storm.Kills, storm.Took.Round(time.Second), storm.Restart.Round(time.Millisecond))
 	if err != nil {
 		row.Fail("kill storm", err.Error())

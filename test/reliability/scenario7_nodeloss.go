@@ -89,6 +89,10 @@ func scenario7(ctx context.Context, h *Harness) *Row {
 		// Evicted: every first attempt's pod carries DisruptionTarget (or is gone).
 		return kubelet.evicted(ctx, node, ns, n)
 	})
+	// The spare node is for the kubelet half only: with the real Node deleted it would be the
+	// only Node, and its taint would leave the next attempts' pods Unschedulable until the
+	// scheduler's next full retry (minutes) after the real node registers again.
+	stopSpare()
 	object := nodeLossFault{name: "node object", prefix: "nd"}
 	object.run(ctx, row, node, ns, n, func() error {
 		return node.C.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: realNodeName}})

@@ -116,6 +116,7 @@ func startRealNode(ctx context.Context) (*RealNode, error) {
 	if n.C, err = client.New(cfg, client.Options{Scheme: util.NewScheme()}); err != nil {
 		return nil, err
 	}
+	n.stopLeftManager(ctx)
 	return n, nil
 }
 
@@ -317,4 +318,17 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " / ")
+}
+
+// stopLeftManager scales to 0 a kickq manager Deployment that an earlier `make e2e` or `make run`
+// left in the node's cluster (its etcd is kept across up.sh): it would act on the scenarios' jobs
+// beside the harness's own manager. Scenario 8 deploys its own.
+func (n *RealNode) stopLeftManager(ctx context.Context) {
+	if _, err := n.Kubectl(ctx, "", "-n", "kickq-system", "get", "deployment/kickq-manager"); err != nil {
+		return // none
+	}
+	logf("real node: scaling the kickq manager left in kickq-system to 0")
+	_, _ = n.Kubectl(ctx, "", "-n", "kickq-system", "scale", "deployment/kickq-manager", "--replicas=0")
+	_, _ = n.Kubectl(ctx, "", "-n", "kickq-system", "wait", "--for=delete", "pod",
+		"-l", "app.kubernetes.io/name=kickq,app.kubernetes.io/component=manager", "--timeout=60s")
 }

@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -41,7 +42,7 @@ const spareNodeName = "kickq-spare"
 const spareNodeTaint = "kickq.dev/spare"
 
 // spareNode creates the spare Node and renews its Lease in kube-node-lease every 2 s (the real
-// kubelet's period here) until stop is called, which deletes both.
+// kubelet's period here) until stop is called (once or more), which deletes both.
 func spareNode(ctx context.Context, c client.Client) (stop func(), err error) {
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: spareNodeName, Labels: map[string]string{"kubernetes.io/hostname": spareNodeName}},
@@ -86,12 +87,15 @@ func spareNode(ctx context.Context, c client.Client) (stop func(), err error) {
 			_ = markSpareReady(rctx, c)
 		}
 	}()
+	var once sync.Once
 	return func() {
-		cancel()
-		<-done
-		bg := context.Background()
-		_ = c.Delete(bg, lease)
-		_ = c.Delete(bg, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: spareNodeName}})
+		once.Do(func() {
+			cancel()
+			<-done
+			bg := context.Background()
+			_ = c.Delete(bg, lease)
+			_ = c.Delete(bg, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: spareNodeName}})
+		})
 	}, nil
 }
 

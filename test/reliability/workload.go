@@ -56,10 +56,10 @@ type MixLimits struct {
 
 // DefaultLimits are tight enough that every limit is reached during a run.
 var DefaultLimits = MixLimits{
-	PodConcurrency: 8, PodRate: 40, PodPeriod: 10,
-	HookConcurrency: 5, HookRate: 40, HookPeriod: 10,
+	PodConcurrency: 8, PodRate: 80, PodPeriod: 10,
+	HookConcurrency: 5, HookRate: 80, HookPeriod: 10,
 	WorkConcurrency: 6,
-	Keys:            4, KeyConcurrency: 2, KeyRate: 8, KeyPeriod: 10,
+	Keys:            8, KeyConcurrency: 2, KeyRate: 8, KeyPeriod: 10,
 }
 
 // KeyPauseSeconds is the Retry-After of a keyed webhook job's planned first 429: under the
