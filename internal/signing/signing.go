@@ -107,8 +107,12 @@ func Signature(keys [][]byte, id string, ts time.Time, body []byte) (string, err
 }
 
 // SetHeaders sets the three Standard Webhooks headers on h. With no keys, only webhook-id and
-// webhook-timestamp are set (an unsigned call).
+// webhook-timestamp are set (an unsigned call). An empty id is refused: receivers could neither
+// verify the call (the Standard Webhooks libraries require the header) nor de-duplicate it.
 func SetHeaders(h http.Header, keys [][]byte, id string, ts time.Time, body []byte) error {
+	if id == "" {
+		return errors.New("signing: the webhook-id is empty")
+	}
 	h.Set(HeaderID, id)
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	if len(keys) == 0 {
