@@ -216,8 +216,22 @@ tlsPrivateKeyFile: "$P/kubelet-serving.key"
 nodeStatusUpdateFrequency: 2s
 nodeLeaseDurationSeconds: 8
 EOK
-launch kubelet "$K/kubelet" --config "$W/kubelet/config.yaml" --kubeconfig "$W/kubelet.kubeconfig" \
-  --hostname-override "$NODE" --root-dir "$W/kubelet/root"
+start_kubelet() {
+  launch kubelet "$K/kubelet" --config "$W/kubelet/config.yaml" --kubeconfig "$W/kubelet.kubeconfig" \
+    --hostname-override "$NODE" --root-dir "$W/kubelet/root"
+}
+start_kubelet
+# containerd 1.6 answers `ctr version` before its CRI serves: a kubelet started in that window
+# exits at once ("server is not initialized yet"). Start it again until it is past that check.
+for _ in $(seq 1 100); do
+  grep -q "Started kubelet" "$W/logs/kubelet.log" 2>/dev/null && break
+  if ! running kubelet; then
+    log "kubelet exited at start ($(grep -o 'desc = .*' "$W/logs/kubelet.log" | head -1)); starting it again"
+    sleep 0.5
+    start_kubelet
+  fi
+  sleep 0.2
+done
 wait_for "node $NODE Ready" 90 sh -c "kubectl --kubeconfig '$W/kubeconfig' get node $NODE -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -q True"
 
 # --- kube-proxy and cluster DNS ----------------------------------------------------------------
