@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"kickq.dev/kickq/test/util"
+	"kickq.dev/kickq/test/util/audit"
 )
 
 // Identities of the clients: each has its own client certificate, so the API server's audit log
@@ -286,84 +287,21 @@ func (c *Cluster) MarkAudit() AuditMark {
 	return AuditMark(fi.Size())
 }
 
-// AuditEvent is what the harness reads of one audit log line.
-type AuditEvent struct {
-	Verb      string `json:"verb"`
-	UserAgent string `json:"userAgent"`
-	User      struct {
-		Username string `json:"username"`
-	} `json:"user"`
-	ObjectRef *struct {
-		Resource    string `json:"resource"`
-		Subresource string `json:"subresource"`
-		Namespace   string `json:"namespace"`
-		Name        string `json:"name"`
-	} `json:"objectRef"`
-	ResponseStatus *struct {
-		Code int `json:"code"`
-	} `json:"responseStatus"`
-	RequestObject   json.RawMessage `json:"requestObject,omitempty"`
-	RequestReceived time.Time       `json:"requestReceivedTimestamp"`
-	StageTime       time.Time       `json:"stageTimestamp"`
-}
-
-// Resource is "resource" or "resource/subresource".
-func (e *AuditEvent) Resource() string {
-	if e.ObjectRef == nil {
-		return ""
-	}
-	if e.ObjectRef.Subresource != "" {
-		return e.ObjectRef.Resource + "/" + e.ObjectRef.Subresource
-	}
-	return e.ObjectRef.Resource
-}
-
-// Code is the response's status code (0 when unknown).
-func (e *AuditEvent) Code() int {
-	if e.ResponseStatus == nil {
-		return 0
-	}
-	return e.ResponseStatus.Code
-}
-
-// ReadAudit returns the audit events written between two marks (from to the end when to is 0).
+// ReadAudit returns the audit events written between two marks (from to the end when to is 0)
+// that keep accepts (all when keep is nil).
 // Blocking-mode audit logging writes an event before the response is sent, so every request that
 // returned before the mark is in it.
-func (c *Cluster) ReadAudit(from, to AuditMark, keep func(*AuditEvent) bool) ([]AuditEvent, error) {
-	f, err := os.Open(c.auditPath)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	if _, err := f.Seek(int64(from), io.SeekStart); err != nil {
-		return nil, err
-	}
-	var r io.Reader = f
-	if to > from {
-		r = io.LimitReader(f, int64(to-from))
-	}
-	var out []AuditEvent
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var e AuditEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			continue // a line cut at the mark
-		}
-		if keep == nil || keep(&e) {
-			out = append(out, e)
-		}
-	}
-	return out, sc.Err()
+func (c *Cluster) ReadAudit(from, to AuditMark, keep func(*audit.Event) bool) ([]audit.Event, error) {
+	return audit.ReadFile(c.auditPath, int64(from), int64(to), keep)
 }
 
 // RequestCounts counts requests by "verb resource" for one user in some namespaces (all when
 // none is given), excluding watches (long-running, one per informer).
-func RequestCounts(events []AuditEvent, user string, namespaces ...string) map[string]int {
+func RequestCounts(events []audit.Event, user string, namespaces ...string) map[string]int {
 	return countRequests(events, user, false, namespaces...)
 }
 
-func countRequests(events []AuditEvent, user string, watches bool, namespaces ...string) map[string]int {
+func countRequests(events []audit.Event, user string, watches bool, namespaces ...string) map[string]int {
 	ns := map[string]bool{}
 	for _, n := range namespaces {
 		ns[n] = true
@@ -377,7 +315,7 @@ func countRequests(events []AuditEvent, user string, watches bool, namespaces ..
 		if len(ns) > 0 && !ns[e.ObjectRef.Namespace] {
 			continue
 		}
-		out[e.Verb+" "+e.Resource()]++
+		out[e.Verb+" "+audit.Resource(e)]++
 	}
 	return out
 }

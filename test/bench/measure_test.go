@@ -17,11 +17,14 @@ limitations under the License.
 package main
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"kickq.dev/kickq/test/util/audit"
 )
 
 func TestMedText(t *testing.T) {
@@ -45,16 +48,11 @@ func TestMedText(t *testing.T) {
 func TestS3Start(t *testing.T) {
 	due := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
 	at := func(ms int) time.Time { return due.Add(time.Duration(ms) * time.Millisecond) }
-	ev := func(verb, resource, sub, name string, ts time.Time) AuditEvent {
-		var e AuditEvent
-		raw, _ := json.Marshal(map[string]any{"verb": verb, "objectRef": map[string]string{"resource": resource, "subresource": sub, "name": name},
-			"requestReceivedTimestamp": ts})
-		if err := json.Unmarshal(raw, &e); err != nil {
-			t.Fatal(err)
-		}
-		return e
+	ev := func(verb, resource, sub, name string, ts time.Time) audit.Event {
+		return audit.Event{Verb: verb, ObjectRef: &auditv1.ObjectReference{Resource: resource, Subresource: sub, Name: name},
+			RequestReceivedTimestamp: metav1.NewMicroTime(ts)}
 	}
-	events := []AuditEvent{
+	events := []audit.Event{
 		ev("update", "queuejobs", "status", "j-1", at(-5000)), // Delayed
 		ev("update", "queuejobs", "status", "j-1", at(20)),    // Running, before the pod
 		ev("create", "pods", "", "j-1-1", at(35)),

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kickq.dev/kickq/test/util/audit"
 )
 
 // s3Delayed creates jobs due spread over a minute plus a group due at one instant, and measures
@@ -107,9 +109,9 @@ func (b *bench) s3Delayed(ctx context.Context) *Result {
 		r.Metrics["reconcilesPerJob"], r.Metrics["meanReconcileMs"] = rec/float64(total), secs/rec*1000
 	}
 	time.Sleep(200 * time.Millisecond)
-	events, err := b.cluster.ReadAudit(mark, 0, func(e *AuditEvent) bool {
-		return e.User.Username == userManager && e.ObjectRef != nil && e.ObjectRef.Namespace == ns && e.Code() >= 200 && e.Code() < 300 &&
-			((e.Verb == "update" || e.Verb == "patch") && e.Resource() == "queuejobs/status" || e.Verb == "create" && e.Resource() == "pods")
+	events, err := b.cluster.ReadAudit(mark, 0, func(e *audit.Event) bool {
+		return e.User.Username == userManager && e.ObjectRef != nil && e.ObjectRef.Namespace == ns && audit.Code(e) >= 200 && audit.Code(e) < 300 &&
+			((e.Verb == "update" || e.Verb == "patch") && audit.Resource(e) == "queuejobs/status" || e.Verb == "create" && audit.Resource(e) == "pods")
 	})
 	if err != nil {
 		r.Error = err.Error()
@@ -242,24 +244,24 @@ func (s s3Start) start(due time.Time) (time.Time, bool) {
 
 // s3Starts groups the manager's pod creates and status writes by job (pods are named
 // <job>-<attempt>…; the jobs are j-<i>).
-func s3Starts(events []AuditEvent) map[string]s3Start {
+func s3Starts(events []audit.Event) map[string]s3Start {
 	out := map[string]s3Start{}
 	for i := range events {
 		e := &events[i]
 		name := e.ObjectRef.Name
-		if e.Resource() == "pods" {
+		if audit.Resource(e) == "pods" {
 			if n := strings.SplitN(name, "-", 3); len(n) == 3 {
 				name = n[0] + "-" + n[1]
 			}
 			s := out[name]
-			if s.firstPod.IsZero() || e.RequestReceived.Before(s.firstPod) {
-				s.firstPod = e.RequestReceived
+			if s.firstPod.IsZero() || e.RequestReceivedTimestamp.Time.Before(s.firstPod) {
+				s.firstPod = e.RequestReceivedTimestamp.Time
 			}
 			out[name] = s
 			continue
 		}
 		s := out[name]
-		s.writes = append(s.writes, e.RequestReceived)
+		s.writes = append(s.writes, e.RequestReceivedTimestamp.Time)
 		out[name] = s
 	}
 	for k, s := range out {

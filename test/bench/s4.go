@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/test/util/audit"
 )
 
 const s4Concurrency = 10
@@ -174,16 +175,16 @@ func ptrTo[T any](v T) *T { return &v }
 
 // podCreates returns when the API server received each successful pod create of the manager.
 func (b *bench) podCreates(mark AuditMark, ns string) ([]time.Time, error) {
-	events, err := b.cluster.ReadAudit(mark, 0, func(e *AuditEvent) bool {
-		return e.User.Username == userManager && e.Verb == "create" && e.Resource() == "pods" && e.ObjectRef.Namespace == ns &&
-			e.Code() >= 200 && e.Code() < 300
+	events, err := b.cluster.ReadAudit(mark, 0, func(e *audit.Event) bool {
+		return e.User.Username == userManager && e.Verb == "create" && audit.Resource(e) == "pods" && e.ObjectRef.Namespace == ns &&
+			audit.Code(e) >= 200 && audit.Code(e) < 300
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]time.Time, 0, len(events))
 	for i := range events {
-		out = append(out, events[i].RequestReceived)
+		out = append(out, events[i].RequestReceivedTimestamp.Time)
 	}
 	return out, nil
 }
@@ -191,9 +192,9 @@ func (b *bench) podCreates(mark AuditMark, ns string) ([]time.Time, error) {
 // startWrites returns when the API server received each 2xx status write of the manager that
 // made a job Running with a new attempt (the audit policy logs these writes' bodies in bench-s4).
 func (b *bench) startWrites(mark AuditMark, ns string) ([]time.Time, error) {
-	events, err := b.cluster.ReadAudit(mark, 0, func(e *AuditEvent) bool {
-		return e.User.Username == userManager && e.Resource() == "queuejobs/status" && e.ObjectRef.Namespace == ns &&
-			e.Code() >= 200 && e.Code() < 300 && len(e.RequestObject) > 0
+	events, err := b.cluster.ReadAudit(mark, 0, func(e *audit.Event) bool {
+		return e.User.Username == userManager && audit.Resource(e) == "queuejobs/status" && e.ObjectRef.Namespace == ns &&
+			audit.Code(e) >= 200 && audit.Code(e) < 300 && e.RequestObject != nil && len(e.RequestObject.Raw) > 0
 	})
 	if err != nil {
 		return nil, err
@@ -207,13 +208,13 @@ func (b *bench) startWrites(mark AuditMark, ns string) ([]time.Time, error) {
 				Attempts int32                       `json:"attempts"`
 			} `json:"status"`
 		}
-		if err := json.Unmarshal(events[i].RequestObject, &body); err != nil {
+		if err := json.Unmarshal(events[i].RequestObject.Raw, &body); err != nil {
 			continue
 		}
 		name := events[i].ObjectRef.Name
 		if body.Status.Phase == kickqv1alpha1.PhaseRunning && body.Status.Attempts > attempts[name] {
 			attempts[name] = body.Status.Attempts
-			out = append(out, events[i].RequestReceived)
+			out = append(out, events[i].RequestReceivedTimestamp.Time)
 		}
 	}
 	return out, nil

@@ -17,11 +17,8 @@ limitations under the License.
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -29,56 +26,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/test/util/audit"
 	"kickq.dev/kickq/test/util/fakekubelet"
 )
 
-// AuditEvent is what the invariants read of one audit log line.
-type AuditEvent struct {
-	Verb string `json:"verb"`
-	User struct {
-		Username string `json:"username"`
-	} `json:"user"`
-	ObjectRef *struct {
-		Resource    string `json:"resource"`
-		Subresource string `json:"subresource"`
-		Namespace   string `json:"namespace"`
-		Name        string `json:"name"`
-	} `json:"objectRef"`
-	ResponseStatus *struct {
-		Code int `json:"code"`
-	} `json:"responseStatus"`
-	RequestReceived time.Time `json:"requestReceivedTimestamp"`
-	StageTime       time.Time `json:"stageTimestamp"`
-}
-
-// Code is the response's status code (0 when unknown).
-func (e *AuditEvent) Code() int {
-	if e.ResponseStatus == nil {
-		return 0
-	}
-	return e.ResponseStatus.Code
-}
-
-// ReadAudit reads the audit log (every event the policy keeps, across API server restarts).
-func (cp *ControlPlane) ReadAudit(keep func(*AuditEvent) bool) ([]AuditEvent, error) {
-	f, err := os.Open(cp.AuditPath())
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	var out []AuditEvent
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var e AuditEvent
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.ObjectRef == nil {
-			continue
-		}
-		if keep == nil || keep(&e) {
-			out = append(out, e)
-		}
-	}
-	return out, sc.Err()
+// ReadAudit reads the audit log (every event the policy keeps, across API server restarts) that
+// names an object and that keep accepts (all such when keep is nil).
+func (cp *ControlPlane) ReadAudit(keep func(*audit.Event) bool) ([]audit.Event, error) {
+	return audit.ReadFile(cp.AuditPath(), 0, 0, func(e *audit.Event) bool {
+		return e.ObjectRef != nil && (keep == nil || keep(e))
+	})
 }
 
 // PodCreate is one successful pod create the API server logged.
@@ -90,12 +47,12 @@ type PodCreate struct {
 
 // PodCreates returns the pod creates the API server answered 201, in order.
 func (cp *ControlPlane) PodCreates() ([]PodCreate, error) {
-	evs, err := cp.ReadAudit(func(e *AuditEvent) bool {
-		return e.Verb == "create" && e.ObjectRef.Resource == "pods" && e.ObjectRef.Subresource == "" && e.Code() == 201
+	evs, err := cp.ReadAudit(func(e *audit.Event) bool {
+		return e.Verb == "create" && e.ObjectRef.Resource == "pods" && e.ObjectRef.Subresource == "" && audit.Code(e) == 201
 	})
 	out := make([]PodCreate, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, PodCreate{Namespace: e.ObjectRef.Namespace, Name: e.ObjectRef.Name, Received: e.RequestReceived, Committed: e.StageTime})
+		out = append(out, PodCreate{Namespace: e.ObjectRef.Namespace, Name: e.ObjectRef.Name, Received: e.RequestReceivedTimestamp.Time, Committed: e.StageTimestamp.Time})
 	}
 	return out, err
 }

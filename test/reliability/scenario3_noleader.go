@@ -20,6 +20,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"kickq.dev/kickq/test/util/audit"
 )
 
 func init() {
@@ -82,8 +84,8 @@ func scenario3(ctx context.Context, h *Harness) *Row {
 
 // podCreateConflicts counts pod creates the API server refused with 409 (AlreadyExists).
 func (cp *ControlPlane) podCreateConflicts() int {
-	evs, _ := cp.ReadAudit(func(e *AuditEvent) bool {
-		return e.Verb == "create" && e.ObjectRef.Resource == "pods" && e.Code() == 409
+	evs, _ := cp.ReadAudit(func(e *audit.Event) bool {
+		return e.Verb == "create" && e.ObjectRef.Resource == "pods" && audit.Code(e) == 409
 	})
 	return len(evs)
 }

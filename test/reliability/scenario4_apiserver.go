@@ -20,6 +20,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"kickq.dev/kickq/test/util/audit"
 )
 
 func init() {
@@ -110,17 +112,17 @@ func scenario4(ctx context.Context, h *Harness) *Row {
 // firstManagerWriteAfter is the first successful QueueJob status write of the manager received
 // after t.
 func (cp *ControlPlane) firstManagerWriteAfter(t time.Time) (time.Time, bool) {
-	evs, _ := cp.ReadAudit(func(e *AuditEvent) bool {
+	evs, _ := cp.ReadAudit(func(e *audit.Event) bool {
 		return e.User.Username == UserManager && e.ObjectRef.Resource == "queuejobs" && e.ObjectRef.Subresource == "status" &&
-			e.Code() == 200 && e.RequestReceived.After(t)
+			audit.Code(e) == 200 && e.RequestReceivedTimestamp.Time.After(t)
 	})
 	if len(evs) == 0 {
 		return time.Time{}, false
 	}
-	first := evs[0].RequestReceived
+	first := evs[0].RequestReceivedTimestamp.Time
 	for _, e := range evs {
-		if e.RequestReceived.Before(first) {
-			first = e.RequestReceived
+		if e.RequestReceivedTimestamp.Time.Before(first) {
+			first = e.RequestReceivedTimestamp.Time
 		}
 	}
 	return first, true

@@ -32,6 +32,7 @@ import (
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
 	"kickq.dev/kickq/internal/limits"
+	"kickq.dev/kickq/test/util/audit"
 	utiltesting "kickq.dev/kickq/test/util/testing"
 )
 
@@ -236,7 +237,7 @@ func reportRetrying(ctx context.Context, baseURL, ns string, j spamJob, body str
 // checkSpamWrites counts the manager's status writes of each job in the audit log, during each
 // flood (and the second after it, for the last coalesced write).
 func (h *Harness) checkSpamWrites(ctx context.Context, row *Row, ns string, jobs []spamJob, hotStart, hotEnd, warmStart, warmEnd time.Time) {
-	evs, err := h.CP.ReadAudit(func(e *AuditEvent) bool {
+	evs, err := h.CP.ReadAudit(func(e *audit.Event) bool {
 		return e.ObjectRef != nil && e.ObjectRef.Resource == "queuejobs" && e.ObjectRef.Subresource == "status" &&
 			e.ObjectRef.Namespace == ns && (e.Verb == "update" || e.Verb == "patch") && e.User.Username == UserManager
 	})
@@ -247,7 +248,7 @@ func (h *Harness) checkSpamWrites(ctx context.Context, row *Row, ns string, jobs
 	count := func(name string, from, to time.Time) int {
 		n := 0
 		for i := range evs {
-			if evs[i].ObjectRef.Name == name && !evs[i].RequestReceived.Before(from) && evs[i].RequestReceived.Before(to.Add(time.Second)) {
+			if evs[i].ObjectRef.Name == name && !evs[i].RequestReceivedTimestamp.Time.Before(from) && evs[i].RequestReceivedTimestamp.Time.Before(to.Add(time.Second)) {
 				n++
 			}
 		}
