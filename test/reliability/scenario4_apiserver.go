@@ -114,7 +114,7 @@ func scenario4(ctx context.Context, h *Harness) *Row {
 func (cp *ControlPlane) firstManagerWriteAfter(t time.Time) (time.Time, bool) {
 	evs, _ := cp.ReadAudit(func(e *audit.Event) bool {
 		return e.User.Username == UserManager && e.ObjectRef.Resource == "queuejobs" && e.ObjectRef.Subresource == "status" &&
-			audit.Code(e) == 200 && e.RequestReceivedTimestamp.Time.After(t)
+			audit.Code(e) == 200 && e.RequestReceivedTimestamp.After(t)
 	})
 	if len(evs) == 0 {
 		return time.Time{}, false
