@@ -4,9 +4,10 @@
 # bin/cluster. `down --purge` also deletes bin/cluster (certificates, etcd data, images).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-W="$root/bin/cluster"
 log() { printf '[cluster] %s\n' "$*" >&2; }
-[ -d "$W/pids" ] || { log "nothing to stop"; exit 0; }
+[ -d "$root/bin/cluster/pids" ] || { log "nothing to stop"; exit 0; }
+# The physical path, as /proc/self/mounts shows it (bin/ may be a symlink).
+W=$(cd "$root/bin/cluster" && pwd -P)
 SOCK="$W/containerd/containerd.sock"
 
 stop() { # stop <name>: SIGTERM, then SIGKILL after 10 s
@@ -40,6 +41,9 @@ stop kube-controller-manager
 stop kube-apiserver
 stop etcd
 
+# The kubelet's root folder is a bind mount of itself that holds the pods' mounts: detaching it
+# lazily takes them all at once (one umount per mount would take seconds each in a big table).
+while grep -q " $W/kubelet/root " /proc/self/mounts; do umount -l "$W/kubelet/root" || break; done
 # Mounts under the work folder (pod volumes, sandbox shm, rootfs), deepest first.
 grep -o " $W[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 # Network namespaces of pods, the bridge, and fixed paths written outside bin/cluster.

@@ -13,7 +13,11 @@
 # ../shared/REAL-CLUSTER.md (cgroup v1, no CAP_SYS_RESOURCE).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-W="$root/bin/cluster"
+# The physical path (bin/ may be a symlink): the kubelet compares its --root-dir with the mount
+# table, and under a symlinked path it bind-mounts the folder onto itself again at every start
+# (doubling every pod mount each time), and down.sh would not find the mounts to undo.
+mkdir -p "$root/bin/cluster"
+W=$(cd "$root/bin/cluster" && pwd -P)
 K="$root/bin/k8s"
 # The node is named localhost: the API server reaches the kubelet by its Hostname address, and
 # the kubelet refuses a loopback --node-ip.
@@ -322,5 +326,5 @@ kubectl --kubeconfig "$W/kubeconfig" apply --server-side --force-conflicts -f "$
 # kubectl wait fails at once (not waits) while a just-applied CRD has no status.conditions yet.
 wait_for "kickq's CRDs Established" 60 kubectl --kubeconfig "$W/kubeconfig" wait --for condition=Established \
   crd/queuejobs.kickq.dev crd/queues.kickq.dev --timeout=5s
-log "node $NODE Ready in $(( $(date +%s) - start ))s; export KUBECONFIG=$W/kubeconfig"
-echo "$W/kubeconfig"
+log "node $NODE Ready in $(( $(date +%s) - start ))s; export KUBECONFIG=$root/bin/cluster/kubeconfig"
+echo "$root/bin/cluster/kubeconfig"
