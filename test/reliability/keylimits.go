@@ -119,24 +119,31 @@ func (h *Harness) checkKeyLimits(row *Row, m *Mix, jobs []kickqv1alpha1.QueueJob
 	}
 	period := time.Duration(l.KeyPeriod) * time.Second
 	inWindow := func(ts []time.Time) int { return MaxInWindow(ts, period) }
+	atSideEffect := func(ts []time.Time) int { return MaxAtSideEffect(ts, period) }
 	type lim struct {
-		what  string
-		got   int
-		at    string
-		limit int32
+		what   string
+		got    int
+		at     string
+		limit  int32
+		strict int // as in checkLimits
 	}
 	checks := []lim{}
 	addRate := func(what string, k keyed[time.Time]) {
 		n, at := worst(k, inWindow)
-		checks = append(checks, lim{fmt.Sprintf("%s per key per %d s (%d keys)", what, l.KeyPeriod, len(k)), n, at, l.KeyRate})
+		checks = append(checks, lim{fmt.Sprintf("%s per key per %d s (%d keys)", what, l.KeyPeriod, len(k)), n, at, l.KeyRate, -1})
+	}
+	addSideEffectRate := func(what string, k keyed[time.Time]) {
+		n, at := worst(k, atSideEffect)
+		strict, _ := worst(k, inWindow)
+		checks = append(checks, lim{fmt.Sprintf("%s per key per %d s (%d keys)", what, l.KeyPeriod, len(k)), n, at, l.KeyRate, strict})
 	}
 	addConc := func(what string, k keyed[Interval]) {
 		n, at := worst(k, MaxConcurrent)
-		checks = append(checks, lim{fmt.Sprintf("%s per key at once (%d keys)", what, len(k)), n, at, l.KeyConcurrency})
+		checks = append(checks, lim{fmt.Sprintf("%s per key at once (%d keys)", what, len(k)), n, at, l.KeyConcurrency, -1})
 	}
-	addRate("pod creates (API server)", s.podStarts)
+	addSideEffectRate("pod creates (API server)", s.podStarts)
 	addConc("pods running (API server, kubelet)", s.podIv)
-	addRate("webhook attempts (receiver)", s.hookStarts)
+	addSideEffectRate("webhook attempts (receiver)", s.hookStarts)
 	addConc("webhook attempts in flight (receiver)", s.hookIv)
 	addRate(QueuePods+" starts (status)", s.podRecorded)
 	if x := checks[len(checks)-1]; int32(x.got) > l.KeyRate {
@@ -149,7 +156,7 @@ func (h *Harness) checkKeyLimits(row *Row, m *Mix, jobs []kickqv1alpha1.QueueJob
 	}
 	addConc(QueueHooks+" attempts (status)", s.hookRecIv)
 	for _, x := range checks {
-		row.Check("key limit: "+x.what, int32(x.got) <= x.limit && x.at != "", "max %d (key %s), limit %d", x.got, x.at, x.limit)
+		row.Check("key limit: "+x.what, int32(x.got) <= x.limit && x.at != "", "max %d (key %s), limit %d%s", x.got, x.at, x.limit, strictFigure(x.strict))
 	}
 	pauses, early, racing := PausedKeyCalls(calls, keyOf)
 	row.Check("no call of a paused key before its Retry-After", pauses > 0 && len(early) == 0,

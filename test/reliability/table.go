@@ -145,6 +145,9 @@ func WriteTable(path string, rows []*Row) error {
 	fmt.Fprintf(&b, "Machine of the last run: %d cores (%s). Each row says when it ran, its `-size` (1 is the issue's full load), "+
 		"its `-seed` (`go run ./test/reliability -scenarios N -seed S` repeats its fault points) and the load average at its end "+
 		"(the machine is shared). ✔ is an invariant that held, ✘ one that did not, ◦ a figure reported without a promise. "+
+		"A rate limit at a side effect (pod creates in the audit log, calls at the receiver) is checked in windows of its "+
+		"period less "+WireSlack.String()+" (the API server and the receiver stamp a create or a call after the manager counted it), "+
+		"with the count in strict windows beside it. "+
 		"Logs, audit logs and each row's JSON are in `bin/reliability/`.\n\n", runtime.NumCPU(), cpuModel())
 	b.WriteString("| # | scenario | what was done | load | faults injected | invariants (figures) | result |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
