@@ -29,8 +29,8 @@ func init() {
 		"managers act on every job, and it stays safe by construction: a pod's name is deterministic, so the second create is refused " +
 		"AlreadyExists; every status change is a write with optimistic concurrency, so an attempt is recorded once and a worker claim " +
 		"is taken once. What doubles is webhook delivery: both managers call an attempt, under the same webhook-id (the repeats in the " +
-		"row), which at-least-once delivery already asks receivers to de-duplicate. Limits are not guaranteed: each manager's admission " +
-		"reserves slots in its own memory, and nothing stops both from filling the same free slot at the same instant: the row " +
+		"row), which at-least-once delivery already asks receivers to de-duplicate. Limits and per-key pauses are not guaranteed: each " +
+		"manager's admission reserves slots and keeps pauses in its own memory, and nothing stops both from filling the same free slot at the same instant: the row " +
 		"reports the limit figures (◦, held or exceeded) without checking them. Run one manager, or several with `--leader-elect` (config/default and the Helm chart do)."})
 }
 
