@@ -361,6 +361,12 @@ func (b *bench) startManager(ctx context.Context, id string, extra ...string) (*
 	return b.startManagerWith(ctx, f, id)
 }
 
+// startWebhookManager starts a manager for a scenario of webhook jobs: calls may reach the
+// loopback sink, with -webhook-workers call workers.
+func (b *bench) startWebhookManager(ctx context.Context, id string) (*Manager, error) {
+	return b.startManager(ctx, id, "--webhook-allow-cidrs=127.0.0.0/8", fmt.Sprintf("--webhook-workers=%d", b.cfg.webhookWorkers))
+}
+
 // startManagerWith starts a manager with the given flags and waits for its queuejob workers.
 func (b *bench) startManagerWith(ctx context.Context, f ManagerFlags, id string) (*Manager, error) {
 	m, err := StartManager(f, filepath.Join(b.cfg.out, "manager-"+id+".log"))

@@ -101,7 +101,7 @@ func (b *bench) s1Webhook(ctx context.Context) *Result {
 		return r
 	}
 	defer w.Stop()
-	m, err := b.startManager(ctx, "S1", "--webhook-allow-cidrs=127.0.0.0/8", fmt.Sprintf("--webhook-workers=%d", b.cfg.webhookWorkers))
+	m, err := b.startWebhookManager(ctx, "S1")
 	if err != nil {
 		r.Error = err.Error()
 		return r

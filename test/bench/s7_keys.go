@@ -107,7 +107,7 @@ func (b *bench) s7Keys(ctx context.Context) *Result {
 		return r
 	}
 	defer w.Stop()
-	m, err := b.startManager(ctx, "S7", "--webhook-allow-cidrs=127.0.0.0/8", fmt.Sprintf("--webhook-workers=%d", b.cfg.webhookWorkers))
+	m, err := b.startWebhookManager(ctx, "S7")
 	if err != nil {
 		r.Error = err.Error()
 		return r

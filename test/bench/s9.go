@@ -101,7 +101,7 @@ func (b *bench) s9WebhookFairness(ctx context.Context) *Result {
 		return fail(err)
 	}
 	defer sk.stop()
-	m, err := b.startManager(ctx, "S9", "--webhook-allow-cidrs=127.0.0.0/8", fmt.Sprintf("--webhook-workers=%d", b.cfg.webhookWorkers))
+	m, err := b.startWebhookManager(ctx, "S9")
 	if err != nil {
 		return fail(err)
 	}

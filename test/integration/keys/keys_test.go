@@ -135,18 +135,6 @@ func blocked(ns, name string) func() string {
 	}
 }
 
-// overLimit describes the first limit+1 times within one period, or "".
-func overLimit(times []time.Time, limit int, period time.Duration) string {
-	ts := slices.Clone(times)
-	slices.SortFunc(ts, time.Time.Compare)
-	for i := limit; i < len(ts); i++ {
-		if d := ts[i].Sub(ts[i-limit]); d < period {
-			return fmt.Sprintf("%d within %s (from %s)", limit+1, d, ts[i-limit].Format(time.RFC3339Nano))
-		}
-	}
-	return ""
-}
-
 var _ = Describe("Keys take turns", func() {
 	It("starts B's first job second, not 21st, when 20 jobs of key A were created before it", func() {
 		ns := env.NewNamespace()
@@ -217,8 +205,8 @@ var _ = Describe("A per-key rate limit", func() {
 				}
 			}
 			for _, k := range []string{"A", "B"} {
-				g.Expect(overLimit(perKey[k], limit, period)).To(BeEmpty(), "calls of key %s at the receiver", k)
-				g.Expect(overLimit(recorded[k], limit, period)).To(BeEmpty(), "attempts of key %s recorded in status", k)
+				g.Expect(util.OverLimit(perKey[k], limit, period)).To(BeEmpty(), "calls of key %s at the receiver", k)
+				g.Expect(util.OverLimit(recorded[k], limit, period)).To(BeEmpty(), "attempts of key %s recorded in status", k)
 			}
 		}
 		// Within the first second, B and the key-less jobs all run: A's limit holds only A.

@@ -29,20 +29,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kickqv1alpha1 "kickq.dev/kickq/api/v1alpha1"
+	"kickq.dev/kickq/test/util"
 	utiltesting "kickq.dev/kickq/test/util/testing"
 )
-
-// overLimit returns a description of the first limit+1 times within one period, or "".
-func overLimit(times []time.Time, limit int, period time.Duration) string {
-	ts := slices.Clone(times)
-	slices.SortFunc(ts, time.Time.Compare)
-	for i := limit; i < len(ts); i++ {
-		if d := ts[i].Sub(ts[i-limit]); d < period {
-			return fmt.Sprintf("%d within %s (from %s)", limit+1, d, ts[i-limit].Format(time.RFC3339Nano))
-		}
-	}
-	return ""
-}
 
 var _ = Describe("A rate-limited queue of webhook jobs", func() {
 	It("never lets its receiver see more calls than the limit in a window, while the call pool holds calls back and across a restart", func() {
@@ -110,9 +99,9 @@ var _ = Describe("A rate-limited queue of webhook jobs", func() {
 		}
 		// check holds the limit on every observed state: at the receiver and in the recorded starts.
 		check := func(g Gomega) {
-			g.Expect(overLimit(received(), limit, period)).To(BeEmpty(), "calls at the receiver")
+			g.Expect(util.OverLimit(received(), limit, period)).To(BeEmpty(), "calls at the receiver")
 			_, _, starts := status()
-			g.Expect(overLimit(starts, limit, period)).To(BeEmpty(), "starts recorded in status")
+			g.Expect(util.OverLimit(starts, limit, period)).To(BeEmpty(), "starts recorded in status")
 		}
 
 		Eventually(func() int { r, _, _ := status(); return r }, timeout, interval).Should(Equal(limit))
